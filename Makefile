@@ -1,0 +1,34 @@
+# nbtrain: set-up, demo and tests.  Everything installs into .venv.
+# TORCH is the torch requirement; the default pins the CPU build used in CI.
+# On a CUDA machine:  make test TORCH="torch>=2.2"
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.nbtrain-installed
+
+.PHONY: demo test venv bench docs clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[test]" "$(TORCH)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+# The main job: execute the quickstart notebook headless, print where it is and its metric table.
+demo: $(STAMP)
+	$(BIN)/python -m nbtrain.demo notebooks/01_quickstart.ipynb --out out
+
+# The whole test suite: unit, API, magics, kernels, browser, and every notebook under strict nbval.
+test: $(STAMP)
+	$(BIN)/python -m pytest tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) out test-artifacts site

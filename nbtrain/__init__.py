@@ -1,0 +1,31 @@
+"""nbtrain: train PyTorch models from a notebook.
+
+>>> import nbtrain
+>>> run = nbtrain.train((X, y), model="mlp(64, 64)", preprocess="standardize")   # doctest: +SKIP
+>>> run.evaluate()                                                              # doctest: +SKIP
+
+In IPython / Jupyter: ``%load_ext nbtrain`` registers ``%%train``, ``%evaluate``, ``%predict``,
+``%runs`` and ``%compare``.
+"""
+from .api import load, train
+from .core.errors import (ConfigError, DataError, DataTypeError, DeviceError, NbtrainError, PresetError,
+                          RunFileError, ShapeError)
+from .core.events import Callback
+from .core.history import History
+from .core.run import Run, runs
+
+__version__ = "0.1.0"
+
+__all__ = ["train", "load", "runs", "Run", "History", "Callback", "NbtrainError", "ConfigError", "DataError",
+           "DataTypeError", "DeviceError", "PresetError", "RunFileError", "ShapeError",
+           "load_ipython_extension", "unload_ipython_extension"]
+
+
+def load_ipython_extension(ipython):
+    from .magics import load_ipython_extension as _load  # IPython is imported only here
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    from .magics import unload_ipython_extension as _unload
+    _unload(ipython)

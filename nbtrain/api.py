@@ -1,0 +1,113 @@
+"""The public Python API: ``train`` and ``load``.  The magics are a thin layer over these."""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Optional
+
+import torch
+
+from .core.errors import ConfigError, DataTypeError, RunFileError
+from .core.events import Callback, CallbackList
+from .core.history import History
+from .core.loop import fit
+from .core.prepare import prepare
+from .core.resume import make_checkpointer, resume as _resume
+from .core.run import Run, runs
+
+DISPLAYS = ("auto", "notebook", "console", "none")
+
+
+def _views(display, run) -> list:
+    if display in (None, False, "none"):
+        return []
+    from .display import views_for  # display code is imported only when something is shown
+    return views_for(display, run)
+
+
+def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, epochs=10, batch_size=32,
+          lr=None, val=0.2, test=0.2, val_data=None, test_data=None, seed=0, device="auto", metrics=None,
+          patience=None, amp=None, callbacks=(), display="auto", name=None, scheduler=None, target=None,
+          compile=False, checkpoint=None, resume=False, monitor=None) -> Run:
+    """Train a model on declared data and return the :class:`Run`.
+
+    >>> from sklearn.datasets import load_iris
+    >>> run = train(load_iris(return_X_y=True), model="mlp(32)", preprocess="standardize",
+    ...             epochs=30, display="none")
+    >>> run.status
+    'completed'
+
+    Every user mistake raises an :class:`nbtrain.NbtrainError` before training starts; ``nbtrain.runs``
+    and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
+    ``"stopped"`` and returns it with the model and finished epochs.
+    """
+    if display not in DISPLAYS and display not in (None, False):
+        raise ConfigError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}.")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"name must be a non-empty string, got {name!r}.")
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    callbacks = list(callbacks or ())
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise DataTypeError(f"callbacks must be nbtrain.Callback instances, got {type(cb).__name__}.")
+    if resume and not checkpoint:
+        raise ConfigError("resume=True needs checkpoint=PATH: the file to resume from.")
+    run_name = name or runs.next_name()
+    run, job = prepare(data, model, loss, optimizer, preprocess, epochs=epochs, batch_size=batch_size, lr=lr,
+                       val=val, test=test, val_data=val_data, test_data=test_data, seed=seed, device=device,
+                       metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
+                       compile=compile, monitor=monitor, name=run_name)
+    if resume:
+        if os.path.exists(checkpoint):
+            job.start_epoch = _resume(checkpoint, run, job)
+        else:
+            raise RunFileError(f"resume=True but there is no checkpoint at {checkpoint!r} yet; train once without resume.")
+    if checkpoint:
+        job.checkpoint = make_checkpointer(checkpoint, job)
+    run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
+    job.callbacks = CallbackList(callbacks + _views(display, run))
+    runs.pop(run_name, None)   # a new run under an existing name replaces it, at the end of the order
+    runs[run_name] = run
+    fit(run, job)
+    return run
+
+
+def load(path, model: Optional[torch.nn.Module] = None, trusted: Iterable[str] = (), name: Optional[str] = None) -> Run:
+    """Load a run saved with ``Run.save``.  Nothing in the file is executed.
+
+    Preset models are rebuilt from the saved config; a run trained with your own ``nn.Module``
+    needs an instance of it: ``nbtrain.load(path, model=MyNet())``.
+    """
+    from .core import models as Mo
+    from .core.data import LabelCodec
+    from .core.device import Precision
+
+    content = _read(path, trusted)
+    meta, state = content["meta"], content["state"]
+    config = meta["config"]
+    if model is None:
+        spec = config.get("model_spec") or (config.get("model") if config.get("model") in Mo.KNOWN else None)
+        if spec is None:
+            raise RunFileError(
+                f"{os.fspath(path)!r} holds a run trained with a custom model ({config.get('model')}); "
+                f"pass an instance: nbtrain.load(path, model={config.get('model')}(...))."
+            )
+        if config.get("model_spec") is None:
+            spec = "logistic" if meta["task"] == "classification" else "linear"
+        model = Mo.build_model(spec, tuple(config["input_shape"]), int(config["n_out"]))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise RunFileError(f"the weights in {os.fspath(path)!r} do not fit the model: {str(exc).splitlines()[0]}.") from None
+    codec = LabelCodec(meta["classes"]) if meta["classes"] is not None else None
+    run = Run(name or meta.get("name") or "loaded", model, task=meta["task"], config=config,
+              preprocess=content["preprocess"], codec=codec, history=History(meta["history"]))
+    run.status = meta.get("status", "completed")
+    run.best_epoch = meta.get("best_epoch")
+    run._precision = Precision()
+    return run
+
+
+def _read(path, trusted):
+    from .core.store import read_run_file
+    return read_run_file(path, trusted)

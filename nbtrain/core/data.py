@@ -1,0 +1,273 @@
+"""Data adapters, label encoding, seeded (stratified) splits and index batching.
+
+Accepted inputs: ``(X, y)`` with numpy arrays, torch tensors, lists or pandas objects; a pandas
+DataFrame plus a target column name; a ``torch.utils.data.Dataset`` yielding ``(x, y)`` pairs.
+In-memory data is moved to the device once and batched by slicing a per-epoch permutation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, DataError, DataTypeError
+
+
+def _is_dataframe(obj) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns") and hasattr(obj, "iloc")
+
+
+def _is_series(obj) -> bool:
+    return type(obj).__name__ == "Series" and hasattr(obj, "iloc")
+
+
+def is_dataset(obj) -> bool:
+    return isinstance(obj, torch.utils.data.Dataset) and not isinstance(obj, (tuple, list))
+
+
+def _to_numpy(obj, what: str) -> np.ndarray:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().numpy()
+    if _is_series(obj):
+        return obj.to_numpy()
+    if isinstance(obj, np.ndarray):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        try:
+            return np.asarray(obj)
+        except ValueError:
+            raise DataError(f"{what} is a ragged list; give a rectangular array.") from None
+    if obj is None:
+        raise DataError(f"{what} is missing.")
+    raise DataTypeError(
+        f"{what} has unsupported type {type(obj).__name__}; use a numpy array, a torch tensor, "
+        "a pandas DataFrame/Series or a list."
+    )
+
+
+@dataclass
+class Table:
+    """In-memory data: ``X`` (numpy array or DataFrame) and ``y`` (numpy array)."""
+
+    X: Any
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def take(self, idx) -> "Table":
+        X = self.X.iloc[idx] if _is_dataframe(self.X) else self.X[idx]
+        return Table(X, self.y[idx])
+
+
+def as_features(X, what: str = "X"):
+    """Return X as a DataFrame (kept, for column-wise preprocessing) or a numpy array."""
+    if _is_dataframe(X):
+        return X
+    arr = _to_numpy(X, what)
+    if arr.ndim == 0:
+        raise DataError(f"{what} is a scalar; give one row per sample.")
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    return arr
+
+
+def adapt(data, target: Optional[str] = None, what: str = "data"):
+    """Turn declared data into a :class:`Table` or leave a ``Dataset`` as it is."""
+    if data is None:
+        raise DataError(f"no {what} was given: declare e.g. `{what} = (X, y)` or `{what} = load_iris(return_X_y=True)`.")
+    if is_dataset(data):
+        if target is not None:
+            raise ConfigError("target= names a DataFrame column; it cannot be used with a torch Dataset.")
+        return data
+    if _is_dataframe(data):
+        if target is None:
+            raise DataError(
+                f"{what} is a DataFrame without a target: pass target='COLUMN' (or --target COLUMN) "
+                "or give (X, y)."
+            )
+        if target not in data.columns:
+            cols = ", ".join(map(str, list(data.columns)[:20]))
+            raise DataError(f"target column {target!r} is not in {what}; its columns are {cols}.")
+        X, y = data.drop(columns=[target]), data[target]
+    elif hasattr(data, "data") and hasattr(data, "target") and not isinstance(data, (tuple, list)):
+        X, y = data.data, data.target  # a scikit-learn Bunch
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        X, y = data
+    else:
+        raise DataTypeError(
+            f"{what} has unsupported form {type(data).__name__}; give (X, y), a DataFrame with "
+            "target='COLUMN', a scikit-learn Bunch or a torch Dataset."
+        )
+    X = as_features(X, f"{what} X")
+    y = _to_numpy(y, f"{what} y")
+    if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind not in "f":
+        y = y[:, 0]
+    if y.ndim == 0 or y.ndim > 2:
+        raise DataError(f"{what} y must be 1-D (one label per row) or 2-D for several targets; got shape {y.shape}.")
+    if len(X) != len(y):
+        raise DataError(f"{what} has {len(X)} rows of X but {len(y)} targets; they must match one to one.")
+    if len(y) == 0:
+        raise DataError(f"{what} is empty: it has no rows.")
+    if not _is_dataframe(X) and X.dtype.kind not in "biuf":
+        raise DataError(
+            f"{what} X has non-numeric values (dtype {X.dtype}); use a DataFrame with "
+            "preprocess='onehot' for categorical columns, or convert X to numbers."
+        )
+    return Table(X, y)
+
+
+# ---------------------------------------------------------------------------------- labels
+
+CLASSIFICATION, REGRESSION = "classification", "regression"
+
+
+def infer_task(y: np.ndarray) -> str:
+    """Integer, boolean or string labels mean classification; float targets mean regression."""
+    return REGRESSION if y.dtype.kind in "fc" else CLASSIFICATION
+
+
+class LabelCodec:
+    """Maps arbitrary labels to 0..K-1 and back (sorted like ``np.unique``)."""
+
+    def __init__(self, classes: np.ndarray):
+        self.classes = np.asarray(classes)
+
+    @classmethod
+    def fit(cls, *ys: np.ndarray) -> "LabelCodec":
+        y = np.concatenate([np.asarray(v).ravel() for v in ys if v is not None])
+        if y.dtype.kind == "O":
+            kinds = {type(v) for v in y}
+            if len(kinds) > 1:
+                names = ", ".join(sorted(k.__name__ for k in kinds))
+                raise DataError(f"labels mix types ({names}); convert them to one type, e.g. y.astype(str).")
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise DataError("labels contain NaN; drop those rows or fill them before training.")
+        try:
+            classes = np.unique(y)
+        except TypeError:
+            raise DataError("labels cannot be sorted; convert them to strings or integers.") from None
+        if len(classes) < 2:
+            raise DataError(f"classification needs at least two classes, but every label is {classes[0]!r}.")
+        return cls(classes)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def encode(self, y: np.ndarray, what: str = "labels") -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise DataError(f"classification {what} must be 1-D, one label per row; got shape {y.shape}.")
+        idx = np.searchsorted(self.classes, y)
+        idx = np.clip(idx, 0, len(self.classes) - 1)
+        bad = self.classes[idx] != y
+        if np.any(bad):
+            unknown = np.unique(y[bad])[:5]
+            raise DataError(f"{what} contain labels not seen in training: {', '.join(map(repr, unknown.tolist()))}.")
+        return idx.astype(np.int64)
+
+    def decode(self, idx) -> np.ndarray:
+        return self.classes[np.asarray(idx, dtype=np.int64)]
+
+
+# ---------------------------------------------------------------------------------- splits
+
+def split(table: Table, fraction: float, seed: int, stratify: bool, what: str):
+    """Split off ``fraction`` of the rows (stratified for classification).  Returns (rest, part)."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(table)
+    n_part = int(round(fraction * n))
+    if n_part == 0:
+        raise ConfigError(f"{what}={fraction} of {n} rows is no rows; use a larger fraction or give {what}_data.")
+    if n - n_part < 1:
+        raise ConfigError(f"{what}={fraction} leaves no training rows out of {n}; use a smaller fraction.")
+    idx = np.arange(n)
+    strat = table.y if stratify else None
+    if strat is not None:
+        _, counts = np.unique(strat, return_counts=True)
+        n_classes = len(counts)
+        if counts.min() < 2 or n_part < n_classes or n - n_part < n_classes:
+            strat = None  # too few rows per class to stratify: fall back to a plain seeded split
+    rest, part = train_test_split(idx, test_size=n_part, random_state=seed, shuffle=True, stratify=strat)
+    return table.take(np.sort(rest)), table.take(np.sort(part))
+
+
+# ---------------------------------------------------------------------------------- batching
+
+class TensorBatches:
+    """In-memory tensors resident on the device, batched by slicing a per-epoch permutation.
+
+    One gather per epoch (``X[perm]``) makes every batch a contiguous view: no per-sample
+    collate and no per-batch copy.
+    """
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
+        self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
+        self.n = len(X)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def epoch(self, shuffle: bool = True):
+        if shuffle:
+            perm = torch.randperm(self.n, generator=self.generator).to(self.X.device, non_blocking=True)
+            X, y = self.X[perm], self.y[perm]
+        else:
+            X, y = self.X, self.y
+        bs = self.batch_size
+        for i in range(0, self.n, bs):
+            yield X[i:i + bs], y[i:i + bs]
+
+
+class LoaderBatches:
+    """A torch ``Dataset`` through a ``DataLoader``; batches are moved to the device per step."""
+
+    def __init__(self, dataset, batch_size: int, generator: torch.Generator, device: torch.device,
+                 target_dtype: torch.dtype):
+        self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
+        self.device, self.target_dtype = device, target_dtype
+        self.n = len(dataset)
+        self._pin = device.type == "cuda"
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def epoch(self, shuffle: bool = True):
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_size=self.batch_size, shuffle=shuffle,
+            generator=self.generator if shuffle else None, pin_memory=self._pin,
+        )
+        for xb, yb in loader:
+            yield (xb.to(self.device, non_blocking=True).float(),
+                   yb.to(self.device, non_blocking=True).to(self.target_dtype))
+
+
+def dataset_targets(dataset, what: str = "data") -> np.ndarray:
+    """Read every target of a Dataset once (to infer the task and the number of classes)."""
+    n = len(dataset)
+    if n == 0:
+        raise DataError(f"{what} is an empty Dataset.")
+    ys = []
+    for i in range(n):
+        item = dataset[i]
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise DataError(f"{what}: a Dataset must yield (x, y) pairs; item 0 is {type(item).__name__}.")
+        y = item[1]
+        ys.append(y.item() if isinstance(y, torch.Tensor) and y.numel() == 1 else np.asarray(y))
+    return np.asarray(ys)
+
+
+def split_dataset(dataset, fraction: float, seed: int, what: str):
+    n = len(dataset)
+    n_part = int(round(fraction * n))
+    if n_part == 0:
+        raise ConfigError(f"{what}={fraction} of {n} samples is none; use a larger fraction or give {what}_data.")
+    if n - n_part < 1:
+        raise ConfigError(f"{what}={fraction} leaves no training samples out of {n}; use a smaller fraction.")
+    g = torch.Generator().manual_seed(seed)
+    rest, part = torch.utils.data.random_split(dataset, [n - n_part, n_part], generator=g)
+    return rest, part

@@ -1,0 +1,45 @@
+"""The errors users see.  Each message is one sentence: what was wrong and how to fix it."""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class NbtrainError(Exception):
+    """Base class of every user-facing nbtrain error."""
+
+
+class ConfigError(NbtrainError, ValueError):
+    """A bad option value (epochs, lr, split fractions, device, ...)."""
+
+
+class PresetError(NbtrainError, ValueError):
+    """An unknown or malformed preset string."""
+
+
+class DataError(NbtrainError, ValueError):
+    """Data that cannot be trained on as given (shapes, NaN, empty, labels)."""
+
+
+class DataTypeError(NbtrainError, TypeError):
+    """Data or an argument of an unsupported type."""
+
+
+class ShapeError(NbtrainError, ValueError):
+    """The model, the loss and the data do not fit together."""
+
+
+class DeviceError(NbtrainError, RuntimeError):
+    """The requested device is not available."""
+
+
+class RunFileError(NbtrainError, ValueError):
+    """A run file or checkpoint that cannot be read."""
+
+
+def unknown_name(kind: str, name: str, known: Iterable[str]) -> PresetError:
+    """Build the error for an unknown preset name, suggesting the closest known one."""
+    known = sorted(known)
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return PresetError(f"unknown {kind} {name!r}: {hint}known {kind}s are {', '.join(known)}.")

@@ -1,0 +1,64 @@
+"""Forward passes over whole splits and the decisions (labels, scores) made from outputs."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import metrics as M
+
+
+@torch.no_grad()
+def forward_all(model, batches, precision):
+    """Run the model over every batch in order (eval mode).  Returns (outputs, targets) on the device."""
+    was_training = model.training
+    model.eval()
+    outs, ys = [], []
+    try:
+        for xb, yb in batches.epoch(shuffle=False):
+            with precision.autocast():
+                out = model(xb)
+            outs.append(out.float())
+            ys.append(yb)
+    finally:
+        model.train(was_training)
+    return torch.cat(outs), torch.cat(ys)
+
+
+def decide(outputs: torch.Tensor, task: str):
+    """Host arrays (pred, scores): class indices and class probabilities, or regression values."""
+    out = outputs.detach().float()
+    if task == "regression":
+        return out.cpu().numpy(), None
+    if out.dim() == 1 or out.shape[1] == 1:
+        p1 = torch.sigmoid(out.reshape(-1))
+        scores = torch.stack([1 - p1, p1], dim=1)
+        pred = (out.reshape(-1) > 0).long()
+    else:
+        scores = torch.softmax(out, dim=1)
+        pred = out.argmax(dim=1)
+    return pred.cpu().numpy(), scores.cpu().numpy()
+
+
+def split_loss(loss_fn, outputs, targets, chunk: int) -> float:
+    total, n = 0.0, len(targets)
+    parts = []
+    for i in range(0, n, chunk):
+        o, t = outputs[i:i + chunk], targets[i:i + chunk]
+        parts.append(loss_fn(o, t).float() * len(t))
+    total = torch.stack(parts).sum() / n
+    return float(total)
+
+
+def make_evaluator(loss_fn, precision, names, task: str, n_classes: int, chunk: int):
+    """The per-epoch validation function: loss plus the declared metrics, as floats."""
+
+    def evaluate(model, batches) -> dict:
+        outputs, targets = forward_all(model, batches, precision)
+        result = {"loss": split_loss(loss_fn, outputs, targets, chunk)}
+        if names:
+            pred, scores = decide(outputs, task)
+            y = targets.cpu().numpy()
+            result.update(M.compute(names, task, y, pred, scores, n_classes))
+        return result
+
+    return evaluate

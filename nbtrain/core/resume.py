@@ -1,0 +1,72 @@
+"""Checkpoint writing and exact resume: model, optimizer, scheduler, precision, history and RNG."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .errors import RunFileError
+from .history import History
+from .store import load_checkpoint, save_checkpoint
+
+_IDENTITY = ("model", "n_out", "input_shape", "n_train", "loss", "optimizer", "batch_size")
+
+
+def _cpu(state):
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {k: _cpu(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_cpu(v) for v in state)
+    return state
+
+
+def make_checkpointer(path: str, job):
+    path = os.fspath(path)
+
+    def write(run, epoch: int) -> None:
+        payload = {
+            "epoch": epoch,
+            "model": _cpu(run.model.state_dict()),
+            "optimizer": _cpu(job.optimizer.state_dict()),
+            "scheduler": _cpu(job.scheduler.state_dict()) if job.scheduler is not None else None,
+            "precision": _cpu(job.precision.state_dict()),
+            "history": run.history.rows,
+            "rng": {"torch": torch.get_rng_state(), "batches": run._generator.get_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []},
+            "step": run.live.step,
+            "best_epoch": run.best_epoch,
+            "identity": {k: run.config.get(k) for k in _IDENTITY},
+        }
+        save_checkpoint(path, payload)
+
+    return write
+
+
+def resume(path: str, run, job) -> int:
+    """Load a checkpoint into the prepared run/job.  Returns the next epoch to train."""
+    ck = load_checkpoint(os.fspath(path))
+    ident = ck.get("identity", {})
+    for k in _IDENTITY:
+        if k in ident and ident[k] != run.config.get(k):
+            raise RunFileError(
+                f"checkpoint {path!r} was written by a different run ({k} was {ident[k]!r}, now "
+                f"{run.config.get(k)!r}); resume with the same declarations, or start fresh without resume."
+            )
+    try:
+        run.model.load_state_dict(ck["model"])
+        job.optimizer.load_state_dict(ck["optimizer"])
+        if job.scheduler is not None and ck.get("scheduler") is not None:
+            job.scheduler.load_state_dict(ck["scheduler"])
+        job.precision.load_state_dict(ck.get("precision") or {})
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise RunFileError(f"checkpoint {path!r} does not fit this model: {str(exc).splitlines()[0]}.") from None
+    run.history = History(ck["history"])
+    torch.set_rng_state(ck["rng"]["torch"])
+    run._generator.set_state(ck["rng"]["batches"])
+    if ck["rng"].get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+    run.live.step = int(ck.get("step", 0))
+    run.best_epoch = ck.get("best_epoch")
+    return int(ck["epoch"]) + 1

@@ -1,0 +1,182 @@
+"""Run (the result of a training call) and the session's registry of runs."""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from . import metrics as M
+from .data import adapt, as_features, is_dataset, TensorBatches, LoaderBatches
+from .errors import ConfigError, DataError
+from .evaluation import decide, forward_all
+from .history import History
+from .loop import Live
+from . import preprocess as P
+
+STATUSES = ("pending", "running", "completed", "stopped", "failed")
+
+
+class Run:
+    """One training run: its model, history, fitted preprocessing, label encoding and config.
+
+    >>> run = nbtrain.train(load_iris(return_X_y=True), model="mlp(32)", epochs=5)  # doctest: +SKIP
+    >>> run.evaluate()["accuracy"]                                                   # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, model: torch.nn.Module, *, task: str, config: dict,
+                 preprocess=None, codec=None, history: Optional[History] = None):
+        self.name = name
+        self.model = model
+        self.task = task
+        self.config = config
+        self.preprocess = preprocess
+        self.codec = codec
+        self.history = history if history is not None else History()
+        self.status = "pending"
+        self.error: Optional[str] = None
+        self.note: Optional[str] = None
+        self.best_epoch: Optional[int] = None
+        self.live = Live()
+        self._stop = False
+        self._stop_reason: Optional[str] = None
+        self._splits: dict = {}
+        self._precision = None
+        self._device = torch.device("cpu")
+        self._eval_batch = 1024
+
+    # ------------------------------------------------------------------ stopping
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Ask the loop to stop at the next batch boundary (the Stop button calls this)."""
+        self._stop_reason = self._stop_reason or reason
+        self._stop = True
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def classes(self):
+        return None if self.codec is None else self.codec.classes
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def best(self, monitor: Optional[str] = None) -> dict:
+        """The history row of the best epoch (by val_loss, else train_loss)."""
+        e = self.history.best_epoch(monitor)
+        return next((r for r in self.history if r.get("epoch") == e), {})
+
+    def __repr__(self) -> str:
+        last = self.history.last
+        extra = ""
+        for key in ("val_accuracy", "val_r2", "val_loss", "train_loss"):
+            if key in last and not math.isnan(last[key]):
+                extra = f", {key}={last[key]:.4g}"
+                break
+        return f"Run({self.name!r}, {self.status}, {len(self.history)}/{self.config.get('epochs')} epochs{extra})"
+
+    # ------------------------------------------------------------------ inference
+    def _batches_for(self, on: str):
+        if on not in ("train", "val", "test"):
+            raise ConfigError(f"on must be 'train', 'val' or 'test', got {on!r}.")
+        if on not in self._splits:
+            if not self._splits:
+                raise DataError(f"run {self.name!r} was loaded from a file and holds no data splits; use run.predict(X).")
+            raise DataError(f"run {self.name!r} has no {on} split; train with {on}=0.2 or {on}_data=(X, y).")
+        return self._splits[on]
+
+    def predictions(self, on: str = "test") -> dict:
+        """Targets and predictions on a split, decoded: {'y_true', 'y_pred', 'scores'}."""
+        outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
+        pred, scores = decide(outputs, self.task)
+        y = targets.cpu().numpy()
+        if self.task == "classification":
+            return {"y_true": self.codec.decode(y), "y_pred": self.codec.decode(pred), "scores": scores,
+                    "classes": self.codec.classes, "y_true_index": y, "y_pred_index": pred}
+        return {"y_true": y.reshape(pred.shape) if y.size == pred.size else y, "y_pred": pred, "scores": None}
+
+    def evaluate(self, on: str = "test", metrics=None) -> dict:
+        """Metrics on a split (default: the test split) as a dict of floats."""
+        names = M.parse_metrics(metrics, self.task, default=M.DEFAULT_EVAL)
+        outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
+        pred, scores = decide(outputs, self.task)
+        n_classes = self.codec.n_classes if self.codec is not None else 0
+        return M.compute(names, self.task, targets.cpu().numpy(), pred, scores, n_classes)
+
+    def _features(self, X) -> torch.Tensor:
+        if isinstance(X, tuple) and len(X) == 2 and not isinstance(X[0], (int, float)):
+            raise DataError("predict takes features X only, not (X, y).")
+        if is_dataset(X):
+            raise DataError("predict takes in-memory features (array, tensor or DataFrame), not a Dataset.")
+        X = as_features(X, "X")
+        shape = self.config.get("input_shape")
+        feats = P.features(self.preprocess, X, fit=False, what="predict input")
+        if shape is not None and tuple(feats.shape[1:]) != tuple(shape):
+            raise DataError(
+                f"predict input has samples of shape {tuple(feats.shape[1:])} after preprocessing, "
+                f"but the model was trained on {tuple(shape)}."
+            )
+        return torch.from_numpy(feats).to(self._device)
+
+    def _outputs(self, X):
+        x = self._features(X)
+        dummy = torch.zeros(len(x), device=x.device)
+        batches = TensorBatches(x, dummy, self._eval_batch, torch.Generator())
+        outputs, _ = forward_all(self.model, batches, self._precision)
+        return outputs
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions for new features: class labels in the data's own label type, or values."""
+        pred, _ = decide(self._outputs(X), self.task)
+        if self.task == "classification":
+            return self.codec.decode(pred)
+        return pred.reshape(-1) if self.config.get("target_ndim", 1) == 1 else pred
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, one column per class in ``run.classes`` order."""
+        if self.task != "classification":
+            raise ConfigError("predict_proba is for classification runs; use predict for regression.")
+        _, scores = decide(self._outputs(X), self.task)
+        return scores
+
+    def save(self, path) -> str:
+        """Save weights, preprocessing, label encoding, config and history (see nbtrain.load)."""
+        from .store import save_run
+        return save_run(self, path)
+
+    def summary(self) -> dict:
+        """One row for a runs table."""
+        best = self.best()
+        main = next((k for k in ("val_accuracy", "val_r2", "val_f1", "val_loss") if k in best), None)
+        c = self.config
+        return {"name": self.name, "model": c.get("model"), "loss": c.get("loss"), "optimizer": c.get("optimizer"),
+                "epochs": f"{len(self.history)}/{c.get('epochs')}", "status": self.status,
+                "best": (f"{main}={best[main]:.4g}" if main else ""),
+                "time": sum(self.history["time"]) if "time" in self.history else 0.0}
+
+
+class RunRegistry(OrderedDict):
+    """This session's runs by name (``nbtrain.runs``)."""
+
+    def next_name(self) -> str:
+        i = 1
+        while f"run{i}" in self:
+            i += 1
+        return f"run{i}"
+
+    def __repr__(self) -> str:
+        if not self:
+            return "runs: none yet"
+        return "runs:\n" + "\n".join(f"  {r!r}" for r in self.values())
+
+
+runs = RunRegistry()

@@ -1,0 +1,15 @@
+"""Everything a person sees.  Views are callbacks that redraw from ``run.history``."""
+from __future__ import annotations
+
+
+def views_for(display, run) -> list:
+    """The views for a display mode: "auto", "notebook", "console" or "none"."""
+    from .env import front_end
+    if display in (None, False, "none"):
+        return []
+    mode = front_end() if display == "auto" else display
+    if mode == "notebook":
+        from .notebook import notebook_views
+        return notebook_views(run)
+    from .console import ConsoleView
+    return [ConsoleView()]
