@@ -18,7 +18,13 @@ __version__ = "0.1.0"
 
 __all__ = ["train", "load", "runs", "Run", "History", "Callback", "NbtrainError", "ConfigError", "DataError",
            "DataTypeError", "DeviceError", "PresetError", "RunFileError", "ShapeError",
-           "load_ipython_extension", "unload_ipython_extension"]
+           "load_ipython_extension", "unload_ipython_extension", "panel"]
+
+
+def panel(**kwargs):
+    """An interactive training builder (ipywidgets): pick data, preprocessing, model, loss, optimizer."""
+    from .display.builder import panel as _panel  # widgets are imported only here
+    return _panel(**kwargs)
 
 
 def load_ipython_extension(ipython):
