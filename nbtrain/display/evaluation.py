@@ -1,0 +1,270 @@
+"""What ``%evaluate``, ``%runs`` and ``%compare`` show, as plain functions (the magics' twins).
+
+Tables render as HTML with a stable plain-text twin; figures are matplotlib ``Figure`` objects made
+without pyplot (nothing to close, nothing shown twice) and display as PNG.
+
+>>> res = evaluate(run, plot="confusion")          # doctest: +SKIP
+>>> res["accuracy"], res.figures                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import html
+import io
+import math
+
+import numpy as np
+
+PLOTS = ("confusion", "roc")
+_DIFF_STYLE = "background-color: rgba(255, 200, 0, 0.35); font-weight: bold"
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.4f}"
+    return "" if v is None else str(v)
+
+
+class Table:
+    """A small table: ``_repr_html_`` for notebooks, ``repr`` is aligned text (stable for nbval)."""
+
+    def __init__(self, columns, rows, title: str = "", highlight=(), note: str = ""):
+        self.columns = [str(c) for c in columns]
+        self.rows = [[_cell(v) for v in r] for r in rows]
+        self.title, self.note = title, note
+        self.highlight = set(highlight)   # indices of rows to mark (e.g. differing settings)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        head = "".join(f"<th style='text-align:left'>{e(c)}</th>" for c in self.columns)
+        body = []
+        for i, r in enumerate(self.rows):
+            style = f" style='{_DIFF_STYLE}'" if i in self.highlight else ""
+            body.append(f"<tr{style}>" + "".join(f"<td style='text-align:left'>{e(v)}</td>" for v in r) + "</tr>")
+        cap = f"<caption style='text-align:left'><b>{e(self.title)}</b></caption>" if self.title else ""
+        note = f"<div style='font-size:90%'>{e(self.note)}</div>" if self.note else ""
+        return (f"<table class='nbtrain-table'>{cap}<thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(body)}</tbody></table>{note}")
+
+    def text(self) -> str:
+        mark = bool(self.highlight)
+        widths = [max([len(c)] + [len(r[i]) for r in self.rows]) for i, c in enumerate(self.columns)]
+        fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+        lines = [self.title] if self.title else []
+        lines.append(("  " if mark else "") + fmt(self.columns))
+        for i, r in enumerate(self.rows):
+            lines.append(("* " if i in self.highlight else "  ") * mark + fmt(r))
+        if self.note:
+            lines.append(self.note)
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": self.text(), "text/html": self._repr_html_()}
+
+
+class FigureDisplay:
+    """A matplotlib Figure shown as PNG, with a short stable text form."""
+
+    def __init__(self, figure, label: str):
+        self.figure, self.label = figure, label
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+        return buf.getvalue()
+
+    def __repr__(self) -> str:
+        return f"<Figure: {self.label}>"
+
+
+def _show(*objs) -> None:
+    from IPython.display import display
+    for o in objs:
+        display(o)
+
+
+class EvalResult(dict):
+    """The metrics dict returned by ``%evaluate`` / :func:`evaluate`; displays as a table (+ plots)."""
+
+    def __init__(self, metrics: dict, table: Table, figures=()):
+        super().__init__(metrics)
+        self.table = table
+        self.figures = list(figures)   # FigureDisplay objects; .figure is the matplotlib Figure
+
+    def _ipython_display_(self):
+        _show(self.table, *self.figures)
+
+
+# ---------------------------------------------------------------------------- figures
+def _figure(w=4.5, h=4.0):
+    from matplotlib.figure import Figure   # no pyplot: the figure is never registered or shown twice
+    fig = Figure(figsize=(w, h))
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def confusion_figure(y_true, y_pred, classes, title="confusion matrix"):
+    from sklearn.metrics import confusion_matrix
+    labels = list(range(len(classes)))
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    fig, ax = _figure()
+    ax.imshow(cm, cmap="Blues")
+    names = [str(c) for c in classes]
+    ax.set_xticks(labels, names, rotation=45 if len(names) > 4 else 0)
+    ax.set_yticks(labels, names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    top = cm.max() if cm.size else 0
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > top / 2 else "black")
+    return fig
+
+
+def roc_figure(y_true, scores, classes, title="ROC curve"):
+    from sklearn.metrics import auc, roc_curve
+    fig, ax = _figure()
+    pairs = [(1, str(classes[1]))] if len(classes) == 2 else list(enumerate(str(c) for c in classes))
+    for k, name in pairs:
+        positive = np.asarray(y_true) == k
+        if positive.all() or not positive.any():
+            continue  # undefined for a class that is absent (or alone) in this split
+        fpr, tpr, _ = roc_curve(positive, scores[:, k])
+        ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def pred_vs_true_figure(y_true, y_pred, title="predicted vs true"):
+    t, p = np.asarray(y_true, dtype=float).reshape(-1), np.asarray(y_pred, dtype=float).reshape(-1)
+    fig, ax = _figure()
+    ax.scatter(t, p, s=12, alpha=0.7)
+    lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    ax.plot([lo, hi], [lo, hi], linestyle="--", color="grey", linewidth=1)
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    ax.set_title(title)
+    return fig
+
+
+def loss_curves_figure(runs, title="loss curves"):
+    fig, ax = _figure(6.0, 4.0)
+    for i, run in enumerate(runs):
+        color = f"C{i % 10}"
+        epochs = run.history["epoch"] if len(run.history) else []
+        for key, style in (("train_loss", "-"), ("val_loss", "--")):
+            if key in run.history:
+                ax.plot(epochs, run.history[key], style, color=color, label=f"{run.name} {key.split('_')[0]}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    vals = [v for r in runs for k in ("train_loss", "val_loss") if k in r.history for v in r.history[k]
+            if v == v and v > 0]
+    if vals and max(vals) / min(vals) > 100:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    return fig
+
+
+# ---------------------------------------------------------------------------- the magics' twins
+def parse_plots(plot) -> list:
+    """"confusion,roc" -> ["confusion", "roc"]; an unknown name raises ConfigError."""
+    from ..core.errors import ConfigError
+    if not plot:
+        return []
+    names = [p.strip().lower() for p in (plot.split(",") if isinstance(plot, str) else plot) if p.strip()]
+    for p in names:
+        if p not in PLOTS:
+            raise ConfigError(f"unknown plot {p!r}: use one or more of {', '.join(PLOTS)}, e.g. --plot confusion,roc.")
+    return names
+
+
+def metric_table(metrics: dict, title: str = "") -> Table:
+    return Table(["metric", "value"], [[k, v] for k, v in metrics.items()], title=title)
+
+
+def evaluate(run, on: str = "test", metrics=None, plot=None) -> EvalResult:
+    """Metrics of ``run`` on a split as an :class:`EvalResult` (a dict), with optional plots.
+
+    Classification plots: "confusion", "roc".  Regression runs always get a predicted-vs-true plot
+    when any plot is asked for.
+    """
+    plots = parse_plots(plot)
+    values = run.evaluate(on=on, metrics=metrics)
+    table = metric_table(values, title=f"{run.name} on the {on} split")
+    figures = []
+    if plots:
+        p = run.predictions(on=on)
+        if run.task == "classification":
+            if "confusion" in plots:
+                fig = confusion_figure(p["y_true_index"], p["y_pred_index"], p["classes"],
+                                       title=f"{run.name}: confusion matrix ({on})")
+                figures.append(FigureDisplay(fig, f"confusion matrix of {run.name} on {on}"))
+            if "roc" in plots:
+                fig = roc_figure(p["y_true_index"], p["scores"], p["classes"], title=f"{run.name}: ROC ({on})")
+                figures.append(FigureDisplay(fig, f"ROC curve of {run.name} on {on}"))
+        else:
+            fig = pred_vs_true_figure(p["y_true"], p["y_pred"], title=f"{run.name}: predicted vs true ({on})")
+            figures.append(FigureDisplay(fig, f"predicted vs true of {run.name} on {on}"))
+    return EvalResult(values, table, figures)
+
+
+RUN_COLUMNS = ("name", "model", "loss", "optimizer", "epochs", "status", "best", "time")
+
+
+def runs_table(runs) -> Table:
+    """This session's runs, one row each (see ``Run.summary``)."""
+    rows = []
+    for run in runs:
+        s = run.summary()
+        s["time"] = f"{s.get('time', 0.0):.1f}s"
+        rows.append([s.get(c, "") for c in RUN_COLUMNS])
+    return Table(RUN_COLUMNS, rows, title="runs" if rows else "runs: none yet")
+
+
+_CONFIG_KEYS = ("model", "loss", "optimizer", "lr", "epochs", "batch_size", "preprocess", "val", "test", "seed",
+                "device", "amp", "metrics", "patience", "scheduler")
+
+
+class CompareResult:
+    """``%compare``'s result: the side-by-side table and the overlaid loss curves."""
+
+    def __init__(self, table: Table, figure: FigureDisplay):
+        self.table, self.figure = table, figure
+
+    def _ipython_display_(self):
+        _show(self.figure, self.table)
+
+    def __repr__(self) -> str:
+        return self.table.text()
+
+
+def compare(runs) -> CompareResult:
+    """Configs and final metrics of ``runs`` side by side (differing settings marked), loss curves overlaid."""
+    runs = list(runs)
+    rows, highlight = [], []
+    for key in _CONFIG_KEYS:
+        vals = [r.config.get(key) for r in runs]
+        if all(v is None for v in vals):
+            continue
+        shown = [_cell(v) if not isinstance(v, (list, tuple)) else ",".join(map(str, v)) for v in vals]
+        if len(set(shown)) > 1:
+            highlight.append(len(rows))
+        rows.append([key] + shown)
+    rows.append(["status"] + [r.status for r in runs])
+    rows.append(["epochs run"] + [str(len(r.history)) for r in runs])
+    finals = [r.history.last for r in runs]
+    keys = [k for k in dict.fromkeys(k for f in finals for k in f) if k not in ("epoch", "time", "lr")]
+    for k in keys:
+        rows.append([f"final {k}"] + [f.get(k) for f in finals])
+    table = Table(["setting"] + [r.name for r in runs], rows, title="compare",
+                  highlight=highlight, note="* marks settings that differ" if highlight else "")
+    fig = loss_curves_figure(runs, title="loss: " + " vs ".join(r.name for r in runs))
+    return CompareResult(table, FigureDisplay(fig, "loss curves of " + ", ".join(r.name for r in runs)))

@@ -1,0 +1,37 @@
+"""IPython magics: ``%%train``, ``%evaluate``, ``%predict``, ``%runs``, ``%compare``, ``%train_panel``.
+
+``%load_ext nbtrain`` calls :func:`load_ipython_extension`; ``%unload_ext nbtrain`` removes the
+magics again.  Settings live on :class:`NbtrainMagics` (``%config NbtrainMagics.epochs = 20``).
+"""
+from __future__ import annotations
+
+from .core import NbtrainMagics
+
+__all__ = ["NbtrainMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def _loaded(ip):
+    return next((c for c in ip.configurables if isinstance(c, NbtrainMagics)), None)
+
+
+def load_ipython_extension(ip) -> None:
+    """Register the magics and the settings object (loading twice is harmless)."""
+    if _loaded(ip) is not None:
+        return
+    magics = NbtrainMagics(shell=ip, parent=ip)   # parent: settings from ipython_config.py apply
+    ip.register_magics(magics)
+    ip.configurables.append(magics)
+
+
+def unload_ipython_extension(ip) -> None:
+    """Remove the magics and the settings object; runs and namespace variables stay."""
+    magics = _loaded(ip)
+    if magics is None:
+        return
+    mm = ip.magics_manager
+    for kind, names in magics.magics.items():
+        for name in names:
+            if getattr(mm.magics[kind].get(name), "__self__", None) is magics:
+                del mm.magics[kind][name]
+    mm.registry.pop(type(magics).__name__, None)
+    ip.configurables.remove(magics)

@@ -1,0 +1,93 @@
+"""``%%train``: run the cell, read its declarations, call ``nbtrain.train``, store the result."""
+from __future__ import annotations
+
+import inspect
+
+from IPython.core.error import UsageError
+
+from ..core.errors import NbtrainError
+from ..core.run import runs
+from .declarations import DECLARED, declared, snapshot, stale
+
+
+def options(magics, args) -> dict:
+    """``nbtrain.train`` keywords from the parsed options and the magics' settings."""
+    display = magics.display
+    if args.quiet:
+        display = "none"
+    elif args.no_plot:
+        display = "console"
+    kw = dict(epochs=magics.epochs if args.epochs is None else args.epochs,
+              batch_size=magics.batch_size if args.batch_size is None else args.batch_size,
+              lr=args.lr, val=args.val, test=args.test,
+              seed=magics.seed if args.seed is None else args.seed,
+              device=magics.device if args.device is None else args.device,
+              patience=args.patience, amp=args.amp, compile=args.compile, checkpoint=args.checkpoint,
+              resume=args.resume, target=args.target, display=display)
+    if args.metrics is not None:
+        kw["metrics"] = args.metrics
+    if args.processes is not None:
+        from .. import api
+        if "processes" not in inspect.signature(api.train).parameters:
+            raise UsageError("%%train: --processes is not supported by this nbtrain installation; "
+                             "remove it to train in the kernel's process.")
+        kw["processes"] = args.processes
+    return kw
+
+
+def execute(shell, source: str) -> None:
+    """Run the (transformed) cell body in the user's namespace.  Its exceptions keep their normal
+    traceback; this frame is hidden from it."""
+    __tracebackhide__ = True  # noqa: F841
+    filename = shell.compile.cache(source, shell.execution_count)
+    code = shell.compile(source, filename, "exec")
+    exec(code, shell.user_ns)  # noqa: S102  (this is the user's own cell)
+
+
+def _declarations(shell, args, source: str, before: dict) -> dict:
+    ns = shell.user_ns
+    decl = declared(ns, source, before)
+    if args.data is not None:
+        if "data" in decl:
+            raise UsageError(f"%%train: the cell assigns `data` and --data names {args.data!r}; use one of them.")
+        decl["data"] = ns[args.data]
+    if "data" not in decl:
+        old = " (a `data` from an earlier cell exists but is not used: add --data data to train on it)" \
+            if "data" in stale(ns, source, before) else ""
+        raise UsageError("%%train: the cell did not assign `data`; declare it, e.g. "
+                         f"data = load_iris(return_X_y=True), or name a variable with --data NAME{old}.")
+    if "metrics" in decl and args.metrics is not None:
+        raise UsageError("%%train: the cell assigns `metrics` and --metrics is given; use one of them.")
+    return decl
+
+
+def run_train(magics, args, cell: str):
+    """The body of ``%%train`` (see NbtrainMagics.train)."""
+    __tracebackhide__ = True  # noqa: F841
+    from .. import api
+
+    shell = magics.shell
+    kw = options(magics, args)
+    if args.data is not None and args.data not in shell.user_ns:
+        raise UsageError(f"%%train: --data {args.data}: there is no variable {args.data!r} in the notebook; "
+                         "define it in an earlier cell or in this one.")
+    source = shell.transform_cell(cell)
+    before = snapshot(shell.user_ns)
+    execute(shell, source)
+    decl = _declarations(shell, args, source, before)
+    name = args.name or runs.next_name()
+    previous = runs.get(name)
+    try:
+        run = api.train(**{k: decl[k] for k in DECLARED if k in decl}, **kw, name=name)
+    except NbtrainError as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        # an interrupt outside the loop's batch boundaries (a view, the pre-flight batch): the run
+        # ends as "stopped" all the same; before the run existed, it is a plain interrupt
+        run = runs.get(name)
+        if run is None or run is previous:
+            raise
+        if run.status in ("pending", "running"):
+            run.status, run.note = "stopped", "interrupted (KeyboardInterrupt)"
+    shell.user_ns["model"] = run.model
+    return run
