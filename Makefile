@@ -30,5 +30,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 
+# The docs site (MkDocs + Material + mkdocs-jupyter + mkdocstrings), offline, every warning an error.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
+
 clean:
 	rm -rf $(VENV) out test-artifacts site
