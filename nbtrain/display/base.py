@@ -1,0 +1,202 @@
+"""One base, thin renderers: a view that throttles its redraws by wall time and drawing cost.
+
+A :class:`ThrottledView` is a :class:`~nbtrain.Callback`; it subscribes to the loop's events,
+decides *when* to redraw and keeps the cost of drawing under a fraction of the run's wall
+time.  Renderers (live plot, console line, ...) override a few hooks:
+
+- ``start(run)``        once, at ``on_fit_start``
+- ``refresh(run)``      redraw from ``run.history`` / ``run.live`` (called throttled)
+- ``epoch_done(run, epoch, rows)``  every epoch end (must be cheap; default: nothing)
+- ``finish(run, status, rows)``     once, at ``on_fit_end`` (the final state)
+
+Throttling: a refresh is allowed when ``min_interval`` seconds have passed since the last one
+*and* the time spent refreshing stays within ``budget`` of the wall time: after a refresh that
+took ``d`` seconds the next one waits at least ``d / budget``.  The clock is injected, so tests
+drive time by hand:
+
+>>> t = [0.0]
+>>> view = ThrottledView(min_interval=1.0, clock=lambda: t[0])
+>>> view.due()
+False
+>>> t[0] = 1.5; view.due()
+True
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Optional
+
+from ..core.events import Callback
+
+
+def history_rows(run, logs: Optional[dict] = None) -> list:
+    """The run's history rows, plus ``logs`` when the loop has not appended it yet.
+
+    (``on_epoch_end`` fires before the loop appends the new row to ``run.history``.)
+    """
+    rows = [dict(r) for r in run.history]
+    if logs is not None and (not rows or rows[-1].get("epoch") != logs.get("epoch")):
+        rows.append(dict(logs))
+    return rows
+
+
+def best_epoch(run, rows: list) -> Optional[int]:
+    """The epoch to mark as best: the one early stopping restored, else the best monitored value."""
+    from ..core.history import History
+    if getattr(run, "best_epoch", None) is not None:
+        return int(run.best_epoch)
+    monitor = (getattr(run, "config", None) or {}).get("monitor")
+    h = History(rows)
+    if monitor and monitor not in h:
+        monitor = None
+    e = h.best_epoch(monitor)
+    return None if e is None else int(e)
+
+
+def main_metric(run, rows: list) -> Optional[str]:
+    """The validation metric worth a panel of its own: r2 for regression, else the first metric."""
+    names = list((getattr(run, "config", None) or {}).get("metrics") or ())
+    if "r2" in names:
+        names.remove("r2")
+        names.insert(0, "r2")
+    keys = set().union(*rows) if rows else set()
+    for m in names:
+        if f"val_{m}" in keys:
+            return f"val_{m}"
+    return next((k for k in sorted(keys) if k.startswith("val_") and k != "val_loss"), None)
+
+
+def finite(values) -> list:
+    return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+class ThrottledView(Callback):
+    """Base for every view: throttled refreshes with a cost budget and an injected clock."""
+
+    #: seconds between refreshes at least
+    min_interval: float = 1.0
+    #: the share of wall time that refreshing may use
+    budget: float = 0.03
+    #: no live refresh before the run is this old (a short run shows only its final state)
+    first_after: float = 1.0
+
+    def __init__(self, min_interval: Optional[float] = None, budget: Optional[float] = None,
+                 first_after: Optional[float] = None, clock: Callable[[], float] = time.perf_counter):
+        if min_interval is not None:
+            self.min_interval = float(min_interval)
+        if budget is not None:
+            self.budget = float(budget)
+        if first_after is not None:
+            self.first_after = float(first_after)
+        self.clock = clock
+        self.t_start = clock()
+        self._next = self.t_start + max(self.first_after, self.min_interval)
+        self.refreshes = 0          # how many live refreshes ran
+        self.refresh_time = 0.0     # seconds spent in them (by ``clock``)
+        self.dirty = False          # something new to show since the last refresh
+
+    # ------------------------------------------------------------------ throttle
+    def due(self) -> bool:
+        """Whether a refresh may run now."""
+        return self.clock() >= self._next
+
+    def _refresh(self, run) -> None:
+        t0 = self.clock()
+        if self.refresh(run) is False:   # nothing to show yet: try again at a later batch
+            return
+        t1 = self.clock()
+        d = max(0.0, t1 - t0)
+        self.refreshes += 1
+        self.refresh_time += d
+        self.dirty = False
+        # keep refreshing within ``budget`` of wall time: a slow draw pushes the next one out
+        wait = max(self.min_interval, d / self.budget if self.budget > 0 else math.inf)
+        self._next = t0 + wait
+
+    def overhead(self) -> float:
+        """Share of wall time since the start spent in live refreshes."""
+        wall = self.clock() - self.t_start
+        return self.refresh_time / wall if wall > 0 else 0.0
+
+    # ------------------------------------------------------------------ events
+    def on_fit_start(self, run, **kw):
+        self.t_start = self.clock()
+        self._next = self.t_start + max(self.first_after, self.min_interval)
+        self.refreshes, self.refresh_time, self.dirty = 0, 0.0, False
+        self.start(run)
+
+    def on_batch_end(self, run, epoch, batch, num_batches, **kw):
+        # hot path: one clock read and a comparison per batch
+        if self.clock() >= self._next:
+            self.dirty = True
+            self._refresh(run)
+
+    def on_epoch_end(self, run, epoch, logs, **kw):
+        self._rows = history_rows(run, logs)
+        self.epoch_done(run, epoch, self._rows)
+        self.dirty = True
+        if self.clock() >= self._next:
+            self._refresh(run)
+
+    def on_fit_end(self, run, status, **kw):
+        self.finish(run, status, history_rows(run))
+
+    # ------------------------------------------------------------------ renderer hooks
+    def start(self, run) -> None:
+        """Training starts."""
+
+    def refresh(self, run):
+        """Redraw the live state (throttled).  Return ``False`` when there was nothing to draw."""
+
+    def epoch_done(self, run, epoch: int, rows: list) -> None:
+        """An epoch ended; ``rows`` is the history including it.  Keep it cheap."""
+
+    def finish(self, run, status: str, rows: list) -> None:
+        """Training ended: show the final state."""
+
+
+class DisplaySink:
+    """Where notebook views send output: ``show`` a MIME bundle (optionally as an updatable
+    handle) and ``update`` that handle in place.  This one uses IPython's display machinery."""
+
+    def show(self, bundle: dict, metadata: Optional[dict] = None, handle: bool = False):
+        from IPython.display import display
+        return display(bundle, raw=True, metadata=metadata or {}, display_id=True if handle else None)
+
+    def update(self, handle, bundle: dict, metadata: Optional[dict] = None) -> None:
+        handle.update(bundle, raw=True, metadata=metadata or {})
+
+
+class RecordingSink(DisplaySink):
+    """A sink that records instead of displaying (tests and benchmarks).
+
+    ``calls`` holds ``("show", handle_id_or_None, bundle)`` and ``("update", handle_id, bundle)``.
+    """
+
+    def __init__(self):
+        self.calls: list = []
+        self._n = 0
+
+    def show(self, bundle, metadata=None, handle=False):
+        hid = None
+        if handle:
+            self._n += 1
+            hid = f"h{self._n}"
+        self.calls.append(("show", hid, dict(bundle)))
+        return hid
+
+    def update(self, handle, bundle, metadata=None):
+        self.calls.append(("update", handle, dict(bundle)))
+
+    def final_outputs(self) -> list:
+        """The outputs as a notebook would save them: each handle's last bundle, in display order."""
+        outs, where = [], {}
+        for kind, hid, bundle in self.calls:
+            if kind == "show":
+                if hid is not None:
+                    where[hid] = len(outs)
+                outs.append(bundle)
+            else:
+                outs[where[hid]] = bundle
+        return outs
