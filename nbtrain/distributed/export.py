@@ -1,0 +1,116 @@
+"""Export a declared run to a file for ``torchrun`` nodes, and attach the notebook to its result.
+
+    path = nbtrain.distributed.export("run.nbtrain", data, model="mlp(64)", epochs=5)
+    # on every node:  torchrun --nnodes=2 --nproc-per-node=1 --rdzv-backend=c10d \\
+    #                     --rdzv-endpoint=HOST:PORT -m nbtrain.worker run.nbtrain
+    run = nbtrain.distributed.attach(path)     # rank 0's live numbers, then its history and weights
+
+The file holds the prepared run (data splits, fitted preprocessing, model, loss, optimizer) as a
+pickle made with cloudpickle, so models and functions defined in the notebook travel by value.
+Loading a run file executes code from it: only run files you made.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Optional
+
+from ..core.errors import ConfigError
+from ..core.events import Callback, CallbackList
+from .launcher import Relay, check_processes, prepare_for_ranks, rank_settings
+from .worker import FORMAT, read_runfile
+
+
+def write_runfile(path, run, job, settings: dict) -> str:
+    try:
+        import cloudpickle as pickler
+    except ImportError:  # pragma: no cover - cloudpickle comes with scikit-learn's joblib
+        import pickle as pickler
+    saved_cbs, saved_ckpt, saved_live = job.callbacks, job.checkpoint, run.live
+    job.callbacks, job.checkpoint = CallbackList(), None
+    try:
+        blob = pickler.dumps({"format": FORMAT, "version": 1, "run": run, "job": job, "settings": dict(settings)})
+    finally:
+        job.callbacks, job.checkpoint, run.live = saved_cbs, saved_ckpt, saved_live
+    path = os.fspath(path)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(blob)
+    os.replace(tmp, path)
+    return path
+
+
+def export(path, data=None, model=None, loss=None, optimizer=None, preprocess=None, *, processes=None, epochs=10,
+           batch_size=32, lr=None, val=0.2, test=0.2, val_data=None, test_data=None, seed=0, device="auto",
+           metrics=None, patience=None, amp=None, scheduler=None, target=None, monitor=None, name=None,
+           backend=None) -> str:
+    """Check and prepare a run exactly as ``nbtrain.train`` would, and write it to ``path`` for
+    ``python -m nbtrain.worker``.  ``processes`` (the total number of ranks, if known) only checks
+    that ``batch_size`` covers every rank.  Returns the path."""
+    args = dict(data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess, epochs=epochs,
+                batch_size=batch_size, lr=lr, val=val, test=test, val_data=val_data, test_data=test_data, seed=seed,
+                metrics=metrics, patience=patience, scheduler=scheduler, target=target, monitor=monitor)
+    world = check_processes(processes) if processes is not None else 1
+    settings = rank_settings(world, device, amp, backend)
+    run, job = prepare_for_ranks(args, settings, name or os.path.splitext(os.path.basename(os.fspath(path)))[0])
+    run.config["device"] = f"{settings['device']} ({settings['backend']}, torchrun)"
+    return write_runfile(path, run, job, settings)
+
+
+def attach(path, *, out=None, display="auto", callbacks=(), timeout: Optional[float] = None, watch=(),
+           name=None, register: bool = True):
+    """Follow a run started with ``torchrun ... -m nbtrain.worker path`` and return its :class:`Run`.
+
+    Rank 0's numbers reach the views as they come; the Run ends with rank 0's history, weights and
+    status.  ``watch`` takes ``subprocess.Popen`` objects (e.g. the local torchrun agent) whose exit
+    without a result ends the wait.  A rank's error raises ``RankError`` with its message.  Stop or
+    interrupt asks rank 0 to stop at the next step (through the file system).
+    """
+    from ..api import _views
+    from ..core.run import runs
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    payload = read_runfile(os.fspath(path))
+    run = payload["run"]
+    if name:
+        run.name = name
+    outdir = out or os.fspath(path) + ".out"
+    os.makedirs(outdir, exist_ok=True)
+    cbs = CallbackList(list(callbacks) + _views(display, run))
+    if register:
+        runs.pop(run.name, None)
+        runs[run.name] = run
+    relay = Relay(run, cbs, outdir, ranks=[_Watched(p) for p in watch])
+    run.status = "running"
+    cbs.on_fit_start(run)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        done = relay.loop(deadline)
+    except KeyboardInterrupt:
+        run._stop, run._stop_reason = True, "interrupted (KeyboardInterrupt)"
+        relay.send_stop(run._stop_reason)
+        done = relay.loop(time.monotonic() + relay.grace)
+    if not done and relay.end is None and relay.failure is None:
+        relay.failure = {"rank": 0, "type": "TimeoutError", "traceback": "",
+                         "message": f"no result from rank 0 in {outdir!r} within {timeout} s"}
+    relay.finish()
+    return run
+
+
+class _Watched:
+    def __init__(self, popen):
+        self.popen = popen
+
+    def poll(self):
+        return self.popen.poll()
+
+    def kill(self):
+        pass  # not ours to end
+
+    def wait(self, timeout):
+        return self.popen.poll()
+
+
+def validate_out(out) -> None:
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise ConfigError(f"out must be a directory path, got {out!r}.")
