@@ -27,7 +27,7 @@ def _views(display, run) -> list:
 def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, epochs=10, batch_size=32,
           lr=None, val=0.2, test=0.2, val_data=None, test_data=None, seed=0, device="auto", metrics=None,
           patience=None, amp=None, callbacks=(), display="auto", name=None, scheduler=None, target=None,
-          compile=False, checkpoint=None, resume=False, monitor=None) -> Run:
+          compile=False, checkpoint=None, resume=False, monitor=None, processes=None) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
     >>> from sklearn.datasets import load_iris
@@ -52,6 +52,15 @@ def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, 
             raise DataTypeError(f"callbacks must be nbtrain.Callback instances, got {type(cb).__name__}.")
     if resume and not checkpoint:
         raise ConfigError("resume=True needs checkpoint=PATH: the file to resume from.")
+    if processes is not None and processes != 1:
+        # data-parallel on N ranks (torch.distributed); imported only when asked for
+        from .distributed import train_processes
+        args = dict(data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess, epochs=epochs,
+                    batch_size=batch_size, lr=lr, val=val, test=test, val_data=val_data, test_data=test_data,
+                    seed=seed, device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler,
+                    target=target, compile=compile, checkpoint=checkpoint, resume=resume, monitor=monitor)
+        return train_processes(args, processes=processes, callbacks=callbacks, name=name,
+                               views=lambda r: _views(display, r))
     run_name = name or runs.next_name()
     run, job = prepare(data, model, loss, optimizer, preprocess, epochs=epochs, batch_size=batch_size, lr=lr,
                        val=val, test=test, val_data=val_data, test_data=test_data, seed=seed, device=device,
