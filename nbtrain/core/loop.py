@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from .events import CallbackList
+from .store import CheckpointWriteError
 
 
 class _StopRequested(Exception):
@@ -21,6 +22,12 @@ class _StopRequested(Exception):
 
 
 _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+# CUDA raises torch.OutOfMemoryError; the CPU allocator and MPS raise a RuntimeError with these words
+_OOM_TEXT = ("out of memory", "can't allocate memory", "not enough memory")
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, _OOM) or (isinstance(exc, RuntimeError) and any(t in str(exc) for t in _OOM_TEXT))
 
 
 def _empty_cache() -> None:
@@ -93,7 +100,7 @@ def fit(run, job: Job) -> None:
     status, reason = "completed", None
     best_state, best_value, bad_epochs = None, math.inf, 0
     good_state = _snapshot(model)
-    sizes = None
+    sizes, oom = None, False
     try:
         for epoch in range(job.start_epoch, job.epochs + 1):
             if run.stop_requested:
@@ -170,24 +177,30 @@ def fit(run, job: Job) -> None:
         status, reason = "stopped", "interrupted (KeyboardInterrupt)"
         run._stop, run._stop_reason = True, reason
         cbs.on_interrupt(run, reason=reason)
-    except _OOM:
+    except CheckpointWriteError as exc:
+        # disk full / no permission: the previous checkpoint is intact, this epoch stays in memory
+        status, reason = "failed", f"{exc} The model and history of epoch {live.epoch} are kept in this run."
+    except BaseException as exc:
+        if not _is_oom(exc):
+            run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
+            try:
+                cbs.on_fit_end(run, status="failed")
+            finally:
+                raise
         # out of memory: free what the failed step held, keep the last finished epoch's weights
-        losses = out = loss = xb = yb = None  # noqa: F841  (drop references before emptying caches)
+        losses = out = loss = xb = yb = exc = None  # noqa: F841  (drop references before emptying caches)
+        live._losses = []
         opt.zero_grad(set_to_none=True)
         _restore(model, good_state)
-        _empty_cache()
-        status = "failed"
-        reason = (f"out of memory at epoch {live.epoch}, step {live.batch + 1} with batch size {job.batch_size}; "
+        status, oom = "failed", True
+        where = f"step {live.batch + 1}" if live.batch < live.num_batches else "validation"
+        reason = (f"out of memory at epoch {live.epoch}, {where} with batch size {job.batch_size}; "
                   f"the weights of the last finished epoch were kept. Try a smaller batch size, "
                   f"e.g. batch_size={max(1, job.batch_size // 2)}.")
-    except BaseException as exc:
-        run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
-        try:
-            cbs.on_fit_end(run, status="failed")
-        finally:
-            raise
     finally:
         live.batch = 0
+    if oom:
+        _empty_cache()  # here, not in the except block: the traceback (and the activations its frames hold) is gone
     if job.patience is not None and best_state is not None and status != "failed":
         _restore(model, best_state)
     run.status = status

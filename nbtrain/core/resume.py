@@ -1,4 +1,11 @@
-"""Checkpoint writing and exact resume: model, optimizer, scheduler, precision, history and RNG."""
+"""Checkpoint writing and exact resume: model, optimizer, scheduler, precision, history and RNG.
+
+A checkpoint is written after every finished epoch, atomically (see ``store.atomic_write``): a crash
+or a full disk mid-write leaves the previous checkpoint loadable.  A write that fails raises
+``CheckpointWriteError``; the loop ends the run as "failed" with the model and history in memory.
+Resuming restores every random-number state, so on CPU the resumed run reaches bitwise the same
+weights as an uninterrupted one (early-stopping counters excepted: see ``docs/promises.md``).
+"""
 from __future__ import annotations
 
 import os
@@ -60,13 +67,16 @@ def resume(path: str, run, job) -> int:
         if job.scheduler is not None and ck.get("scheduler") is not None:
             job.scheduler.load_state_dict(ck["scheduler"])
         job.precision.load_state_dict(ck.get("precision") or {})
-    except (RuntimeError, KeyError, ValueError) as exc:
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
         raise RunFileError(f"checkpoint {path!r} does not fit this model: {str(exc).splitlines()[0]}.") from None
+    try:
+        torch.set_rng_state(ck["rng"]["torch"])
+        run._generator.set_state(ck["rng"]["batches"])
+        if ck["rng"].get("cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise RunFileError(f"checkpoint {path!r} has a damaged random-number state: {str(exc).splitlines()[0]}.") from None
     run.history = History(ck["history"])
-    torch.set_rng_state(ck["rng"]["torch"])
-    run._generator.set_state(ck["rng"]["batches"])
-    if ck["rng"].get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
     run.live.step = int(ck.get("step", 0))
     run.best_epoch = ck.get("best_epoch")
     return int(ck["epoch"]) + 1

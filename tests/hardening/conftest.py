@@ -1,0 +1,25 @@
+"""Fixtures for the hardening tests: a saved run and a written checkpoint (bytes, built once)."""
+import pytest
+
+from hardening_helpers import train_small
+
+
+@pytest.fixture(scope="session")
+def saved_run_bytes(tmp_path_factory):
+    """Bytes of a genuine run file (with preprocessing and label classes)."""
+    import nbtrain
+    path = tmp_path_factory.mktemp("run") / "good.nbtrain"
+    run = train_small()
+    run.save(path)
+    nbtrain.runs.clear()
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def checkpoint_bytes(tmp_path_factory):
+    """Bytes of a genuine checkpoint written by train(checkpoint=...)."""
+    import nbtrain
+    path = tmp_path_factory.mktemp("ck") / "ck.pt"
+    train_small(checkpoint=str(path))
+    nbtrain.runs.clear()
+    return path.read_bytes()

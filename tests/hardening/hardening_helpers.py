@@ -1,0 +1,40 @@
+"""Helpers shared by the hardening tests (a unique module name: tests have no __init__.py)."""
+import io
+import os
+import zipfile
+
+import numpy as np
+
+
+def tiny_data(n=60, d=4, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = np.arange(n) % classes
+    X[:, 0] += y  # learnable
+    return X, y
+
+
+def train_small(**kw):
+    import nbtrain
+    args = dict(model="mlp(8)", preprocess="standardize", epochs=2, display="none")
+    args.update(kw)
+    return nbtrain.train(tiny_data(), **args)
+
+
+def rezip(src: bytes, replace: dict = None, drop=()) -> bytes:
+    """Copy a zip archive, replacing some members' bytes and dropping others."""
+    replace = replace or {}
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(src)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name in zin.namelist():
+            if name in drop:
+                continue
+            zout.writestr(name, replace.get(name, zin.read(name)))
+        for name, data in replace.items():
+            if name not in zin.namelist():
+                zout.writestr(name, data)
+    return out.getvalue()
+
+
+def one_line_short(msg: str) -> bool:
+    return "\n" not in msg and 0 < len(msg) < 300
