@@ -1,0 +1,232 @@
+"""The progress panel (ipywidgets): epoch and batch bars, a status line and a Stop button.
+
+The widgets are built once; afterwards only their values change, at most every ``min_interval``
+seconds (never per batch).  The Stop button works while the cell is busy: its clicks reach the
+kernel through :class:`~nbtrain.display.kernel_poll.LiveComms` and call
+``run.request_stop("Stop button")``; the loop stops at the next batch boundary and keeps the model
+and the finished epochs.  Where the kernel cannot deliver clicks mid-cell, the panel says to use
+the kernel's interrupt (the loop turns KeyboardInterrupt into the same clean stop).
+
+>>> view = PanelView(run)               # an nbtrain.Callback                      # doctest: +SKIP
+>>> nbtrain.train(data, callbacks=[view], display="none")                         # doctest: +SKIP
+>>> view.widget.get_state()            # what a front end would draw              # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import html
+import math
+import time
+from typing import Optional
+
+import ipywidgets as W
+
+from ..core.events import Callback
+from .kernel_poll import LiveComms
+
+RED, GREEN, AMBER, GREY = "#c62828", "#2e7d32", "#b26a00", "#616161"
+
+HINT_LIVE = "Stop ends the run at the next batch; the model and finished epochs are kept."
+HINT_INTERRUPT = ("This front end delivers clicks only when the cell ends: to stop now, use the kernel's "
+                  "interrupt (Kernel \u25b8 Interrupt, or \u25a0 / I,I). The model and finished epochs are kept.")
+
+
+class _Panel(W.VBox):
+    """A VBox whose plain-text twin is short and stable (it is saved in notebooks and compared by nbval)."""
+
+    def __init__(self, *args, title: str = "", **kw):
+        super().__init__(*args, **kw)
+        self._title = title
+
+    def __repr__(self) -> str:
+        return f"nbtrain panel: {self._title}"
+
+
+def _duration(seconds: Optional[float]) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(max(0.0, seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _num(v) -> str:
+    return "?" if v is None else f"{v:.4g}"
+
+
+class PanelView(Callback):
+    """Progress bars, a status line (epoch, loss, rate, ETA, device) and a Stop button for one run.
+
+    ``display=True`` shows the panel at ``on_fit_start``; with ``display=False`` show
+    ``view.widget`` yourself.  ``clock`` and ``comm_mode`` are for tests.
+    """
+
+    def __init__(self, run=None, *, min_interval: float = 0.25, poll_interval: float = 0.05,
+                 display: bool = True, clock=time.monotonic, comm_mode: Optional[str] = None):
+        self.run = run
+        self.min_interval, self.poll_interval = min_interval, poll_interval
+        self.show, self.clock = display, clock
+        self.comm_mode = comm_mode
+        self.draws = 0
+        self.stop_clicked_at: Optional[float] = None
+        self.live: Optional[LiveComms] = None
+        self._next_draw = 0.0
+        self._next_poll = 0.0
+        self._t0 = None
+        self._step0 = 0
+        self._build()
+
+    # ------------------------------------------------------------------ widgets, built once
+    def _build(self) -> None:
+        label = W.Layout(width="4.5em")
+        bar = W.Layout(width="22em")
+        self.title = W.HTML(value="")
+        self.epoch_bar = W.IntProgress(value=0, min=0, max=1, layout=bar)
+        self.epoch_text = W.Label(value="0/?")
+        self.batch_bar = W.IntProgress(value=0, min=0, max=1, layout=bar)
+        self.batch_text = W.Label(value="0/?")
+        self.status = W.HTML(value="waiting to start")
+        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger",
+                                    tooltip="Stop at the next batch; keep the model and finished epochs",
+                                    layout=W.Layout(width="7em"))
+        self.hint = W.HTML(value="")
+        self.stop_button.on_click(self._on_stop)
+        rows = [self.title,
+                W.HBox([W.Label("epoch", layout=label), self.epoch_bar, self.epoch_text]),
+                W.HBox([W.Label("batch", layout=label), self.batch_bar, self.batch_text]),
+                self.status,
+                W.HBox([self.stop_button, self.hint])]
+        name = getattr(self.run, "name", None) or "run"
+        self.widget = _Panel(rows, title=name)
+        self.widget.add_class("nbtrain-panel")
+        self.stop_button.add_class("nbtrain-stop")
+        self.status.add_class("nbtrain-status")
+
+    def _on_stop(self, _button=None) -> None:
+        """Runs on a kernel subshell thread, inside a poll between batches, or after the cell."""
+        if self.stop_clicked_at is None:
+            self.stop_clicked_at = time.monotonic()
+        run = self.run
+        if run is None or run.status not in ("pending", "running"):
+            return
+        run.request_stop("Stop button")
+        self.stop_button.description = "Stopping\u2026"
+        self.stop_button.disabled = True
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+    # ------------------------------------------------------------------ events
+    def on_fit_start(self, run, **kw):
+        self.run = run
+        self.widget._title = run.name
+        c = run.config
+        epochs = int(c.get("epochs") or 1)
+        self.epoch_bar.max = max(1, epochs)
+        start = len(run.history)
+        self.epoch_bar.value = min(start, epochs)
+        self.epoch_text.value = f"{start}/{epochs}"
+        self.title.value = (f"<b>{html.escape(run.name)}</b> &middot; {html.escape(str(c.get('model')))} &middot; "
+                            f"{html.escape(str(c.get('optimizer')))} lr={c.get('lr', 0):g} &middot; "
+                            f"batch {c.get('batch_size')} &middot; {html.escape(str(c.get('device')))}")
+        self.status.value = "starting\u2026"
+        self._t0 = self.clock()
+        self._step0 = run.live.step
+        self.live = LiveComms([self.stop_button], mode=self.comm_mode, min_interval=self.poll_interval,
+                              clock=self.clock)
+        mode = self.live.start()
+        self.hint.value = f"<small>{HINT_LIVE if mode != 'none' else HINT_INTERRUPT}</small>"
+        if self.show:
+            self._ipython_display_()
+
+    def on_epoch_start(self, run, epoch, **kw):
+        nb = max(1, int(run.live.num_batches or 1))
+        if self.batch_bar.max != nb:
+            self.batch_bar.max = nb
+        self.batch_bar.value = 0
+        self.batch_text.value = f"0/{nb}"
+
+    def on_batch_end(self, run, epoch, batch, num_batches, **kw):
+        # called on every step: two clock comparisons unless a poll or a redraw is due
+        now = self.clock()
+        if now >= self._next_poll:
+            self._next_poll = now + self.poll_interval
+            if self.live is not None:
+                self.live.poll(force=True)
+        if now >= self._next_draw:
+            self._next_draw = now + self.min_interval
+            self._draw(run, epoch, batch, num_batches, now)
+
+    def on_epoch_end(self, run, epoch, logs, **kw):
+        epochs = self.epoch_bar.max
+        self.epoch_bar.value = min(epochs, int(epoch))
+        self.epoch_text.value = f"{int(epoch)}/{epochs}"
+
+    def on_fit_end(self, run, status, **kw):
+        try:
+            self._final(run, status)
+        finally:
+            if self.live is not None:
+                self.live.close()
+
+    # ------------------------------------------------------------------ drawing
+    def status_line(self, run, epoch, batch, num_batches, now) -> str:
+        """Epoch, loss (a host sync: only called throttled), rate, ETA and device."""
+        epochs = int(run.config.get("epochs") or 1)
+        steps = run.live.step - self._step0
+        elapsed = now - (self._t0 if self._t0 is not None else now)
+        rate = steps / elapsed if elapsed > 0 and steps else None
+        remaining = (epochs - epoch) * num_batches + (num_batches - batch)
+        eta = remaining / rate if rate else None
+        parts = [f"epoch {epoch}/{epochs}", f"loss {_num(run.live.loss())}"]
+        last = run.history.last
+        if "val_loss" in last:
+            parts.append(f"val_loss {_num(last['val_loss'])}")
+        parts += [f"{rate:.1f} it/s" if rate else "? it/s", f"ETA {_duration(eta)}", str(run.config.get("device"))]
+        return " &middot; ".join(html.escape(p) for p in parts)
+
+    def _draw(self, run, epoch, batch, num_batches, now) -> None:
+        self.draws += 1
+        if self.batch_bar.max != num_batches:
+            self.batch_bar.max = max(1, num_batches)
+        self.batch_bar.value = batch
+        self.batch_text.value = f"{batch}/{num_batches}"
+        self.status.value = self.status_line(run, epoch, batch, num_batches, now)
+
+    def final_text(self, run, status) -> str:
+        n = len(run.history)
+        secs = sum(run.history.get("time", []))
+        took = f"{secs:.1f} s" if secs < 60 else _duration(secs)
+        if status == "completed":
+            text = f"\u2714 completed: {n} epoch{'s' * (n != 1)} in {took}"
+            best = run.history.best_epoch() if "val_loss" in run.history else None
+            if best is not None:
+                row = next(r for r in run.history if r.get("epoch") == best)
+                text += f" &middot; best val_loss {_num(row['val_loss'])} (epoch {int(best)})"
+            if run.note:
+                text += f" &middot; {html.escape(run.note)}"
+            return f'<span style="color:{GREEN}">{text}</span>'
+        if status == "stopped":
+            reason = run.note or run._stop_reason or "stopped"
+            text = (f"\u25a0 stopped ({html.escape(reason)}) at epoch {run.live.epoch}: "
+                    f"{n} finished epoch{'s' * (n != 1)} kept")
+            return f'<span style="color:{AMBER}">{text}</span>'
+        reason = run.error or "unknown error"
+        return f'<span style="color:{RED}"><b>\u2718 failed:</b> {html.escape(str(reason))}</span>'
+
+    def _final(self, run, status) -> None:
+        n = len(run.history)
+        self.epoch_bar.value = min(self.epoch_bar.max, n)
+        self.epoch_text.value = f"{n}/{self.epoch_bar.max}"
+        style = {"completed": "success", "stopped": "warning", "failed": "danger"}.get(status, "")
+        self.epoch_bar.bar_style = style
+        self.batch_bar.bar_style = style
+        if status == "completed":
+            self.batch_bar.value = self.batch_bar.max
+            self.batch_text.value = f"{self.batch_bar.max}/{self.batch_bar.max}"
+        self.status.value = self.final_text(run, status)
+        self.stop_button.disabled = True
+        self.stop_button.description = {"completed": "Done", "stopped": "Stopped", "failed": "Failed"}.get(status, status)
+        self.stop_button.button_style = "" if status == "completed" else ("warning" if status == "stopped" else "danger")
+        self.hint.value = ""
