@@ -259,7 +259,7 @@ def compare(runs) -> CompareResult:
             highlight.append(len(rows))
         rows.append([key] + shown)
     rows.append(["status"] + [r.status for r in runs])
-    rows.append(["epochs run"] + [str(len(r.history)) for r in runs])
+    rows.append(["epochs_done"] + [str(len(r.history)) for r in runs])
     finals = [r.history.last for r in runs]
     keys = [k for k in dict.fromkeys(k for f in finals for k in f) if k not in ("epoch", "time", "lr")]
     for k in keys:

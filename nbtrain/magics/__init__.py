@@ -20,7 +20,8 @@ def load_ipython_extension(ip) -> None:
         return
     magics = NbtrainMagics(shell=ip, parent=ip)   # parent: settings from ipython_config.py apply
     ip.register_magics(magics)
-    ip.configurables.append(magics)
+    if magics not in ip.configurables:   # register_magics adds it on IPython 8+; %config needs it there
+        ip.configurables.append(magics)
 
 
 def unload_ipython_extension(ip) -> None:
@@ -34,4 +35,4 @@ def unload_ipython_extension(ip) -> None:
             if getattr(mm.magics[kind].get(name), "__self__", None) is magics:
                 del mm.magics[kind][name]
     mm.registry.pop(type(magics).__name__, None)
-    ip.configurables.remove(magics)
+    ip.configurables[:] = [c for c in ip.configurables if c is not magics]

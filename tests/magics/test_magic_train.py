@@ -1,0 +1,163 @@
+"""%%train in a real IPython shell: declarations, every option, errors, interrupts."""
+import pytest
+import torch
+from IPython.core.error import UsageError
+
+import nbtrain
+from nbtrain.magics.core import NbtrainMagics
+
+IRIS = "from sklearn.datasets import load_iris\ndata = load_iris(return_X_y=True)\n"
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Records the keyword arguments %%train passes to nbtrain.train (and still trains)."""
+    calls = []
+    real = nbtrain.api.train
+
+    def train(*args, **kw):
+        calls.append(kw)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(nbtrain.api, "train", train)
+    return calls
+
+
+def test_load_unload_and_load_twice(shell):
+    ip = shell.ip
+    assert ip.find_cell_magic("train") is not None
+    for name in ("evaluate", "predict", "runs", "compare", "train_panel"):
+        assert ip.find_line_magic(name) is not None, name
+    nbtrain.load_ipython_extension(ip)   # a second load is harmless: one settings object
+    assert sum(isinstance(c, NbtrainMagics) for c in ip.configurables) == 1
+    ip.run_line_magic("unload_ext", "nbtrain")
+    assert ip.find_cell_magic("train") is None and ip.find_line_magic("evaluate") is None
+    assert not any(isinstance(c, NbtrainMagics) for c in ip.configurables)
+    with pytest.raises(UsageError, match="not found"):
+        shell.run("%%train\n" + IRIS)
+    ip.run_line_magic("load_ext", "nbtrain")
+    assert ip.find_cell_magic("train") is not None
+
+
+def test_help_shows_every_option_and_default(shell):
+    doc = shell.ip.find_cell_magic("train").__doc__
+    assert "%%train [--epochs EPOCHS]" in doc
+    for opt in ("--epochs", "--batch-size", "--lr", "--name", "--device", "--seed", "--val", "--test",
+                "--metrics", "--patience", "--amp", "--compile", "--no-plot", "--quiet", "--checkpoint",
+                "--resume", "--target", "--data", "--processes"):
+        assert opt in doc, opt
+    options = [line for line in doc.split("options:")[1].splitlines() if line.strip().startswith("--")]
+    assert len(options) == 19
+    assert doc.count("(default:") == 19
+    for magic in ("evaluate", "predict", "compare"):
+        assert "(default:" in shell.ip.find_line_magic(magic).__doc__ or magic == "predict"
+
+
+def test_train_cell_returns_registers_and_keeps_model(shell):
+    run = shell.run("%%train --epochs 3 --name iris\n" + IRIS + "preprocess = 'standardize'\nmodel = 'mlp(16)'\n")
+    assert isinstance(run, nbtrain.Run) and run.status == "completed"
+    assert nbtrain.runs["iris"] is run and shell.ns["_"] is run
+    assert shell.ns["model"] is run.model and isinstance(run.model, torch.nn.Module)
+    assert run.config["model"].startswith("mlp") and run.config["preprocess"] == "standardize"
+    assert len(run.history) == 3
+    shell.run("r = _")
+    assert shell.ns["r"] is run
+    # default names count up
+    assert shell.run("%%train --epochs 1\n" + IRIS).name == "run1"
+    assert shell.run("%%train --epochs 1\n" + IRIS).name == "run2"
+
+
+def test_every_option_reaches_train(shell, spy, tmp_path):
+    ck = tmp_path / "ck.pt"
+    shell.run(f"%%train --epochs 2 --batch-size 16 --lr 0.05 --name opts --device cpu --seed 3 --val 0.25 "
+              f"--test 0.15 --metrics accuracy,auc --patience 4 --checkpoint {ck}\n" + IRIS)
+    kw = spy[-1]
+    assert {k: kw[k] for k in ("epochs", "batch_size", "lr", "name", "device", "seed", "val", "test", "metrics",
+                               "patience", "checkpoint")} == dict(
+        epochs=2, batch_size=16, lr=0.05, name="opts", device="cpu", seed=3, val=0.25, test=0.15,
+        metrics="accuracy,auc", patience=4, checkpoint=str(ck))
+    run = nbtrain.runs["opts"]
+    assert "val_auc" in run.history and ck.exists()
+    assert run.config["batch_size"] == 16 and run.config["lr"] == 0.05
+    # --resume continues from the checkpoint
+    run2 = shell.run(f"%%train --epochs 3 --name opts2 --device cpu --seed 3 --val 0.25 --test 0.15 "
+                     f"--metrics accuracy,auc --lr 0.05 --batch-size 16 --checkpoint {ck} --resume\n" + IRIS)
+    assert spy[-1]["resume"] is True and len(run2.history) == 3
+    assert run2.history["train_loss"][:2] == run.history["train_loss"]
+    # flags and defaults
+    shell.run("%%train --epochs 1 --quiet\n" + IRIS)
+    assert spy[-1]["display"] == "none" and "processes" not in spy[-1] and spy[-1]["compile"] is False
+    shell.run("%%train --epochs 1 --no-plot\n" + IRIS)
+    assert spy[-1]["display"] == "console"
+    assert spy[-1]["amp"] is None and spy[-1]["target"] is None
+
+
+def test_amp_compile_and_processes_are_passed_through(shell, monkeypatch):
+    seen = {}
+
+    def fake_train(processes=None, **kw):
+        seen.update(kw, processes=processes)
+        return nbtrain.Run(kw["name"], torch.nn.Linear(1, 1), task="regression", config={})
+
+    monkeypatch.setattr(nbtrain.api, "train", fake_train)
+    shell.run("%%train --amp bf16 --compile --processes 2\n" + IRIS)
+    assert seen["amp"] == "bf16" and seen["compile"] is True and seen["processes"] == 2
+
+
+def test_processes_without_support_is_a_usage_error(shell, monkeypatch):
+    real = nbtrain.api.train
+
+    def train(data=None, model=None, **kw):   # a train() without a processes parameter
+        return real(data, model, **kw)
+
+    monkeypatch.setattr(nbtrain.api, "train", train)
+    with pytest.raises(UsageError, match="--processes"):
+        shell.run("%%train --processes 2\n" + IRIS)
+    assert not nbtrain.runs
+
+
+def test_settings_are_traitlets_and_validated(shell, spy):
+    ip = shell.ip
+    ip.run_line_magic("config", "NbtrainMagics.epochs = 2")
+    ip.run_line_magic("config", "NbtrainMagics.batch_size = 8")
+    ip.run_line_magic("config", "NbtrainMagics.device = 'CPU'")
+    magics = next(c for c in ip.configurables if isinstance(c, NbtrainMagics))
+    for bad in ("epochs = 0", "batch_size = -1", "device = 'gpu'", "display = 'fancy'", "epochs = 'ten'"):
+        ip.run_line_magic("config", "NbtrainMagics." + bad)   # %config prints the error, keeps the value
+    assert (magics.epochs, magics.batch_size, magics.device, magics.display) == (2, 8, "cpu", "none")
+    run = shell.run("%%train\n" + IRIS)
+    assert len(run.history) == 2 and spy[-1]["batch_size"] == 8 and spy[-1]["device"] == "cpu"
+    assert spy[-1]["display"] == "none"
+    shell.run("%%train --epochs 1\n" + IRIS)     # an option overrides the setting
+    assert spy[-1]["epochs"] == 1
+    for trait in ("epochs", "batch_size", "device", "display", "seed"):
+        t = NbtrainMagics.class_traits(config=True)[trait]
+        assert t.help, trait
+
+
+def test_seed_makes_runs_repeat(shell):
+    a = shell.run("%%train --epochs 2 --seed 5\n" + IRIS + "model = 'mlp(8)'")
+    b = shell.run("%%train --epochs 2 --seed 5\n" + IRIS + "model = 'mlp(8)'")
+    c = shell.run("%%train --epochs 2 --seed 6\n" + IRIS + "model = 'mlp(8)'")
+    assert a.history["train_loss"] == b.history["train_loss"] != c.history["train_loss"]
+
+
+def test_console_output_when_not_quiet(shell, capsys):
+    shell.ip.run_line_magic("config", "NbtrainMagics.display = 'console'")
+    shell.run("%%train --epochs 2 --name loud\n" + IRIS)
+    out = capsys.readouterr().out
+    assert "loud" in out and "completed" in out
+    shell.run("%%train --epochs 2 --name hush --quiet\n" + IRIS)
+    assert "hush" not in capsys.readouterr().out.replace("Run('hush'", "")
+
+
+def test_dataframe_with_target_and_data_option(shell):
+    pd = pytest.importorskip("pandas")
+    shell.ns["df"] = pd.DataFrame({"a": range(60), "b": [i % 7 for i in range(60)],
+                                   "label": ["x" if i < 30 else "y" for i in range(60)]})
+    run = shell.run("%%train --data df --target label --epochs 2\n# train on df\n")
+    assert run.task == "classification" and set(run.classes) == {"x", "y"}
+    with pytest.raises(UsageError, match="no variable 'dff'"):
+        shell.run("%%train --data dff --target label\n# x\n")
+    with pytest.raises(UsageError, match="use one of them"):
+        shell.run("%%train --data df --target label\ndata = df\n")
