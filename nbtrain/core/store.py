@@ -224,6 +224,13 @@ def _member(z: zipfile.ZipFile, name: str, where: str) -> bytes:
         raise RunFileError(f"{where}: its {name} is damaged (failed to decompress or checksum mismatch).") from None
 
 
+def _head(source) -> bytes:
+    if isinstance(source, io.BytesIO):
+        return source.getvalue()[:2]
+    with open(source, "rb") as f:
+        return f.read(2)
+
+
 def _torch_load(source, where: str, part: str):
     """``torch.load(weights_only=True)`` with a specific error for each way it can fail."""
     try:
@@ -231,16 +238,17 @@ def _torch_load(source, where: str, part: str):
             warnings.simplefilter("ignore")   # e.g. "Detected pickle protocol 4": we raise our own error
             return torch.load(source, weights_only=True, map_location="cpu")
     except Exception as exc:
-        text = str(exc)
+        text, head = str(exc), _head(source)
+        if not (head == b"PK" or head[:1] == b"\x80"):
+            # neither a torch zip archive nor a binary pickle stream
+            raise RunFileError(f"{where}: {part} is not a readable torch file (it starts with {head!r}).") from None
         if "weights_only" in text or "Unsupported global" in text or "Unsupported operand" in text:
             raise RunFileError(
                 f"{where}: {part} holds objects other than tensors and plain data (loading them would run "
                 "code); refused. Only open files from people you trust."
             ) from None
-        if isinstance(exc, (EOFError,)) or "zip archive" in text or "central directory" in text or "truncated" in text:
-            raise RunFileError(f"{where}: {part} is truncated or damaged ({_first_line(exc, 120)}).") from None
-        raise RunFileError(f"{where}: {part} is not a readable torch file ({type(exc).__name__}: "
-                           f"{_first_line(exc, 120)}).") from None
+        raise RunFileError(f"{where}: {part} is truncated or damaged ({type(exc).__name__}: "
+                           f"{_first_line(exc, 100)}).") from None
 
 
 def _check_state(state, where: str, part: str) -> dict:
