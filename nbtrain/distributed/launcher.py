@@ -219,6 +219,9 @@ class Relay:
         self.end: Optional[dict] = None
         self.failure: Optional[dict] = None
         self._stop_sent = False
+        self._end_seen: Optional[float] = None
+        self.exit_grace = 5.0
+        self.late_exit = False  # a rank had to be ended after rank 0 reported the result
         self._last_pump = time.monotonic()
         if not isinstance(run.live, RemoteLive):
             run.live = RemoteLive()
@@ -248,13 +251,20 @@ class Relay:
             self.dispatch(ev)
         if self.run.stop_requested and not self._stop_sent:
             self.send_stop(self.run._stop_reason or "stop requested")
+        codes = [r.poll() for r in self.ranks]
+        if self.end is not None:  # the result is in: give the ranks a moment to exit, then end them
+            if self._end_seen is None:
+                self._end_seen = time.monotonic()
+            if all(c is not None for c in codes):
+                return True
+            if time.monotonic() - self._end_seen > self.exit_grace:
+                self.late_exit = True
+                return True
+            return False
         err = self.reader.first_error()
         if err is not None:
             self.failure = err
             return True
-        codes = [r.poll() for r in self.ranks]
-        if self.end is not None:
-            return all(c is not None for c in codes)
         bad = [(i, c) for i, c in enumerate(codes) if c not in (None, 0)]
         if bad:
             time.sleep(0.2)  # its error file is written before it exits; give the file system a moment
@@ -351,7 +361,9 @@ def run_ranks(run, job, cbs: CallbackList, settings: dict, start: str = "auto", 
         # the OS picks the port; ranks join this store, so no "free port" race exists
         store = dist.TCPStore("127.0.0.1", 0, settings["processes"] + 1, is_master=True, wait_for_workers=False)
         relay = Relay(run, cbs, outdir, grace=grace)
+        info = run._distributed = {"start": start, "store_port": store.port, "pids": [], "late_exit": False}
         start_ranks(run, job, settings, outdir, start, store.port, relay.ranks)
+        info["pids"] = [r.pid for r in relay.ranks]
         interrupted = False
         try:
             relay.loop()
@@ -365,6 +377,7 @@ def run_ranks(run, job, cbs: CallbackList, settings: dict, start: str = "auto", 
             except KeyboardInterrupt:
                 pass  # a second interrupt: end the ranks now
         relay.kill_all()
+        info["late_exit"] = relay.late_exit
         relay.finish(interrupted)
         return run
     except BaseException:
