@@ -10,8 +10,9 @@ time.  Renderers (live plot, console line, ...) override a few hooks:
 - ``finish(run, status, rows)``     once, at ``on_fit_end`` (the final state)
 
 Throttling: a refresh is allowed when ``min_interval`` seconds have passed since the last one
-*and* the time spent refreshing stays within ``budget`` of the wall time: after a refresh that
-took ``d`` seconds the next one waits at least ``d / budget``.  The clock is injected, so tests
+*and* the time spent refreshing so far, plus the cost of one more refresh (the last one's),
+stays within ``budget`` of the wall time since the run started.  So however slow drawing is,
+live refreshes never take more than ``budget`` of the run.  The clock is injected, so tests
 drive time by hand:
 
 >>> t = [0.0]
@@ -76,10 +77,14 @@ class ThrottledView(Callback):
 
     #: seconds between refreshes at least
     min_interval: float = 1.0
-    #: the share of wall time that refreshing may use
+    #: the share of wall time that live refreshes may use, counted from the start of the run
     budget: float = 0.03
     #: no live refresh before the run is this old (a short run shows only its final state)
     first_after: float = 1.0
+    #: what one refresh is assumed to cost before the first one has been measured (seconds)
+    first_cost: float = 0.0
+    #: whether an epoch end may trigger a (throttled) refresh, not only batch ends
+    refresh_on_epoch_end: bool = True
 
     def __init__(self, min_interval: Optional[float] = None, budget: Optional[float] = None,
                  first_after: Optional[float] = None, clock: Callable[[], float] = time.perf_counter):
@@ -90,13 +95,28 @@ class ThrottledView(Callback):
         if first_after is not None:
             self.first_after = float(first_after)
         self.clock = clock
-        self.t_start = clock()
-        self._next = self.t_start + max(self.first_after, self.min_interval)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.t_start = self.clock()
         self.refreshes = 0          # how many live refreshes ran
         self.refresh_time = 0.0     # seconds spent in them (by ``clock``)
         self.dirty = False          # something new to show since the last refresh
+        self._cost: Optional[float] = None
+        self._schedule(None)
 
     # ------------------------------------------------------------------ throttle
+    def _schedule(self, last_start: Optional[float]) -> None:
+        """The next refresh: ``min_interval`` after the last one, and late enough that the time
+        spent so far plus one more refresh stays within ``budget`` of the wall time."""
+        est = self.first_cost if self._cost is None else self._cost
+        by_budget = self.t_start + (self.refresh_time + est) / self.budget if self.budget > 0 else math.inf
+        if last_start is None:
+            by_interval = self.t_start + max(self.first_after, self.min_interval)
+        else:
+            by_interval = last_start + self.min_interval
+        self._next = max(by_budget, by_interval)
+
     def due(self) -> bool:
         """Whether a refresh may run now."""
         return self.clock() >= self._next
@@ -105,14 +125,12 @@ class ThrottledView(Callback):
         t0 = self.clock()
         if self.refresh(run) is False:   # nothing to show yet: try again at a later batch
             return
-        t1 = self.clock()
-        d = max(0.0, t1 - t0)
+        d = max(0.0, self.clock() - t0)
         self.refreshes += 1
         self.refresh_time += d
+        self._cost = d
         self.dirty = False
-        # keep refreshing within ``budget`` of wall time: a slow draw pushes the next one out
-        wait = max(self.min_interval, d / self.budget if self.budget > 0 else math.inf)
-        self._next = t0 + wait
+        self._schedule(t0)
 
     def overhead(self) -> float:
         """Share of wall time since the start spent in live refreshes."""
@@ -121,9 +139,7 @@ class ThrottledView(Callback):
 
     # ------------------------------------------------------------------ events
     def on_fit_start(self, run, **kw):
-        self.t_start = self.clock()
-        self._next = self.t_start + max(self.first_after, self.min_interval)
-        self.refreshes, self.refresh_time, self.dirty = 0, 0.0, False
+        self._reset()
         self.start(run)
 
     def on_batch_end(self, run, epoch, batch, num_batches, **kw):
@@ -136,7 +152,7 @@ class ThrottledView(Callback):
         self._rows = history_rows(run, logs)
         self.epoch_done(run, epoch, self._rows)
         self.dirty = True
-        if self.clock() >= self._next:
+        if self.refresh_on_epoch_end and self.clock() >= self._next:
             self._refresh(run)
 
     def on_fit_end(self, run, status, **kw):

@@ -41,6 +41,7 @@ class ConsoleView(ThrottledView):
     #: otherwise, at most one row this often (plus the first and the last)
     row_interval = 2.0
     bar_width = 20
+    refresh_on_epoch_end = False   # the epoch's row says it all; no progress line after it
 
     def __init__(self, stream=None, min_interval: Optional[float] = None, clock: Callable[[], float] = time.monotonic,
                  *, tty: Optional[bool] = None, max_rows: Optional[int] = None, row_interval: Optional[float] = None):

@@ -112,10 +112,12 @@ class LivePlot(ThrottledView):
     #: live frames use at most 2% of wall time, leaving room for the final frame within 3%
     budget = 0.02
     first_after = 1.0
+    #: a frame's cost before one is measured: with the budget, the first frame comes after ~4 s
+    first_cost = 0.08
     #: at most one ``run.live.loss()`` host sync this often
     sample_interval = 0.25
 
-    def __init__(self, sink: Optional[DisplaySink] = None, *, size=(4.6, 3.2), dpi: int = 90,
+    def __init__(self, sink: Optional[DisplaySink] = None, *, size=(4.6, 3.2), dpi: int = 80,
                  min_interval: Optional[float] = None, budget: Optional[float] = None,
                  first_after: Optional[float] = None, sample_interval: Optional[float] = None,
                  clock: Callable[[], float] = time.perf_counter):

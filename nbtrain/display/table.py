@@ -23,6 +23,8 @@ from ..core.events import Callback
 from .base import DisplaySink, best_epoch, history_rows
 
 MISSING = "-"
+#: the nbval sanitize regex for the only varying text in training tables (epoch times)
+TIME_SANITIZE = r"\d+(\.\d+)? ?(s|ms|µs|us)\b"
 
 
 def format_value(value, key: Optional[str] = None) -> str:
