@@ -29,7 +29,10 @@ def is_dataset(obj) -> bool:
 
 def _to_numpy(obj, what: str) -> np.ndarray:
     if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu().numpy()
+        obj = obj.detach().cpu()
+        if obj.dtype in (torch.bfloat16, torch.float16):   # numpy has no bfloat16
+            obj = obj.float()
+        return obj.numpy()
     if _is_series(obj):
         return obj.to_numpy()
     if isinstance(obj, np.ndarray):
@@ -91,6 +94,8 @@ def adapt(data, target: Optional[str] = None, what: str = "data"):
         if target not in data.columns:
             cols = ", ".join(map(str, list(data.columns)[:20]))
             raise DataError(f"target column {target!r} is not in {what}; its columns are {cols}.")
+        if isinstance(data[target], type(data)):
+            raise DataError(f"{what} has several columns named {target!r}; rename them so the target is one column.")
         X, y = data.drop(columns=[target]), data[target]
     elif hasattr(data, "data") and hasattr(data, "target") and not isinstance(data, (tuple, list)):
         X, y = data.data, data.target  # a scikit-learn Bunch
@@ -101,6 +106,9 @@ def adapt(data, target: Optional[str] = None, what: str = "data"):
             f"{what} has unsupported form {type(data).__name__}; give (X, y), a DataFrame with "
             "target='COLUMN', a scikit-learn Bunch or a torch Dataset."
         )
+    if _is_dataframe(X) and X.columns.duplicated().any():
+        dup = X.columns[X.columns.duplicated()][0]
+        raise DataError(f"{what} X has several columns named {dup!r}; give every column a unique name.")
     X = as_features(X, f"{what} X")
     y = _to_numpy(y, f"{what} y")
     if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind not in "f":

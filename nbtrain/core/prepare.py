@@ -16,7 +16,7 @@ from . import models as Mo
 from . import optim as O
 from . import preprocess as P
 from .device import describe, make_precision, resolve_device
-from .errors import ConfigError, DataError, DataTypeError, ShapeError
+from .errors import ConfigError, DataError, DataTypeError, NbtrainError, PresetError, ShapeError
 from .evaluation import make_evaluator
 from .loop import Job
 from .presets import parse_preset
@@ -74,8 +74,11 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     test = _fraction(test, "test") if test_data is None else 0.0
     if val + test >= 1:
         raise ConfigError(f"val={val} and test={test} leave no training data; make val + test less than 1.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ConfigError(f"seed must be an integer, got {seed!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not -2**63 <= seed < 2**63:
+        raise ConfigError(f"seed must be an integer (a 64-bit one), got {seed!r}.")
+    if metrics is not None and not isinstance(metrics, str) and not (
+            isinstance(metrics, (list, tuple)) and all(isinstance(m, str) for m in metrics)):
+        raise DataTypeError(f"metrics must be a name like \"accuracy\" or a list of names, got {metrics!r:.80}.")
     dev = resolve_device(device)
     precision = make_precision(amp, dev)
     pp = P.parse(preprocess)
@@ -149,13 +152,46 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     return _finish(locals())
 
 
+def _guard(kind: str, spec, fn, *args):
+    """Build from a preset; a bad argument value that slips past the parser becomes a PresetError."""
+    try:
+        return fn(*args)
+    except NbtrainError:
+        raise
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError, RuntimeError, MemoryError) as exc:
+        if not isinstance(spec, str):
+            raise
+        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        if isinstance(exc, (MemoryError, RuntimeError)) and "memory" in text:
+            text = "it is too large to allocate"
+        raise PresetError(f"{kind} {spec!r}: {text}") from None
+
+
+def _dry_run_presets(optimizer, scheduler, lr, dev, epochs: int, steps: int, rate: float) -> None:
+    """One step of a preset optimizer and scheduler on a dummy parameter, so that a bad argument
+    value (\"adamw(amsgrad=x)\", \"step(step_size=0)\") is an error now, not in the middle of training."""
+    import warnings
+    if not isinstance(optimizer, str) and not isinstance(scheduler, str):
+        return
+    w = torch.zeros(1, device=dev, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opt = (O.build_optimizer(optimizer, [w], lr, dev)[0] if isinstance(optimizer, str)
+               else torch.optim.SGD([w], lr=rate))
+        w.grad = torch.zeros_like(w)
+        _guard("optimizer", optimizer, opt.step) if isinstance(optimizer, str) else opt.step()
+        if isinstance(scheduler, str):
+            sched = O.build_scheduler(scheduler, opt, epochs, steps, rate)[0]
+            _guard("scheduler", scheduler, sched.step)
+
+
 def _loss_for(loss, model, task: str, n_classes: int) -> L.Loss:
     if loss is None:
         default = "mse" if task == D.REGRESSION else "cross_entropy"
         if isinstance(model, str):
             default = Mo.DEFAULT_LOSS.get(Mo.parse_model(model).name, default)
         loss = default
-    fn = L.build_loss(loss, n_classes)
+    fn = _guard("loss", loss, L.build_loss, loss, n_classes)
     if fn.name == "bce" and n_classes > 2:
         raise ShapeError(f"\"bce\" is for two classes but the labels have {n_classes}; use loss=\"cross_entropy\".")
     return fn
@@ -165,7 +201,7 @@ def _model_for(model, task, ctx):
     if model is None:
         model = "logistic" if task == D.CLASSIFICATION else "linear"
     if isinstance(model, str):
-        net = Mo.build_model(model, ctx["sample_shape"], ctx["n_out"])
+        net = _guard("model", model, Mo.build_model, model, ctx["sample_shape"], ctx["n_out"])
         desc = str(Mo.parse_model(model))
     elif isinstance(model, torch.nn.Module):
         net, desc = model, type(model).__name__
@@ -226,6 +262,7 @@ def _finish(v: dict):
     batches = v["batches"]
     train_b = batches["train"]
     sched, per_batch = O.build_scheduler(v["scheduler"], opt, v["epochs"], len(train_b), info.lr)
+    _dry_run_presets(v["optimizer"], v["scheduler"], v["lr"], dev, v["epochs"], len(train_b), info.lr)
     names = M.parse_metrics(v["metrics"], task)
     monitor = v["monitor"] or ("val_loss" if "val" in batches else "train_loss")
     higher = M.HIGHER_IS_BETTER.get(monitor.removeprefix("val_").removeprefix("train_"), False)

@@ -183,8 +183,10 @@ def features(transformer, X, fit: bool, what: str) -> np.ndarray:
     if transformer is not None:
         try:
             out = transformer.fit_transform(X) if fit else transformer.transform(X)
-        except ValueError as exc:
-            raise DataError(f"preprocessing failed on {what}: {str(exc).splitlines()[0]}") from None
+        except (ValueError, TypeError) as exc:
+            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            text = text if len(text) <= 180 else text[:177] + "..."
+            raise DataError(f"preprocessing failed on {what}: {text}") from None
         if hasattr(out, "toarray"):
             out = out.toarray()
         X = out
