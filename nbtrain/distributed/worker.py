@@ -102,10 +102,14 @@ def _redirect_output(outdir: str, rank: int) -> None:
     """Ranks print to a log file: a forked rank must never write to the kernel's ZMQ streams."""
     f = open(os.path.join(outdir, f"rank-{rank}.log"), "a", buffering=1, encoding="utf-8")
     sys.stdout = sys.stderr = f
+    os.dup2(f.fileno(), 1)  # and what C code prints
+    os.dup2(f.fileno(), 2)
 
 
 def fork_target(rank: int, world: int, run, job, settings: dict, outdir: str, store_port: int, parent_pid: int):
     """Entry of a forked rank (``multiprocessing`` fork context)."""
+    import gc
+    gc.freeze()  # the kernel's objects: keeps gc.collect() at the end fast and stops copying their pages
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the kernel handles interrupts and stops every rank
     os.setsid()                                   # a kernel interrupt to the process group misses the ranks
     _guard_parent(parent_pid)
