@@ -174,14 +174,21 @@ class ThrottledView(Callback):
 
 class DisplaySink:
     """Where notebook views send output: ``show`` a MIME bundle (optionally as an updatable
-    handle) and ``update`` that handle in place.  This one uses IPython's display machinery."""
+    handle) and ``update`` that handle in place.  This one uses IPython's display machinery;
+    outside IPython (``display="notebook"`` forced in a script) it prints the text twins only."""
 
     def show(self, bundle: dict, metadata: Optional[dict] = None, handle: bool = False):
+        from IPython import get_ipython
+        if get_ipython() is None:
+            if bundle.get("text/plain"):
+                print(bundle["text/plain"])
+            return None
         from IPython.display import display
         return display(bundle, raw=True, metadata=metadata or {}, display_id=True if handle else None)
 
     def update(self, handle, bundle: dict, metadata: Optional[dict] = None) -> None:
-        handle.update(bundle, raw=True, metadata=metadata or {})
+        if handle is not None:
+            handle.update(bundle, raw=True, metadata=metadata or {})
 
 
 class RecordingSink(DisplaySink):

@@ -112,10 +112,12 @@ class LivePlot(ThrottledView):
     #: live frames use at most 2% of wall time, leaving room for the final frame within 3%
     budget = 0.02
     first_after = 1.0
-    #: a frame's cost before one is measured: with the budget, the first frame comes after ~4 s
-    first_cost = 0.08
+    #: a frame's cost before one is measured: with the 2% budget, the first frame comes after ~5 s
+    first_cost = 0.1
     #: at most one ``run.live.loss()`` host sync this often
     sample_interval = 0.25
+    #: points of the running-loss curve kept (older ones are thinned out)
+    max_samples = 4000
 
     def __init__(self, sink: Optional[DisplaySink] = None, *, size=(4.6, 3.2), dpi: int = 80,
                  min_interval: Optional[float] = None, budget: Optional[float] = None,
@@ -146,17 +148,19 @@ class LivePlot(ThrottledView):
     def on_batch_end(self, run, epoch, batch, num_batches, **kw):
         now = self.clock()
         if now >= self._next_sample:
-            self._next_sample = now + self.sample_interval
-            self._sample(run, epoch, batch, num_batches)
+            self._sample(run, epoch, batch, num_batches, now)
         if now >= self._next:
             self._refresh(run)
 
-    def _sample(self, run, epoch, batch, num_batches):
-        t0 = self.clock()
-        y = run.live.loss()   # host sync (throttled by sample_interval)
+    def _sample(self, run, epoch, batch, num_batches, t0):
+        y = run.live.loss()   # host sync (throttled: sample_interval apart, and within half the budget)
         if y is not None and math.isfinite(y):
             self.samples.append((epoch - 1 + batch / max(num_batches, 1), y))
-        self.refresh_time += max(0.0, self.clock() - t0)
+            if len(self.samples) > self.max_samples:   # long runs: keep every other point
+                self.samples = self.samples[::2]
+        d = max(0.0, self.clock() - t0)
+        self.refresh_time += d
+        self._next_sample = t0 + max(self.sample_interval, 2 * d / self.budget if self.budget > 0 else math.inf)
 
     def epoch_done(self, run, epoch, rows):
         self._rows = rows

@@ -71,13 +71,17 @@ def test_stopped_and_failed_status_lines():
     assert lines[-2] == "[run1] failed: 0/5 epochs in 0.0s" and lines[-1] == f"  error: {run.error}"
 
 
-def test_script_front_end_prints_text_only(capsys):
+def test_script_front_end_prints_text_only(capsys, monkeypatch):
+    import IPython
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)   # other tests may have started a shell
     assert shell_kind() == "script" and front_end() == "console"
     run = nbtrain.train(blobs(), model="mlp(8)", epochs=2, batch_size=32, display="auto")
     text = capsys.readouterr().out
     assert text.count("\n") == 5 and text.startswith(f"[{run.name}] mlp(8)") and "completed: 2/2" in text
     assert [type(v).__name__ for v in views_for("console", run)] == ["ConsoleView"]
     assert views_for("none", run) == []
+    nbtrain.train(blobs(), model="mlp(8)", epochs=1, batch_size=32, display="none")
+    assert capsys.readouterr() == ("", "")                   # display="none" shows nothing
 
 
 def test_terminal_ipython_gets_the_text_views(tmp_path):

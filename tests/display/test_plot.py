@@ -5,7 +5,7 @@ import io
 import pytest
 
 import nbtrain
-from nbtrain.display.base import RecordingSink, ThrottledView
+from nbtrain.display.base import DisplaySink, RecordingSink, ThrottledView
 from nbtrain.display.plot import EMPTY, LivePlot, draw, new_figure, wants_log
 from view_fakes import FakeRun, HandClock, blobs, drive, row
 
@@ -175,3 +175,13 @@ def test_real_training_leaves_pyplot_alone():
     outs = sink.final_outputs()
     assert outs[0] == EMPTY and outs[1]["text/plain"].startswith("<nbtrain plot of run1:")
     assert len(outs) == 2
+
+
+def test_outside_ipython_the_sink_prints_text_twins_only(capsys, monkeypatch):
+    import IPython
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)   # other tests may have started a shell
+    sink = DisplaySink()
+    assert sink.show({"image/png": "iVBOR", "text/plain": ""}, handle=True) is None
+    sink.update(None, EMPTY)
+    sink.show({"image/png": "iVBOR", "text/plain": "<nbtrain plot of run1: train_loss>"})
+    assert capsys.readouterr().out == "<nbtrain plot of run1: train_loss>\n"
