@@ -40,7 +40,11 @@ def execute(shell, source: str) -> None:
     traceback; this frame is hidden from it."""
     __tracebackhide__ = True  # noqa: F841
     filename = shell.compile.cache(source, shell.execution_count)
-    code = shell.compile(source, filename, "exec")
+    try:
+        code = shell.compile(source, filename, "exec")
+    except (SyntaxError, ValueError):
+        shell.showsyntaxerror(filename)   # the usual caret display, without our frames
+        raise UsageError("%%train: the cell has a syntax error (shown above); nothing was run or trained.") from None
     exec(code, shell.user_ns)  # noqa: S102  (this is the user's own cell)
 
 
