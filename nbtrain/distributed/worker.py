@@ -57,7 +57,7 @@ def rank_main(rank: int, world: int, local_rank: int, run, job, settings: dict, 
         from .ddp import ddp_fit
 
         if settings["device"] == "cuda":
-            device = torch.device("cuda", local_rank)
+            device = torch.device("cuda", local_rank % torch.cuda.device_count())  # shared GPUs: gloo only
             torch.cuda.set_device(device)
         else:
             device = torch.device("cpu")

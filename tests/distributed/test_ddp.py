@@ -159,3 +159,13 @@ def test_spawned_ranks_with_a_model_defined_here_match_one_process():
     assert two._distributed["start"] == "spawn"
     assert not any(alive(p) for p in two._distributed["pids"])
     assert not os.path.exists(two.config.get("rank_files") or "/nonexistent")
+
+
+def test_never_forks_once_cuda_is_initialised(monkeypatch):
+    from nbtrain.distributed import launcher
+    settings = launcher.rank_settings(2, "cpu")
+    assert launcher.default_start(settings) == "fork"
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert launcher.default_start(settings) == "spawn"
+    with pytest.raises(nbtrain.NbtrainError, match="cannot be forked"):
+        launcher.start_ranks(None, None, settings, "/nonexistent", "fork", 0, [])
