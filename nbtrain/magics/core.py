@@ -26,6 +26,8 @@ def parse(func, line: str, magic: str):
     """Parse a magic's options; unknown options get a 'did you mean' and a pointer to the help."""
     try:
         return parse_argstring(func, line)
+    except ValueError as exc:   # shlex: "No closing quotation" and the like
+        raise UsageError(f"{magic}: cannot read the options {line.strip()!r}: {exc}; check the quotes.") from None
     except UsageError as exc:
         msg = str(exc)
         if "unrecognized arguments" in msg:

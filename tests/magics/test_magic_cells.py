@@ -68,6 +68,7 @@ def test_user_mistakes_are_short_usage_errors(shell):
         ("%%train --epochs 0\n" + IRIS, "epochs"),
         ("%%train\nx = 1", "did not assign `data`.*--data data"),
         ("%%train\ndata = (1,\n", "syntax error"),
+        ("%%train --name 'oops\n" + IRIS, "closing quotation"),
         ("%%train\n" + IRIS + "model = 'mlpp(8)'", "did you mean 'mlp'"),
         ("%%train\n" + IRIS + "loss = 'bce'", "bce"),
         ("%%train --metrics r2\n" + IRIS, "r2"),
