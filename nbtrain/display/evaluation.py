@@ -138,7 +138,8 @@ def roc_figure(y_true, scores, classes, title="ROC curve"):
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize="small")
+    if ax.get_legend_handles_labels()[0]:   # an empty legend would warn
+        ax.legend(loc="lower right", fontsize="small")
     return fig
 
 
@@ -169,7 +170,8 @@ def loss_curves_figure(runs, title="loss curves"):
     if vals and max(vals) / min(vals) > 100:
         ax.set_yscale("log")
     ax.set_title(title)
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
     return fig
 
 

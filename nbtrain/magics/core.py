@@ -136,9 +136,9 @@ class NbtrainMagics(Magics):
     def predict(self, line):
         """Predictions of a run for the value of a Python expression: labels (or --proba) or values."""
         text = line.strip()
-        proba = text.startswith("--proba")
+        proba = text.startswith("--proba") or text.endswith(" --proba")
         if proba:
-            text = text[len("--proba"):].strip()
+            text = text[len("--proba"):].strip() if text.startswith("--proba") else text[:-len(" --proba")].strip()
         name, _, expr = text.partition(" ")
         if not name or not expr.strip() or name.startswith("-"):
             raise UsageError("%predict needs a run name and an expression: %predict run1 X_new "

@@ -82,6 +82,7 @@ def test_predict(trained):
     assert (pred == nbtrain.runs["iris"].predict(trained.ns["X"][:10])).all()
     proba = trained.run("%predict --proba iris X[[0, 1], :]")
     assert proba.shape == (2, 3) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert (trained.run("%predict iris X[[0, 1], :] --proba") == proba).all()
     with pytest.raises(UsageError, match="X_new"):
         trained.run("%predict iris X_new")
     with pytest.raises(UsageError, match="needs a run name and an expression"):
@@ -148,6 +149,14 @@ def test_train_panel(shell, monkeypatch):
     monkeypatch.setattr(nbtrain, "panel", missing)
     with pytest.raises(UsageError, match="not available"):
         shell.run("%train_panel")
+
+
+def test_compare_and_roc_of_runs_without_curves_do_not_warn(recwarn):
+    from nbtrain.display.evaluation import loss_curves_figure, roc_figure
+    empty = nbtrain.Run("empty", None, task="classification", config={})
+    loss_curves_figure([empty])
+    roc_figure(np.zeros(4, dtype=int), np.ones((4, 2)) / 2, ["a", "b"])   # one class present: no curve
+    assert not [w for w in recwarn.list if "legend" in str(w.message).lower()]
 
 
 def test_twins_work_without_ipython_magics():
