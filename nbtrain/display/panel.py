@@ -69,6 +69,7 @@ class PanelView(Callback):
         self.comm_mode = comm_mode
         self.draws = 0
         self.stop_clicked_at: Optional[float] = None
+        self.stopped_at: Optional[float] = None
         self.live: Optional[LiveComms] = None
         self._next_draw = 0.0
         self._next_poll = 0.0
@@ -162,6 +163,11 @@ class PanelView(Callback):
         epochs = self.epoch_bar.max
         self.epoch_bar.value = min(epochs, int(epoch))
         self.epoch_text.value = f"{int(epoch)}/{epochs}"
+
+    def on_interrupt(self, run, reason, **kw):
+        # the loop has stopped: say so at once (on_fit_end, after the other views, completes the panel)
+        self.stopped_at = time.monotonic()
+        self.status.value = self.final_text(run, "stopped")
 
     def on_fit_end(self, run, status, **kw):
         try:
