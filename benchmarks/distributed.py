@@ -29,7 +29,7 @@ WORKLOADS = {
     # launch and communication dominate: a tiny model, few rows
     "small": dict(n=2_000, d=16, model="mlp(32)", batch_size=64, epochs=5),
     # compute per step dominates: a wider model, larger batches
-    "compute": dict(n=40_000, d=64, model="mlp(512, 512)", batch_size=512, epochs=3),
+    "compute": dict(n=20_000, d=64, model="mlp(512, 512)", batch_size=512, epochs=2),
 }
 
 
