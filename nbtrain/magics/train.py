@@ -1,6 +1,7 @@
 """``%%train``: run the cell, read its declarations, call ``nbtrain.train``, store the result."""
 from __future__ import annotations
 
+import difflib
 import inspect
 
 from IPython.core.error import UsageError
@@ -52,6 +53,11 @@ def _declarations(shell, args, source: str, before: dict) -> dict:
     ns = shell.user_ns
     decl = declared(ns, source, before)
     if args.data is not None:
+        if args.data not in ns:
+            close = difflib.get_close_matches(args.data, [k for k in ns if not k.startswith("_")], n=1, cutoff=0.7)
+            hint = f"did you mean --data {close[0]}? " if close else ""
+            raise UsageError(f"%%train: --data {args.data}: there is no variable {args.data!r} in the notebook; "
+                             f"{hint}define it in an earlier cell or in this one.")
         if "data" in decl:
             raise UsageError(f"%%train: the cell assigns `data` and --data names {args.data!r}; use one of them.")
         decl["data"] = ns[args.data]
@@ -72,9 +78,6 @@ def run_train(magics, args, cell: str):
 
     shell = magics.shell
     kw = options(magics, args)
-    if args.data is not None and args.data not in shell.user_ns:
-        raise UsageError(f"%%train: --data {args.data}: there is no variable {args.data!r} in the notebook; "
-                         "define it in an earlier cell or in this one.")
     source = shell.transform_cell(cell)
     before = snapshot(shell.user_ns)
     execute(shell, source)

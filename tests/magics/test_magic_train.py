@@ -157,7 +157,9 @@ def test_dataframe_with_target_and_data_option(shell):
                                    "label": ["x" if i < 30 else "y" for i in range(60)]})
     run = shell.run("%%train --data df --target label --epochs 2\n# train on df\n")
     assert run.task == "classification" and set(run.classes) == {"x", "y"}
-    with pytest.raises(UsageError, match="no variable 'dff'"):
+    run2 = shell.run("%%train --data frame --target label --epochs 1\nframe = df.copy()\n")
+    assert run2.task == "classification"
+    with pytest.raises(UsageError, match="no variable 'dff'.*did you mean --data df"):
         shell.run("%%train --data dff --target label\n# x\n")
     with pytest.raises(UsageError, match="use one of them"):
         shell.run("%%train --data df --target label\ndata = df\n")
