@@ -85,6 +85,9 @@ class ThrottledView(Callback):
     first_cost: float = 0.0
     #: whether an epoch end may trigger a (throttled) refresh, not only batch ends
     refresh_on_epoch_end: bool = True
+    #: the last refresh cost measured with a real clock by a view of this class (this session);
+    #: a new run's first refresh is scheduled with it instead of the ``first_cost`` guess
+    learned_cost: Optional[float] = None
 
     def __init__(self, min_interval: Optional[float] = None, budget: Optional[float] = None,
                  first_after: Optional[float] = None, clock: Callable[[], float] = time.perf_counter):
@@ -109,13 +112,21 @@ class ThrottledView(Callback):
     def _schedule(self, last_start: Optional[float]) -> None:
         """The next refresh: ``min_interval`` after the last one, and late enough that the time
         spent so far plus one more refresh stays within ``budget`` of the wall time."""
-        est = self.first_cost if self._cost is None else self._cost
+        if self._cost is not None:
+            est = self._cost
+        elif self.learned_cost is not None and self._real_clock():
+            est = self.learned_cost
+        else:
+            est = self.first_cost
         by_budget = self.t_start + (self.refresh_time + est) / self.budget if self.budget > 0 else math.inf
         if last_start is None:
             by_interval = self.t_start + max(self.first_after, self.min_interval)
         else:
             by_interval = last_start + self.min_interval
         self._next = max(by_budget, by_interval)
+
+    def _real_clock(self) -> bool:
+        return self.clock in (time.perf_counter, time.monotonic)
 
     def due(self) -> bool:
         """Whether a refresh may run now."""
@@ -129,6 +140,8 @@ class ThrottledView(Callback):
         self.refreshes += 1
         self.refresh_time += d
         self._cost = d
+        if self._real_clock():   # never learn from (or for) a test's hand clock
+            type(self).learned_cost = d
         self.dirty = False
         self._schedule(t0)
 

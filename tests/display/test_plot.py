@@ -167,7 +167,7 @@ def test_real_training_leaves_pyplot_alone():
     backend, before = matplotlib.get_backend(), plt.get_fignums()
     sink = RecordingSink()
     plot = LivePlot(sink, first_after=0, min_interval=0, budget=0.1, sample_interval=0)
-    plot.first_cost = 0.0          # the first frame comes at once; later ones keep within 10%
+    plot.first_cost, plot.learned_cost = 0.0, None   # the first frame comes at once; later ones within 10%
     run = nbtrain.train(blobs(), model="mlp(8)", epochs=3, batch_size=16, callbacks=[plot], display="none")
     assert run.status == "completed"
     assert plot.frames >= 1 and plot.fig is None
@@ -185,3 +185,14 @@ def test_outside_ipython_the_sink_prints_text_twins_only(capsys, monkeypatch):
     sink.update(None, EMPTY)
     sink.show({"image/png": "iVBOR", "text/plain": "<nbtrain plot of run1: train_loss>"})
     assert capsys.readouterr().out == "<nbtrain plot of run1: train_loss>\n"
+
+
+def test_a_measured_frame_cost_schedules_the_next_runs_first_frame(monkeypatch):
+    monkeypatch.setattr(LivePlot, "learned_cost", None)
+    plot = LivePlot(RecordingSink(), first_after=0, min_interval=0, budget=0.5)
+    plot.first_cost = 0.0
+    nbtrain.train(blobs(), model="mlp(8)", epochs=2, batch_size=32, callbacks=[plot], display="none")
+    assert plot.frames >= 1 and LivePlot.learned_cost == pytest.approx(plot._cost) and plot._cost > 0
+    nxt = LivePlot(RecordingSink(), first_after=0, min_interval=0, budget=0.02)
+    nxt.on_fit_start(FakeRun())
+    assert nxt._next - nxt.t_start == pytest.approx(LivePlot.learned_cost / 0.02)
