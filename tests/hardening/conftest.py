@@ -23,3 +23,13 @@ def checkpoint_bytes(tmp_path_factory):
     train_small(checkpoint=str(path))
     nbtrain.runs.clear()
     return path.read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one intra-op thread is several times faster on a busy 2-core CI machine."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
