@@ -48,9 +48,9 @@ def kernel(tmp_path_factory):
 
 
 def execute(kc, code, timeout=60.0, during=None):
-    """Run a cell; return (reply content, stdout text, error content or None)."""
+    """Run a cell; return (reply content, stdout text, error content or None, display data bundles)."""
     msg_id = kc.execute(code)
-    out, error = [], None
+    out, error, shown = [], None, []
     deadline = time.monotonic() + timeout
     done_during = during is None
     while True:
@@ -69,14 +69,16 @@ def execute(kc, code, timeout=60.0, during=None):
             out.append(content["text"])
         elif kind == "error":
             error = content
+        elif kind in ("display_data", "update_display_data", "execute_result"):
+            shown.append(content["data"])
         elif kind == "status" and content["execution_state"] == "idle":
             break
     reply = kc.get_shell_msg(timeout=10)["content"]
-    return reply, "".join(out), error
+    return reply, "".join(out), error, shown
 
 
 def _report(kc, name="run"):
-    _, out, err = execute(kc, f"report({name})")
+    _, out, err, _ = execute(kc, f"report({name})")
     assert err is None, err
     return json.loads(out.split("REPORT", 1)[1])
 
@@ -95,7 +97,7 @@ def _interrupt_after_two_epochs(km, kc, tmp_path, how):
             os.kill(kernel_pid, signal.SIGINT)  # only the kernel process, as some front ends do
         return True
 
-    reply, out, err = execute(kc, LONG, timeout=90, during=interrupt)
+    reply, out, err, _ = execute(kc, LONG, timeout=90, during=interrupt)
     assert err is None and reply["status"] == "ok", (err, out)
     info = json.load(open(mark))
     rep = _report(kc)
@@ -115,9 +117,11 @@ def _interrupt_after_two_epochs(km, kc, tmp_path, how):
 def test_interrupt_ends_every_rank_keeps_epochs_and_relaunch_works(kernel, tmp_path, how):
     km, kc = kernel
     _interrupt_after_two_epochs(km, kc, tmp_path, how)
-    # relaunch at once, in the same kernel
-    reply, out, err = execute(kc, "run2 = nbtrain.train((X, y), epochs=2, processes=2, display='none')")
+    # relaunch at once, in the same kernel, with the notebook views (plot, table, panel) fed by rank 0
+    reply, out, err, shown = execute(kc, "run2 = nbtrain.train((X, y), epochs=2, processes=2, display='notebook')")
     assert err is None, err
+    assert any("image/png" in d for d in shown), [list(d) for d in shown]
+    assert any("val_loss" in d.get("text/html", "") for d in shown)
     rep = _report(kc, "run2")
     assert rep["status"] == "completed" and rep["epochs"] == 2
     if how == "group":
@@ -133,11 +137,11 @@ class Fails(torch.nn.Module):
         return self.lin(x)
 bad = nbtrain.train((X, y), model=Fails(), epochs=2, processes=2, display='none', name='bad')
 """
-        reply, out, err = execute(kc, code)
+        reply, out, err, _ = execute(kc, code)
         assert err is not None and err["ename"] == "RankError"
         assert "rank 1 failed: KeyError" in err["evalue"] and "feature 'age' missing on rank 1" in err["evalue"]
         assert any("Traceback from rank 1" in line for line in err["traceback"])
-        _, out, _ = execute(kc, "print('REPORT' + json.dumps(nbtrain.runs['bad']._distributed))")
+        _, out, _, _ = execute(kc, "print('REPORT' + json.dumps(nbtrain.runs['bad']._distributed))")
         pids = json.loads(out.split("REPORT", 1)[1])["pids"]
         assert not any(alive(p) for p in pids)
     assert not [p for p in _children(km.provisioner.process.pid)], "ranks left under the kernel"
