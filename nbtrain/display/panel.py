@@ -215,7 +215,7 @@ class PanelView(Callback):
             return f'<span style="color:{GREEN}">{text}</span>'
         if status == "stopped":
             reason = run.note or run._stop_reason or "stopped"
-            text = (f"\u25a0 stopped ({html.escape(reason)}) at epoch {run.live.epoch}: "
+            text = (f"\u25a0 stopped at epoch {run.live.epoch} &middot; {html.escape(reason)} &middot; "
                     f"{n} finished epoch{'s' * (n != 1)} kept")
             return f'<span style="color:{AMBER}">{text}</span>'
         reason = run.error or "unknown error"

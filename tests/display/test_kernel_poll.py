@@ -163,6 +163,38 @@ def test_without_delivery_the_click_waits_for_the_cell_and_changes_nothing(kerne
     kernel.wait_idle(train)
     status, note, epochs, used, _ = (s.strip() for s in kernel.text_of(train).split("RESULT", 1)[1].split("|"))
     assert (status, epochs, used) == ("completed", "3", "none")
-    check = kernel.execute("print('HINT', 'Interrupt' in view.hint.value or view.hint.value == '', run.status, flush=True)")
+    # the click was delivered after the cell, and changed nothing
+    check = kernel.execute("print('LATE', view.stop_clicked_at is not None, run.status, run.stop_requested, flush=True)")
     kernel.wait_idle(check)
-    assert "HINT True completed" in kernel.text_of(check)
+    assert "LATE True completed False" in kernel.text_of(check)
+
+
+# ---------------------------------------------------------------- without a real kernel (fast)
+
+def test_outside_a_kernel_nothing_is_touched():
+    from nbtrain.display.kernel_poll import LiveComms
+    W = pytest.importorskip("ipywidgets")
+    live = LiveComms([W.Button()])
+    assert live.start() == "none" and "not running in a Jupyter kernel" in live.reason
+    assert live.poll(force=True) == 0
+    live.close()
+    assert live.closed and live.held == []
+
+
+def test_unknown_kernel_internals_fall_back_to_none_with_a_reason():
+    from nbtrain.display.kernel_poll import LiveComms
+
+    class FakeComm:
+        comm_id = "abc"
+
+    class FakeKernel:     # a kernel without subshells, comm routing or a shell stream
+        session = object()
+        shell_channel_thread = None
+        shell_stream = None
+
+    live = LiveComms([FakeComm()], kernel=FakeKernel())
+    assert live.start() == "none"
+    assert "shell stream" in live.reason
+    for mode in ("subshell", "queue"):
+        forced = LiveComms([FakeComm()], kernel=FakeKernel(), mode=mode)
+        assert forced.start() == "none"

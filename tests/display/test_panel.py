@@ -51,7 +51,7 @@ def test_completed_state_in_widget_state():
     assert (ep["value"], ep["max"], ep["bar_style"]) == (3, 3, "success")
     assert view.epoch_text.get_state()["value"] == "3/3"
     b = view.batch_bar.get_state()
-    assert b["value"] == b["max"] == run.live.num_batches or b["value"] == b["max"]
+    assert b["value"] == b["max"] == run.live.num_batches == 5
     status = view.status.get_state()["value"]
     assert "completed: 3 epochs" in status and "best val_loss" in status
     btn = view.stop_button.get_state()
@@ -103,7 +103,7 @@ def test_stop_button_stops_at_next_batch_and_keeps_epochs():
     assert view.stop_clicked_at is not None
     assert view.epoch_bar.get_state()["bar_style"] == "warning"
     status = view.status.get_state()["value"]
-    assert "stopped (Stop button) at epoch 3" in status and "2 finished epochs kept" in status
+    assert "stopped at epoch 3 &middot; Stop button &middot; 2 finished epochs kept" in status
     assert view.stop_button.get_state()["description"] == "Stopped"
     # the model still predicts
     assert run.predict(_data()[0][:5]).shape == (5,)
@@ -152,7 +152,7 @@ def test_nan_failure_shows_reason():
     run = nbtrain.train((X, y), model="linear", optimizer="sgd", lr=1e10, epochs=3, callbacks=[view], display="none")
     assert run.status == "failed"
     status = view.status.value
-    assert "color:#c62828" in status and "NaN" in status or "infinite" in status
+    assert "color:#c62828" in status and ("NaN" in status or "infinite" in status)
 
 
 def test_outside_a_kernel_the_panel_points_to_the_interrupt():
