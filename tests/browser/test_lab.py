@@ -150,37 +150,51 @@ model = "mlp(16)\"""", BUILDER])
     shot(builder, "builder-after-train")
 
 
-def test_stop_button_then_kernel_interrupt_mid_cell(page, lab):
-    """One kernel, two long runs: Stop the first with the button, interrupt the second from the menu."""
-    write_notebook(lab, "stop.ipynb", [SETUP, LONG.format(name="long"), NEXT.format(name="long"),
-                                       LONG.format(name="long2"), NEXT.format(name="long2")])
-    open_and_run_all(page, lab, "stop.ipynb", 5)
+def _next_text(page, i):
+    wait_cell_done(page, i, timeout=30_000)
+    return cell(page, i).locator(".jp-OutputArea").text_content()
 
-    # 1. the Stop button, two seconds into the run
-    panel = wait_training(page, 1, seconds_in=2.0)
+
+def _click_stop(page, i, name):
+    panel = wait_training(page, i, seconds_in=2.0)
     button = panel.locator(".nbtrain-stop")
     took = stop_time(page, panel, lambda: button.click())
-    wait_cell_done(page, 2, timeout=30_000)
-    text = cell(page, 2).locator(".jp-OutputArea").text_content()
+    text = _next_text(page, i + 1)
     assert took < 1.0, f"the run took {took:.2f} s to stop after the click ({text})"
     assert "NEXT stopped | Stop button |" in text, text
     assert int(text.split("|")[2].split()[0]) >= 1     # finished epochs were kept
     assert "finished epoch" in panel.text_content()
-    shot(cell(page, 1), "stop-button-panel")
-    shot(cell(page, 2), "stop-button-next-cell")
+    shot(cell(page, i), f"{name}-panel")
+    shot(cell(page, i + 1), f"{name}-next-cell")
+    return text
 
-    # 2. Kernel > Interrupt Kernel during the next queued run
-    panel = wait_training(page, 3, seconds_in=2.0)
+
+def test_stop_button_then_kernel_interrupt_mid_cell(page, lab):
+    """One kernel, three long runs queued by Run All: Stop the first (clicks delivered through a kernel
+    subshell), Stop the second with clicks read from the kernel's queue between batches (the cells
+    queued behind it must still run in order), interrupt the third from the Kernel menu."""
+    queue_mode = NEXT.format(name="long") + '\nimport os; os.environ["NBTRAIN_COMM_MODE"] = "queue"'
+    write_notebook(lab, "stop.ipynb", [SETUP, LONG.format(name="long"), queue_mode,
+                                       LONG.format(name="long2"), NEXT.format(name="long2"),
+                                       LONG.format(name="long3"), NEXT.format(name="long3")])
+    open_and_run_all(page, lab, "stop.ipynb", 7)
+
+    text = _click_stop(page, 1, "stop-button")
+    assert "MODE subshell" in text
+    text = _click_stop(page, 3, "stop-button-queue-mode")
+    assert "MODE queue" in text
+
+    # Kernel > Interrupt Kernel during the last queued run
+    panel = wait_training(page, 5, seconds_in=2.0)
 
     def interrupt():
         page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").click()
         page.locator(".lm-Menu-itemLabel", has_text="Interrupt Kernel").click()
 
     took = stop_time(page, panel, interrupt)
-    wait_cell_done(page, 4, timeout=30_000)
-    text = cell(page, 4).locator(".jp-OutputArea").text_content()
+    text = _next_text(page, 6)
     assert took < 1.0, f"the run took {took:.2f} s to stop after the interrupt ({text})"
     assert "NEXT stopped | interrupted (KeyboardInterrupt) |" in text, text
     assert int(text.split("|")[2].split()[0]) >= 1
-    shot(cell(page, 3), "interrupt-panel")
-    shot(cell(page, 4), "interrupt-next-cell")
+    shot(cell(page, 5), "interrupt-panel")
+    shot(cell(page, 6), "interrupt-next-cell")
