@@ -185,7 +185,7 @@ def render_presets() -> str:
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\((?!https?:|#)([^)]+)\)")
 
 
-def readme_section(pattern: str = r"benchmark|overhead", path: str | None = None) -> str | None:
+def readme_section(pattern: str = r"benchmark|overhead|speed", path: str | None = None) -> str | None:
     """The README section whose heading matches ``pattern``, headings shifted under the page title."""
     path = path or os.path.join(ROOT, "README.md")
     try:
