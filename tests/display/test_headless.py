@@ -23,7 +23,7 @@ import nbtrain
 from nbtrain.display.plot import LivePlot
 # force live frames even in this short run, so the test sees the live slot end empty
 LivePlot.first_after = LivePlot.first_cost = 0.0
-LivePlot.min_interval, LivePlot.budget = 0.2, 0.5
+LivePlot.min_interval, LivePlot.budget = 0.0, 0.5   # a frame at the first epoch end at least
 rng = np.random.default_rng(0)
 X = rng.normal(size=(160, 4)).astype("float32")
 y = (X[:, 0] + X[:, 1] > 0).astype("int64")"""
