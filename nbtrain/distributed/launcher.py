@@ -396,14 +396,22 @@ def run_ranks(run, job, cbs: CallbackList, settings: dict, start: str = "auto", 
 
 def train_processes(args: dict, *, processes, callbacks=(), display="auto", name=None, start="auto",
                     backend=None, views=None):
-    """``nbtrain.train(..., processes=N)``: the arguments of ``train`` in ``args``."""
+    """``nbtrain.train(..., processes=N)``: the arguments of ``train`` in ``args``.
+
+    ``start``: "auto" (fork CPU ranks; spawn when GPUs are used or CUDA is initialised), "fork" or
+    "spawn" (``python -m nbtrain.worker`` per rank).  ``backend``: "gloo" or "nccl" (default: nccl
+    for GPUs, gloo for CPUs; gloo lets ranks share a GPU).
+    """
     from ..core.run import runs
     processes = check_processes(processes)
     settings = rank_settings(processes, args.get("device", "auto"), args.get("amp"), backend)
     run_name = name or runs.next_name()
     run, job = prepare_for_ranks(args, settings, run_name)
     run.config["checkpoint"] = None
-    cbs = CallbackList(list(callbacks) + (views(run) if views else []))
+    if views is None:
+        from ..api import _views
+        views = lambda r: _views(display, r)  # noqa: E731
+    cbs = CallbackList(list(callbacks) + views(run))
     runs.pop(run_name, None)
     runs[run_name] = run
     return run_ranks(run, job, cbs, settings, start=start)
