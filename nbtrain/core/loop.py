@@ -78,6 +78,7 @@ class Job:
     monitor_higher: bool = False
     batch_size: int = 0
     checkpoint: Optional[Callable] = None        # (run, epoch) -> None, writes a checkpoint
+    early: Any = None                            # (best_state, best_value, bad_epochs): kept for checkpoints/resume
     callbacks: CallbackList = field(default_factory=CallbackList)
 
 
@@ -98,7 +99,7 @@ def fit(run, job: Job) -> None:
     run.status = "running"
     cbs.on_fit_start(run)
     status, reason = "completed", None
-    best_state, best_value, bad_epochs = None, math.inf, 0
+    best_state, best_value, bad_epochs = job.early or (None, math.inf, 0)
     good_state = _snapshot(model)
     sizes, oom = None, False
     try:
@@ -165,6 +166,7 @@ def fit(run, job: Job) -> None:
                     run.best_epoch = epoch
                 else:
                     bad_epochs += 1
+            job.early = (best_state, best_value, bad_epochs)
             if job.checkpoint is not None:
                 job.checkpoint(run, epoch)
             if job.patience is not None and bad_epochs >= job.patience:

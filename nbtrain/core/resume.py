@@ -3,8 +3,9 @@
 A checkpoint is written after every finished epoch, atomically (see ``store.atomic_write``): a crash
 or a full disk mid-write leaves the previous checkpoint loadable.  A write that fails raises
 ``CheckpointWriteError``; the loop ends the run as "failed" with the model and history in memory.
-Resuming restores every random-number state, so on CPU the resumed run reaches bitwise the same
-weights as an uninterrupted one (early-stopping counters excepted: see ``docs/promises.md``).
+Resuming restores every random-number state and the early-stopping state (best weights, best
+value, epochs without improvement), so on CPU the resumed run reaches bitwise the same weights as
+an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def _cpu(state):
     return state
 
 
+def _early(early):
+    """Early-stopping state (best weights, best value, epochs without improvement), or None."""
+    if early is None:
+        return None
+    state, value, bad = early
+    return {"state": _cpu(state) if state is not None else None, "value": float(value), "bad": int(bad)}
+
+
 def make_checkpointer(path: str, job):
     path = os.fspath(path)
 
@@ -45,6 +54,7 @@ def make_checkpointer(path: str, job):
             "step": run.live.step,
             "best_epoch": run.best_epoch,
             "identity": {k: run.config.get(k) for k in _IDENTITY},
+            "early": _early(job.early),
         }
         save_checkpoint(path, payload)
 
@@ -77,6 +87,9 @@ def resume(path: str, run, job) -> int:
     except (RuntimeError, TypeError, ValueError) as exc:
         raise RunFileError(f"checkpoint {path!r} has a damaged random-number state: {str(exc).splitlines()[0]}.") from None
     run.history = History(ck["history"])
+    early = ck.get("early")
+    if early is not None:
+        job.early = (early["state"], early["value"], early["bad"])
     run.live.step = int(ck.get("step", 0))
     run.best_epoch = ck.get("best_epoch")
     return int(ck["epoch"]) + 1

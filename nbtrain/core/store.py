@@ -377,6 +377,13 @@ def _check_checkpoint(ck: dict, where: str) -> None:
         raise bad("random-number state missing")
     if not isinstance(ck.get("identity", {}), dict):
         raise bad("identity is not a mapping")
+    early = ck.get("early")
+    if early is not None:
+        if not (isinstance(early, dict) and isinstance(early.get("value"), (int, float))
+                and isinstance(early.get("bad"), int)):
+            raise bad("early-stopping state is malformed")
+        if early.get("state") is not None:
+            _check_state(early["state"], where, "its best-epoch weights")
     step = ck.get("step", 0)
     if not isinstance(step, int) or isinstance(step, bool):
         raise bad("step must be an integer")

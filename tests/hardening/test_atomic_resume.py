@@ -211,3 +211,34 @@ def test_sigkill_then_resume_reaches_the_same_weights(tmp_path):
         assert torch.equal(full_state[k], state[k]), f"{k} differs after resume"
     for ra, rb in zip(full_hist, hist):
         assert ra["train_loss"] == rb["train_loss"] and ra["val_loss"] == rb["val_loss"]
+
+
+def test_resume_keeps_early_stopping_state(tmp_path):
+    """Stopped after the best epoch and resumed, a run with patience stops at the same epoch and
+    restores the same best weights as an uninterrupted one (the counters travel in the checkpoint)."""
+    import numpy as np
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 5)).astype(np.float32)
+    y = (rng.random(80) > 0.5).astype(int)          # noise: the validation loss soon rises
+
+    class StopAt(nbtrain.Callback):
+        def __init__(self, at):
+            self.at = at
+
+        def on_epoch_end(self, run, epoch, logs, **kw):
+            if epoch == self.at:
+                run.request_stop("test")
+            return logs
+
+    kw = dict(model="mlp(32)", optimizer="adam(lr=0.05)", epochs=30, patience=3, batch_size=16, display="none")
+    full = nbtrain.train((X, y), **kw)
+    assert full.note and "early stopping" in full.note
+    best = full.best_epoch
+    assert best is not None and best < len(full.history)
+    for stop in (best, best + 1):                   # the interesting cases: at and after the best epoch
+        ck = str(tmp_path / f"ck{stop}.pt")
+        nbtrain.train((X, y), checkpoint=ck, callbacks=[StopAt(stop)], **kw)
+        resumed = nbtrain.train((X, y), checkpoint=ck, resume=True, **kw)
+        assert len(resumed.history) == len(full.history) and resumed.best_epoch == best
+        for k, v in full.model.state_dict().items():
+            assert torch.equal(resumed.model.state_dict()[k], v), f"{k} differs (stopped at {stop})"
