@@ -168,6 +168,9 @@ class PanelView(Callback):
         # the loop has stopped: say so at once (on_fit_end, after the other views, completes the panel)
         self.stopped_at = time.monotonic()
         self.status.value = self.final_text(run, "stopped")
+        batch, nb = run.live.batch, max(1, run.live.num_batches or 1)
+        self.batch_bar.value = min(batch, self.batch_bar.max)
+        self.batch_text.value = f"{batch}/{nb}"
 
     def on_fit_end(self, run, status, **kw):
         try:

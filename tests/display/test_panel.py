@@ -105,6 +105,7 @@ def test_stop_button_stops_at_next_batch_and_keeps_epochs():
     status = view.status.get_state()["value"]
     assert "stopped at epoch 3 &middot; Stop button &middot; 2 finished epochs kept" in status
     assert view.stop_button.get_state()["description"] == "Stopped"
+    assert view.batch_text.get_state()["value"] == "2/5"    # the batch it stopped after
     # the model still predicts
     assert run.predict(_data()[0][:5]).shape == (5,)
 
