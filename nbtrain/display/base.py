@@ -187,12 +187,13 @@ class ThrottledView(Callback):
 
 class DisplaySink:
     """Where notebook views send output: ``show`` a MIME bundle (optionally as an updatable
-    handle) and ``update`` that handle in place.  This one uses IPython's display machinery;
-    outside IPython (``display="notebook"`` forced in a script) it prints the text twins only."""
+    handle) and ``update`` that handle in place.  This one uses IPython's display machinery in a
+    Jupyter kernel; elsewhere (``display="notebook"`` forced in a script or terminal) it prints the
+    non-empty text twins only, and live updates are skipped."""
 
     def show(self, bundle: dict, metadata: Optional[dict] = None, handle: bool = False):
-        from IPython import get_ipython
-        if get_ipython() is None:
+        from .env import shell_kind
+        if shell_kind() != "notebook":
             if bundle.get("text/plain"):
                 print(bundle["text/plain"])
             return None
