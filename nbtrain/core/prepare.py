@@ -76,6 +76,8 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
         raise ConfigError(f"val={val} and test={test} leave no training data; make val + test less than 1.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not -2**63 <= seed < 2**63:
         raise ConfigError(f"seed must be an integer (a 64-bit one), got {seed!r}.")
+    if monitor is not None and not isinstance(monitor, str):
+        raise ConfigError(f"monitor must be a history column name such as \"val_loss\", got {monitor!r:.80}.")
     if metrics is not None and not isinstance(metrics, str) and not (
             isinstance(metrics, (list, tuple)) and all(isinstance(m, str) for m in metrics)):
         raise DataTypeError(f"metrics must be a name like \"accuracy\" or a list of names, got {metrics!r:.80}.")

@@ -15,7 +15,7 @@ GIB = 2**30
 
 
 class Hog(nn.Module):
-    """Holds ~4 GiB of activations in the failing step, then asks for far more than the GPU has."""
+    """Holds ~8 GiB of activations in the failing step, then asks for far more than the GPU has."""
 
     def __init__(self, at: int):
         super().__init__()
