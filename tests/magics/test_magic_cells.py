@@ -115,3 +115,16 @@ def test_keyboard_interrupt_stops_the_run_and_the_shell_goes_on(shell):
     run2 = shell.run("%%train --epochs 5 --name early\n" + IRIS + early)
     assert run2.status == "stopped" and nbtrain.runs["early"] is run2
     assert shell.run("1 + 1") == 2 and nbtrain.runs["ctrl"].status == "stopped"
+
+
+def test_declared_reads_assigned_or_rebound_names_only():
+    from nbtrain.magics.declarations import declared, snapshot, stale
+    obj = object()
+    ns = {"data": obj, "model": "old", "loss": "mse"}
+    before = snapshot(ns)
+    src = "data = data\ndel loss\nx = 1"
+    del ns["loss"]
+    ns["x"] = 1
+    ns["optimizer"] = "sgd"          # bound behind the AST's back (e.g. via globals())
+    assert declared(ns, src, before) == {"data": obj, "optimizer": "sgd"}
+    assert stale(ns, src, before) == ["model"]
