@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from .errors import RunFileError
+from .errors import ConfigError, RunFileError
 from .history import History
 from .store import load_checkpoint, save_checkpoint
 
@@ -38,8 +38,14 @@ def _early(early):
     return {"state": _cpu(state) if state is not None else None, "value": float(value), "bad": int(bad)}
 
 
+def _path(path) -> str:
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"checkpoint must be a file path, got {type(path).__name__} {path!r:.60}.")
+    return os.fspath(path)
+
+
 def make_checkpointer(path: str, job):
-    path = os.fspath(path)
+    path = _path(path)
 
     def write(run, epoch: int) -> None:
         payload = {
@@ -63,7 +69,7 @@ def make_checkpointer(path: str, job):
 
 def resume(path: str, run, job) -> int:
     """Load a checkpoint into the prepared run/job.  Returns the next epoch to train."""
-    ck = load_checkpoint(os.fspath(path))
+    ck = load_checkpoint(_path(path))
     ident = ck.get("identity", {})
     for k in _IDENTITY:
         if k in ident and ident[k] != run.config.get(k):

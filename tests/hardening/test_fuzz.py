@@ -284,6 +284,8 @@ def test_data_adapters_train_or_refuse(data, split, preprocess, batch_size):
     "metrics": st.sampled_from([None, "accuracy", "accuracy,f1", ["auc"], "mse", 5, ["accuracy", 1], ""]),
     "name": st.sampled_from([None, "fuzz", "", "   ", 7]),
     "display": st.sampled_from(["none", "auto", "bogus", None, False]),
+    "checkpoint": st.sampled_from([None, 3, True, b"ck.pt", "/proc/nbtrain-no-such-dir/ck.pt"]),
+    "resume": st.booleans(),
 }))
 def test_train_keywords_train_or_refuse(kw):
     if kw.get("display", "none") not in ("none", None, False, "bogus"):
