@@ -10,11 +10,12 @@ Screenshots of each are saved under ``test-artifacts/browser/``.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import ARTIFACTS
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"   # as in conftest.py
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -160,6 +161,7 @@ def _click_stop(page, i, name):
     button = panel.locator(".nbtrain-stop")
     took = stop_time(page, panel, lambda: button.click())
     text = _next_text(page, i + 1)
+    print(f"{name}: click to 'stopped' shown in {took:.3f} s; {text.splitlines()[-1]}")
     assert took < 1.0, f"the run took {took:.2f} s to stop after the click ({text})"
     assert "NEXT stopped | Stop button |" in text, text
     assert int(text.split("|")[2].split()[0]) >= 1     # finished epochs were kept
@@ -193,6 +195,7 @@ def test_stop_button_then_kernel_interrupt_mid_cell(page, lab):
 
     took = stop_time(page, panel, interrupt)
     text = _next_text(page, 6)
+    print(f"interrupt: menu click to 'stopped' shown in {took:.3f} s")
     assert took < 1.0, f"the run took {took:.2f} s to stop after the interrupt ({text})"
     assert "NEXT stopped | interrupted (KeyboardInterrupt) |" in text, text
     assert int(text.split("|")[2].split()[0]) >= 1
