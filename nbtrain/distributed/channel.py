@@ -29,7 +29,7 @@ class Channel:
     def emit(self, event: str, **fields) -> None:
         if self._events is None:
             return
-        fields["event"] = event
+        fields["event"], fields["t"] = event, time.time()
         self._events.write(json.dumps(fields) + "\n")
         self._events.flush()
 

@@ -81,6 +81,7 @@ def attach(path, *, out=None, display="auto", callbacks=(), timeout: Optional[fl
         runs.pop(run.name, None)
         runs[run.name] = run
     relay = Relay(run, cbs, outdir, ranks=[_Watched(p) for p in watch])
+    relay.exit_grace = 0.0  # the result is in once rank 0 says so: agents are not ours to wait for
     run.status = "running"
     cbs.on_fit_start(run)
     deadline = None if timeout is None else time.monotonic() + timeout
