@@ -10,9 +10,11 @@
 - The figure is a bare ``matplotlib.figure.Figure`` on an Agg canvas: nothing touches pyplot's
   state, nothing is shown twice by the inline backend, and it is rendered to PNG only.
 - In a notebook the live frames go to one display handle, updated in place (never
-  ``clear_output``).  At the end the handle is emptied and the final plot is shown as a new
-  output with a stable ``text/plain``: the pattern that keeps executed notebooks valid under
-  strict nbval (see ``shared/notes/jupyter-testing.md``).
+  ``clear_output``); live frames carry only ``image/png``.  At the end the handle is emptied
+  (an empty bundle, which front ends render as nothing) and the final plot is shown as a new
+  output with a stable ``text/plain``: whether or not a run was long enough for live frames,
+  an executed notebook holds the same comparable outputs, so it stays valid under strict nbval
+  (see ``shared/notes/jupyter-testing.md``).
 """
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ from typing import Callable, Optional
 from .base import DisplaySink, ThrottledView, best_epoch, finite, history_rows, main_metric
 
 LOG_RATIO = 30.0    # max/min of the losses above which the loss axis is logarithmic
-EMPTY = {"text/plain": ""}
+# The live slot holds only image/png (which nbval never compares) and ends as an empty bundle
+# (which JupyterLab renders as nothing): whether a run had live frames or not, strict nbval sees
+# the same outputs.
+EMPTY: dict = {}
 
 
 def wants_log(values) -> bool:
@@ -100,8 +105,11 @@ def draw(fig, rows: list, samples=(), metric: Optional[str] = None, best: Option
         fig.suptitle(title, fontsize="medium")
 
 
-def png_bundle(png: bytes, text: str) -> dict:
-    return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": text}
+def png_bundle(png: bytes, text: Optional[str] = None) -> dict:
+    bundle = {"image/png": base64.b64encode(png).decode("ascii")}
+    if text is not None:
+        bundle["text/plain"] = text
+    return bundle
 
 
 class LivePlot(ThrottledView):
@@ -182,7 +190,7 @@ class LivePlot(ThrottledView):
             return False
         cfg = getattr(run, "config", None) or {}
         title = f"{run.name}: epoch {run.live.epoch}/{cfg.get('epochs', '?')}"
-        bundle = png_bundle(self._render(run, title), "")
+        bundle = png_bundle(self._render(run, title))   # no text: see EMPTY
         if self.handle is None:
             self.handle = self.sink.show(bundle, handle=True)
         else:
