@@ -10,7 +10,8 @@ Checks (each prints one line; the exit status is 0 only if every one passed):
   2. with one GPU only: 2 ranks sharing it through gloo (nccl refuses two ranks on one GPU),
      same comparison;
   3. after either run no rank is alive and the kernel-side Run evaluates on its splits.
-The whole script is under a watchdog (default 240 s): a hang prints every thread's stack and exits 3.
+The whole script is under a watchdog (default 240 s): a hang prints every thread's stack and exits.
+`--cpu` runs the same steps on the CPU with gloo (to check the script itself where no GPU is).
 """
 from __future__ import annotations
 
@@ -27,19 +28,24 @@ os.environ["PYTHONPATH"] = ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")
 faulthandler.dump_traceback_later(float(os.environ.get("NBTRAIN_GPU_WATCHDOG", 240)), exit=True)
 
 
-def main() -> int:
+def main(argv) -> int:
     import numpy as np
     import torch
 
-    if not torch.cuda.is_available():
-        print("SKIP: no CUDA GPU here")
+    cpu = "--cpu" in argv
+    if not cpu and not torch.cuda.is_available():
+        print("SKIP: no CUDA GPU here (use --cpu to check the script on the CPU)")
         return 2
     import nbtrain
     from nbtrain.distributed.launcher import train_processes
 
-    gpus = torch.cuda.device_count()
-    print(f"torch {torch.__version__}, {gpus} GPU(s): {torch.cuda.get_device_name(0)}, "
-          f"nccl {'.'.join(map(str, torch.cuda.nccl.version()))}", flush=True)
+    if cpu:
+        gpus, dev, rank_dev, backend = 1, "cpu", "cpu", "gloo"
+        print(f"torch {torch.__version__}, CPU dry run", flush=True)
+    else:
+        gpus, dev, rank_dev, backend = torch.cuda.device_count(), "cuda:0", "cuda", "nccl"
+        print(f"torch {torch.__version__}, {gpus} GPU(s): {torch.cuda.get_device_name(0)}, "
+              f"nccl {'.'.join(map(str, torch.cuda.nccl.version()))}", flush=True)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((4000, 32)).astype(np.float32)
     y = (X @ rng.standard_normal((32, 5))).argmax(1)
@@ -66,13 +72,14 @@ def main() -> int:
               f"{['%.3f' % t for t in one.history['time']]}) accuracy={acc}", flush=True)
 
     t0 = time.perf_counter()
-    one = nbtrain.train((X, y), device="cuda:0", display="none", name="one", **kw)
+    one = nbtrain.train((X, y), device=dev, display="none", name="one", **kw)
     n = min(2, gpus)
     try:
         t = time.perf_counter()
-        many = train_processes(dict(data=(X, y), device="cuda", **kw), processes=n, backend="nccl", start="spawn")
+        many = train_processes(dict(data=(X, y), device=rank_dev, **kw), processes=n, backend=backend,
+                               start="spawn", display="none")
         results["nccl_wall_s"] = time.perf_counter() - t
-        compare(f"nccl, {n} rank(s) on {n} GPU(s)", one, many)
+        compare(f"{backend}, {n} rank(s) on {n} {'GPU(s)' if not cpu else 'CPU process(es)'}", one, many)
     except Exception as exc:  # noqa: BLE001
         ok = False
         results["nccl"] = f"{type(exc).__name__}: {exc}"
@@ -80,10 +87,10 @@ def main() -> int:
     if gpus == 1:
         try:
             t = time.perf_counter()
-            shared = train_processes(dict(data=(X, y), device="cuda", **kw), processes=2, backend="gloo",
-                                     start="spawn")
+            shared = train_processes(dict(data=(X, y), device=rank_dev, **kw), processes=2, backend="gloo",
+                                     start="spawn", display="none")
             results["gloo_shared_wall_s"] = time.perf_counter() - t
-            compare("gloo, 2 ranks sharing cuda:0", one, shared)
+            compare("gloo, 2 ranks sharing " + dev, one, shared)
         except Exception as exc:  # noqa: BLE001
             ok = False
             results["gloo_shared"] = f"{type(exc).__name__}: {exc}"
@@ -99,6 +106,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
+    code = main(sys.argv[1:])
     sys.stdout.flush()
     os._exit(code)
