@@ -128,9 +128,15 @@ class PanelView(Callback):
         start = len(run.history)
         self.epoch_bar.value = min(start, epochs)
         self.epoch_text.value = f"{start}/{epochs}"
+        lr = c.get("lr")
+        lr = f" lr={lr:g}" if isinstance(lr, (int, float)) else ""
         self.title.value = (f"<b>{html.escape(run.name)}</b> &middot; {html.escape(str(c.get('model')))} &middot; "
-                            f"{html.escape(str(c.get('optimizer')))} lr={c.get('lr', 0):g} &middot; "
+                            f"{html.escape(str(c.get('optimizer')))}{lr} &middot; "
                             f"batch {c.get('batch_size')} &middot; {html.escape(str(c.get('device')))}")
+        # a view reused for another run starts clean
+        self.stop_clicked_at = self.stopped_at = None
+        self.epoch_bar.bar_style = self.batch_bar.bar_style = ""
+        self.stop_button.description, self.stop_button.disabled, self.stop_button.button_style = "Stop", False, "danger"
         self.status.value = "starting\u2026"
         self._t0 = self.clock()
         self._step0 = run.live.step

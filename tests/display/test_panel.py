@@ -177,3 +177,19 @@ def test_display_true_shows_the_widget_once(monkeypatch):
     view = PanelView()
     _train(view, epochs=2)
     assert shown == [view.widget]
+
+
+def test_a_reused_view_starts_clean_for_the_next_run():
+    view = PanelView(display=False)
+
+    class ClickFirst(nbtrain.Callback):
+        def on_batch_end(self, run, epoch, batch, num_batches, **kw):
+            if run.name == "a" and epoch == 2:
+                view.stop_button.click()
+
+    first = _train(view, epochs=3, callbacks=[ClickFirst()], name="a")
+    assert first.status == "stopped"
+    second = _train(view, epochs=2, name="b")
+    assert second.status == "completed"
+    assert view.stop_button.get_state()["description"] == "Done"
+    assert view.epoch_bar.get_state()["bar_style"] == "success" and "b" in view.title.value
