@@ -259,12 +259,21 @@ def dataset_targets(dataset, what: str = "data") -> np.ndarray:
     n = len(dataset)
     if n == 0:
         raise DataError(f"{what} is an empty Dataset.")
-    ys = []
+    ys, shape0 = [], None
     for i in range(n):
         item = dataset[i]
         if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise DataError(f"{what}: a Dataset must yield (x, y) pairs; item 0 is {type(item).__name__}.")
-        y = item[1]
+            raise DataError(f"{what}: a Dataset must yield (x, y) pairs; item {i} is {type(item).__name__}.")
+        x, y = item
+        # checked here, while every item is read anyway, so that batching cannot fail mid-training
+        if not isinstance(x, (torch.Tensor, np.ndarray)) or (isinstance(x, np.ndarray) and x.dtype.kind not in "biuf"):
+            kind = type(x).__name__ if not isinstance(x, np.ndarray) else f"array of {x.dtype}"
+            raise DataError(f"{what}: item {i} has x of type {kind}; a Dataset must yield x as a numeric tensor or array.")
+        if shape0 is None:
+            shape0 = tuple(x.shape)
+        elif tuple(x.shape) != shape0:
+            raise DataError(f"{what}: item {i} has x of shape {tuple(x.shape)} but item 0 has {shape0}; "
+                            "every sample must have the same shape.")
         ys.append(y.item() if isinstance(y, torch.Tensor) and y.numel() == 1 else np.asarray(y))
     return np.asarray(ys)
 

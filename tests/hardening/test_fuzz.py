@@ -269,6 +269,57 @@ def test_data_adapters_train_or_refuse(data, split, preprocess, batch_size):
     outcome(**kw)
 
 
+class _Items(torch.utils.data.Dataset):
+    def __init__(self, items):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+X_ITEMS = {"vec3": lambda i: torch.randn(3), "img": lambda i: torch.randn(1, 4, 4), "scalar": lambda i: torch.tensor(1.0),
+           "int vec": lambda i: torch.arange(3), "numpy": lambda i: np.ones(3, np.float32), "list": lambda i: [1.0, 2.0],
+           "ragged": lambda i: torch.randn(2 + i % 2), "nan": lambda i: torch.full((3,), float("nan"))}
+Y_ITEMS = {"int": lambda i: i % 2, "int3": lambda i: i % 3, "neg": lambda i: -1 - i % 2, "float": lambda i: float(i),
+           "tensor": lambda i: torch.tensor(i % 2), "float tensor": lambda i: torch.tensor(float(i)),
+           "vec": lambda i: torch.zeros(2), "str": lambda i: "ab"[i % 2], "none": lambda i: None,
+           "bool": lambda i: bool(i % 2)}
+
+
+@fuzz(40)
+@given(n=st.sampled_from([0, 1, 2, 5, 20, 20, 20]), x=st.sampled_from(sorted(X_ITEMS) + ["vec3", "img"] * 3),
+       y=st.sampled_from(sorted(Y_ITEMS) + ["int", "int3", "float", "tensor"] * 2),
+       shape=st.sampled_from(["pairs"] * 4 + ["triples", "bare"]), split=st.sampled_from([(0.2, 0.2), (0.0, 0.0), (0.5, 0.5)]))
+def test_torch_datasets_train_or_refuse(n, x, y, shape, split):
+    torch.manual_seed(0)
+    items = []
+    for i in range(n):
+        xi, yi = X_ITEMS[x](i), Y_ITEMS[y](i)
+        items.append((xi, yi) if shape == "pairs" else (xi, yi, 0) if shape == "triples" else xi)
+    outcome(data=_Items(items), val=split[0], test=split[1], batch_size=4)
+
+
+@fuzz(30)
+@given(target=st.sampled_from(["t"] * 5 + ["T", "a", "", "missing", 0, None]), dup=st.sampled_from([False] * 4 + [True]),
+       cat=st.booleans(), nan=st.booleans(),
+       preprocess=st.sampled_from([None, "onehot", "impute | onehot", "dropna | onehot | standardize", "impute | onehot"]))
+def test_dataframe_target_train_or_refuse(target, dup, cat, nan, preprocess):
+    import pandas as pd
+    X, y = tiny_data(n=30)
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    df["t"] = y
+    if cat:
+        df["colour"] = np.array(["red", "green", "blue"])[np.arange(30) % 3]
+    if nan:
+        df.loc[0, "a"] = np.nan
+    if dup:
+        df.columns = ["a", "a"] + list(df.columns[2:])
+    outcome(data=df, target=target, preprocess=preprocess)
+
+
 @fuzz(40)
 @given(kw=st.fixed_dictionaries({}, optional={
     "epochs": st.sampled_from([0, -1, 1, 2, 1.5, "2", True, None]),
