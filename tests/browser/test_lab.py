@@ -110,7 +110,7 @@ def stop_time(page, panel, click):
     return page.evaluate("() => (performance.now() - window.__clickAt) / 1000")
 
 
-BUILDER = """nbtrain.panel(dataset="wine", epochs=3, model="mlp(16)")"""
+BUILDER = """nbtrain.panel(dataset="wine", epochs=100000, model="mlp(16)")"""
 
 
 def test_train_cell_renders_plot_table_and_panel_then_builder_trains(page, lab):
@@ -139,15 +139,21 @@ model = "mlp(16)\"""", BUILDER])
     builder = cell(page, 2).locator(".nbtrain-builder")
     builder.wait_for(state="visible", timeout=60_000)
     copy = builder.locator(".nbtrain-cell").text_content()
-    assert "%%train --epochs 3" in copy and "load_wine" in copy
+    assert "%%train --epochs 100000" in copy and "load_wine" in copy
     page.wait_for_function(KERNEL_IDLE, timeout=60_000)
     builder.locator(".nbtrain-train").click()
+    # the run trains inside the Train click's handler; its own Stop button still works
     panel = builder.locator(".nbtrain-panel")
     panel.wait_for(state="attached", timeout=90_000)
-    page.wait_for_function("(el) => el.textContent.includes('completed')",
+    page.wait_for_function("(el) => el.textContent.startsWith('epoch')",
                            arg=panel.locator(".nbtrain-status").element_handle(), timeout=90_000)
-    page.wait_for_function("(el) => el.textContent.includes('run1: completed')",
+    time.sleep(1.0)
+    took = stop_time(page, panel, lambda: panel.locator(".nbtrain-stop").click())
+    page.wait_for_function("(el) => el.textContent.includes('run1: stopped')",
                            arg=builder.element_handle(), timeout=30_000)
+    print(f"builder: click to 'stopped' shown in {took:.3f} s")
+    assert took < 1.0
+    builder.locator(".jp-OutputArea-output.jp-RenderedImage img").first.wait_for(state="attached")
     shot(builder, "builder-after-train")
 
 
