@@ -41,7 +41,8 @@ def format_value(value, key: Optional[str] = None) -> str:
         if key == "epoch" and value.is_integer():
             return str(int(value))
         if key is not None and (key == "time" or key.endswith("_time")):
-            return f"{value:.3g}s"
+            # never e-notation, so one sanitize regex covers every duration
+            return f"{value:.0f}s" if value >= 100 else f"{value:.3g}s" if value >= 1e-3 else f"{value:.4f}s"
         if key == "lr":
             return f"{value:.3g}"
         return f"{value:.4g}"

@@ -16,6 +16,7 @@ def test_format_value():
     assert format_value(123456.0) == "1.235e+05"
     assert format_value(float("nan")) == "-" and format_value(None) == "-"
     assert format_value(0.0312, "time") == "0.0312s"
+    assert format_value(1234.5, "time") == "1234s" and format_value(2e-5, "time") == "0.0000s"
     assert format_value(3, "epoch") == "3" and format_value("adam") == "adam"
     assert format_value(1e-3, "lr") == "0.001"
     import numpy as np
@@ -55,8 +56,8 @@ def test_metric_table_columns_best_epoch_and_footer():
 
 
 def test_only_times_vary_and_the_sanitize_rule_covers_them():
-    a = [row(1, time=0.0123), row(2, time=1.5)]
-    b = [row(1, time=0.25), row(2, time=12.0)]
+    a = [row(1, time=0.0123), row(2, time=1.5), row(3, time=1234.5)]
+    b = [row(1, time=0.25), row(2, time=12.0), row(3, time=3e-5)]
     ta, tb = MetricTable(a, best=2), MetricTable(b, best=2)
     assert repr(ta) != repr(tb)
     for x, y in ((repr(ta), repr(tb)), (ta._repr_html_(), tb._repr_html_())):
