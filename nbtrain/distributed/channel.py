@@ -103,6 +103,9 @@ class Reader:
         except (OSError, ValueError):
             return None
 
+    def has_error(self, rank: int) -> bool:
+        return os.path.exists(os.path.join(self.outdir, f"error-{rank}.json"))
+
     def request_stop(self, reason: str) -> None:
         path = os.path.join(self.outdir, STOP)
         if os.path.exists(path):

@@ -261,17 +261,11 @@ class Relay:
                 self.late_exit = True
                 return True
             return False
-        err = self.reader.first_error()
-        if err is not None:
-            self.failure = err
+        if self.reader.first_error() is not None:
+            self.failure = self._blame()
             return True
-        bad = [(i, c) for i, c in enumerate(codes) if c not in (None, 0)]
-        if bad:
-            time.sleep(0.2)  # its error file is written before it exits; give the file system a moment
-            self.failure = self.reader.first_error() or {
-                "rank": bad[0][0], "type": "RankExit", "traceback": "",
-                "message": f"rank {bad[0][0]} ended with {_describe_exit(bad[0][1])} without reporting an error "
-                           "(out of memory?); see its log"}
+        if any(c not in (None, 0) for c in codes):
+            self.failure = self._blame()
             return True
         if self.ranks and all(c == 0 for c in codes):
             for ev in self.reader.poll():
@@ -287,6 +281,22 @@ class Relay:
             live = self.run.live
             self.cbs.on_batch_end(self.run, live.epoch, live.batch, live.num_batches)
         return False
+
+    def _blame(self) -> dict:
+        """Which rank failed first.  A rank that raised wrote its error before exiting, so the first
+        error file names it.  A rank killed by a signal (OOM killer, kill -9) writes nothing, and the
+        others then fail on a broken connection: name the silent rank, not the first that noticed."""
+        time.sleep(0.2)  # let the exits and error files of this moment land
+        err = self.reader.first_error()
+        for i, r in enumerate(self.ranks):
+            code = r.poll()
+            if code not in (None, 0) and not self.reader.has_error(i):
+                msg = f"rank {i} ended with {_describe_exit(code)} without reporting an error (out of memory, or killed?)"
+                if err is not None:
+                    first = err["message"].splitlines()[0] if err["message"] else ""
+                    msg += f"; then rank {err['rank']} failed: {err['type']}: {first}"
+                return {"rank": i, "type": "RankExit", "traceback": "", "message": msg}
+        return err or {"rank": 0, "type": "RankExit", "traceback": "", "message": "a rank failed without reporting why"}
 
     def send_stop(self, reason: str) -> None:
         self._stop_sent = True

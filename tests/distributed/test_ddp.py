@@ -169,3 +169,20 @@ def test_never_forks_once_cuda_is_initialised(monkeypatch):
     assert launcher.default_start(settings) == "spawn"
     with pytest.raises(nbtrain.NbtrainError, match="cannot be forked"):
         launcher.start_ranks(None, None, settings, "/nonexistent", "fork", 0, [])
+
+
+def test_a_rank_killed_by_a_signal_is_named_and_the_others_end():
+    import signal
+
+    class KillRankOne(nbtrain.Callback):
+        def on_epoch_end(self, run, epoch, logs, **kw):
+            if epoch == 2:
+                os.kill(run._distributed["pids"][1], signal.SIGKILL)
+
+    X, y = classification(n=60)
+    with pytest.raises(RankError, match="rank 1 ended with signal SIGKILL"):
+        nbtrain.train((X, y), epochs=100_000, batch_size=4, processes=2, display="none", name="killed",
+                      callbacks=[KillRankOne()])
+    run = nbtrain.runs["killed"]
+    assert run.status == "failed" and len(run.history) >= 2
+    assert not any(alive(p) for p in run._distributed["pids"])
