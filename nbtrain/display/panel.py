@@ -102,6 +102,8 @@ class PanelView(Callback):
         self.widget.add_class("nbtrain-panel")
         self.stop_button.add_class("nbtrain-stop")
         self.status.add_class("nbtrain-status")
+        self.epoch_text.add_class("nbtrain-epochs")
+        self.batch_text.add_class("nbtrain-batches")
 
     def _on_stop(self, _button=None) -> None:
         """Runs on a kernel subshell thread, inside a poll between batches, or after the cell."""

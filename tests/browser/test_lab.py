@@ -92,9 +92,9 @@ def wait_training(page, i, seconds_in=2.0):
     status = panel.locator(".nbtrain-status")
     page.wait_for_function("(el) => el.textContent.startsWith('epoch')", arg=status.element_handle(), timeout=90_000)
     started = time.monotonic()
-    labels = panel.locator(".widget-label")
-    page.wait_for_function("(els) => els.some(e => /^[1-9]\\d*\\/\\d+$/.test(e.textContent))",
-                           arg=labels.element_handles(), timeout=60_000)
+    epochs = panel.locator(".nbtrain-epochs")
+    page.wait_for_function("(el) => /^[1-9]\\d*\\/\\d+$/.test(el.textContent)", arg=epochs.element_handle(),
+                           timeout=60_000)     # one epoch finished
     time.sleep(max(0.0, seconds_in - (time.monotonic() - started)))
     return panel
 
