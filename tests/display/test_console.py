@@ -85,11 +85,16 @@ def test_script_front_end_prints_text_only(capsys, monkeypatch):
 
 
 def test_terminal_ipython_gets_the_text_views(tmp_path):
-    code = ("import nbtrain, numpy as np\n"
+    """In terminal IPython: display="none" loads no view code at all; "auto" gives the text views
+    (no widget or image libraries imported, no image or widget noise in the output)."""
+    code = ("import sys, nbtrain, numpy as np\n"
+            "X = np.random.default_rng(0).normal(size=(120, 4)).astype('float32'); y = (X[:, 0] > 0).astype('int64')\n"
+            "nbtrain.train((X, y), model='mlp(8)', epochs=1, display='none', name='quiet')\n"
+            "print('none loaded', [m for m in sys.modules if m.startswith('nbtrain.display')])\n"
             "from nbtrain.display.env import shell_kind\n"
             "print('kind', shell_kind())\n"
-            "X = np.random.default_rng(0).normal(size=(120, 4)).astype('float32'); y = (X[:, 0] > 0).astype('int64')\n"
-            "run = nbtrain.train((X, y), model='mlp(8)', epochs=2)\n")
+            "run = nbtrain.train((X, y), model='mlp(8)', epochs=2)\n"
+            "print('ui', [m for m in ('matplotlib', 'ipywidgets') if m in sys.modules])\n")
     script = tmp_path / "t.ipy"
     script.write_text(code)
     env = dict(os.environ, IPYTHONDIR=str(tmp_path / "ipy"), MPLBACKEND="Agg")
@@ -97,9 +102,10 @@ def test_terminal_ipython_gets_the_text_views(tmp_path):
                          capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0] == "kind terminal"
-    assert lines[1].startswith("[run1] mlp(8)") and lines[2].split()[0] == "epoch"
-    assert lines[-1].startswith("[run1] completed: 2/2 epochs")
-    assert len(lines) == 6
+    assert lines[:2] == ["none loaded []", "kind terminal"]
+    assert lines[2].startswith("[run1] mlp(8)") and lines[3].split()[0] == "epoch"
+    assert lines[-2].startswith("[run1] completed: 2/2 epochs")
+    assert lines[-1] == "ui []"
+    assert len(lines) == 8
     noise = ("VBox", "Figure", "image/png", "<IPython", "Widget", "\r")
     assert not any(n in out.stdout for n in noise), out.stdout

@@ -1,8 +1,6 @@
 """Views are observers: they get the loop's events and redraw from the run; the core imports none of them."""
 import ast
 import pathlib
-import subprocess
-import sys
 
 import nbtrain
 from nbtrain.core.events import Callback
@@ -30,19 +28,6 @@ def test_core_source_imports_no_view_or_ui_library():
                 continue
             for n in names:
                 assert not n.startswith(banned), f"{path.name} imports {n}"
-
-
-def test_display_modules_load_only_when_something_is_shown():
-    code = ("import sys, numpy as np, nbtrain\n"
-            "X = np.random.default_rng(0).normal(size=(64, 3)).astype('float32'); y = (X[:, 0] > 0).astype('int64')\n"
-            "nbtrain.train((X, y), epochs=1, display='none')\n"
-            "print('none', 'nbtrain.display' in sys.modules)\n"
-            "nbtrain.train((X, y), epochs=1, display='console')\n"
-            "print('console', [m for m in ('matplotlib', 'ipywidgets', 'IPython') if m in sys.modules])\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    assert "none False" in lines and "console []" in lines
 
 
 class Recorder(Callback):
