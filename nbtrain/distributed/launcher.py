@@ -323,6 +323,8 @@ class Relay:
             f = self.failure
             msg = f"rank {f['rank']} failed: {f['type']}: {f['message']}" if f["type"] != "RankExit" else f["message"]
             run.status, run.error = "failed", msg
+            run.config["rank_files"] = self.reader.outdir  # kept: the ranks' logs say more
+            msg += f" (rank logs: {self.reader.outdir})"
             self.cbs.on_fit_end(run, status="failed")
             err = RankError(msg, f.get("rank"), f.get("traceback", ""))
             if f.get("traceback"):
@@ -398,7 +400,7 @@ def run_ranks(run, job, cbs: CallbackList, settings: dict, start: str = "auto", 
         if relay is not None:
             relay.kill_all()
         del store  # closes the listening socket
-        if relay is not None and keep_files:
+        if keep_files or (relay is not None and relay.failure is not None):
             run.config["rank_files"] = outdir
         else:
             shutil.rmtree(outdir, ignore_errors=True)

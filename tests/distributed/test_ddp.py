@@ -1,6 +1,7 @@
 """2 CPU ranks (gloo) launched from this process, against one process on the same global batches."""
 import math
 import os
+import shutil
 
 import pytest
 import torch
@@ -110,6 +111,9 @@ def test_failing_rank_shows_its_own_error_and_leaves_no_ranks():
     assert "Traceback from rank 1" in str(info.value.__cause__) and "cannot go on" in info.value.remote_traceback
     run = nbtrain.runs["bad"]
     assert run.status == "failed" and "rank one cannot go on" in run.error
+    logs = run.config["rank_files"]  # kept after a failure, named in the error
+    assert logs in str(info.value) and os.path.exists(os.path.join(logs, "rank-1.log"))
+    shutil.rmtree(logs)
     assert not any(alive(p) for p in run._distributed["pids"])
     assert bindable(run._distributed["store_port"])
     # a relaunch works at once
@@ -185,4 +189,5 @@ def test_a_rank_killed_by_a_signal_is_named_and_the_others_end():
                       callbacks=[KillRankOne()])
     run = nbtrain.runs["killed"]
     assert run.status == "failed" and len(run.history) >= 2
+    shutil.rmtree(run.config["rank_files"])
     assert not any(alive(p) for p in run._distributed["pids"])

@@ -144,6 +144,8 @@ bad = nbtrain.train((X, y), model=Fails(), epochs=2, processes=2, display='none'
         _, out, _, _ = execute(kc, "print('REPORT' + json.dumps(nbtrain.runs['bad']._distributed))")
         pids = json.loads(out.split("REPORT", 1)[1])["pids"]
         assert not any(alive(p) for p in pids)
+        _, _, err, _ = execute(kc, "import shutil; shutil.rmtree(nbtrain.runs['bad'].config['rank_files'])")
+        assert err is None, err
     assert not [p for p in _children(km.provisioner.process.pid)], "ranks left under the kernel"
 
 
