@@ -191,15 +191,17 @@ class LiveComms:
         sock = self._stream.socket
         if sock is None or not (sock.getsockopt(self._zmq.EVENTS) & self._zmq.POLLIN):
             return 0
-        mine = self._drain(sock)
+        mine, interrupted = self._drain(sock)
         for msg in mine:
             self._handle(msg)
         self.handled += len(mine)
+        if interrupted:
+            raise KeyboardInterrupt
         return len(mine)
 
-    def _drain(self, sock) -> list:
+    def _drain(self, sock):
         """Read every queued message; keep ours, hold the rest.  A KeyboardInterrupt that arrives
-        meanwhile is deferred to the end, so no message read from the socket is ever lost."""
+        meanwhile is deferred (returned as ``interrupted``), so no message read from the socket is lost."""
         zmq, session = self._zmq, self.kernel.session
         copy = getattr(self._stream, "_recv_copy", False)
         deferred = []
@@ -224,9 +226,7 @@ class LiveComms:
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
-        if deferred:
-            raise KeyboardInterrupt
-        return mine
+        return mine, bool(deferred)
 
     def _ours(self, session, raw):
         """The deserialized message when ``raw`` is a comm message for one of our comms, else None."""
@@ -251,6 +251,8 @@ class LiveComms:
     # ------------------------------------------------------------------ after the run
     def close(self) -> None:
         """Undo the routing (subshell mode) or hand the held messages back in order (queue mode)."""
+        if self.closed:
+            return
         for c in self._routed:
             try:
                 del c._reply_subshell_for
@@ -259,10 +261,11 @@ class LiveComms:
         self._routed = []
         if self.mode == "queue" and self._stream is not None:
             # the main thread is busy: anything still in the socket is read by the stream later, after these
+            interrupted = False
             try:
                 self.poll(force=True)
-            except KeyboardInterrupt:
-                pass
+            except KeyboardInterrupt:   # hand the messages back first, then let the interrupt through
+                interrupted = True
             held, self.held = self.held, []
             self.replayed += len(held)
             stream = self._stream
@@ -272,4 +275,7 @@ class LiveComms:
             io_loop = getattr(stream, "io_loop", None)
             if io_loop is not None:
                 io_loop.add_callback(lambda: stream._handle_events(stream.socket, 0) if stream.socket else None)
+            self.closed = True
+            if interrupted:
+                raise KeyboardInterrupt
         self.closed = True

@@ -198,3 +198,99 @@ def test_unknown_kernel_internals_fall_back_to_none_with_a_reason():
     for mode in ("subshell", "queue"):
         forced = LiveComms([FakeComm()], kernel=FakeKernel(), mode=mode)
         assert forced.start() == "none"
+
+
+class _FakeQueueKernel:
+    """Just enough of an ipykernel 6-style kernel for queue mode: a shell stream whose socket holds
+    raw messages as (msg_type, content) pairs."""
+
+    def __init__(self, raws, on_recv=None):
+        import zmq
+
+        kernel = self
+
+        class Socket:
+            def getsockopt(self, opt):
+                return zmq.POLLIN if raws else 0
+
+            def recv_multipart(self, flags=0, copy=True):
+                if not raws:
+                    raise zmq.Again()
+                raw = raws.pop(0)
+                if on_recv:
+                    on_recv(raw)
+                return raw
+
+        class Stream:
+            socket = Socket()
+            io_loop = None
+            _recv_copy = False
+
+            def _recv_callback(self, raw):
+                kernel.replayed.append(raw)
+
+            def _run_callback(self, cb, raw):
+                cb(raw)
+
+        class Session:
+            def feed_identities(self, raw, copy=True):
+                return [], raw
+
+            def deserialize(self, frames, content=True, copy=True):
+                return {"header": {"msg_type": frames[0]}, "content": frames[1], "buffers": []}
+
+            def unpack(self, c):
+                return c
+
+        class Comms:
+            def get_comm(self, comm_id):
+                return kernel.comm if comm_id == kernel.comm.comm_id else None
+
+        class Comm:
+            comm_id = "c1"
+
+            def handle_msg(self, msg):
+                kernel.handled.append(msg)
+
+        self.session, self.comm_manager, self.comm = Session(), Comms(), Comm()
+        self.shell_channel_thread, self.shell_stream = None, Stream()
+        self.handled, self.replayed = [], []
+
+
+def test_queue_mode_handles_ours_now_and_replays_the_rest_in_order():
+    from nbtrain.display.kernel_poll import LiveComms
+    raws = [("execute_request", {"code": "a"}), ("comm_msg", {"comm_id": "c1"}),
+            ("comm_msg", {"comm_id": "other"}), ("execute_request", {"code": "b"})]
+    k = _FakeQueueKernel(list(raws))
+    live = LiveComms([k.comm], kernel=k, mode="queue", clock=lambda: 0.0)
+    assert live.start() == "queue"
+    assert live.poll() == 1 and len(k.handled) == 1
+    assert live.poll() == 0                            # throttled: the clock has not moved
+    assert k.replayed == []                            # nothing handed back while the cell runs
+    live.close()
+    assert k.replayed == [raws[0], raws[2], raws[3]]   # the rest, in arrival order
+    live.close()
+    assert len(k.replayed) == 3                        # closing twice replays nothing twice
+
+
+def test_an_interrupt_during_the_drain_loses_no_message():
+    import signal
+    from nbtrain.display.kernel_poll import LiveComms
+    raws = [("execute_request", {"code": "a"}), ("comm_msg", {"comm_id": "c1"}), ("execute_request", {"code": "b"})]
+    sent = []
+
+    def interrupt_once(raw):
+        if not sent:
+            sent.append(raw)
+            signal.raise_signal(signal.SIGINT)         # arrives in the middle of reading the queue
+
+    k = _FakeQueueKernel(list(raws), on_recv=interrupt_once)
+    live = LiveComms([k.comm], kernel=k, mode="queue")
+    live.start()
+    with pytest.raises(KeyboardInterrupt):
+        live.poll(force=True)
+    assert len(k.handled) == 1                         # the click was still handled
+    assert live.held == [raws[0], raws[2]]             # and nothing read was dropped
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    live.close()
+    assert k.replayed == [raws[0], raws[2]]
