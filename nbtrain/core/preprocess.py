@@ -203,5 +203,11 @@ def features(transformer, X, fit: bool, what: str) -> np.ndarray:
             "(e.g. preprocess=\"impute:median | standardize\") or \"dropna\" to preprocess."
         )
     if shape is not None:
+        if X.shape[1] != int(np.prod(shape)):
+            raise DataError(
+                f"preprocessing changed {what} from {int(np.prod(shape))} to {X.shape[1]} values per sample, so the "
+                f"samples no longer have shape {tuple(shape)} (impute drops features that are missing in every "
+                "training row); fill those values first."
+            )
         X = X.reshape((len(X),) + tuple(shape))
     return X
