@@ -8,12 +8,18 @@ Modes (each is a full ``nbtrain.train`` call on the same seeded data and model):
                 and encoded to PNG, only the transport to a front end is skipped
 - ``console``   the real console view on a TTY-like stream (progress line + epoch table)
 
+"drawn share" is measured inside the views: the seconds spent drawing (live frames, loss samples
+and the final plot) over the run's wall time; unlike the ratio it is not blurred by other load
+on the machine.
+
 Runs alternate between modes (none, notebook, console, none, ...) after one warm-up run each
 (imports, font caches); each mode's median of ``--repeats`` runs is compared with the baseline's.
-The target is a ratio of at most 1.03 for runs of ``--seconds`` >= ~10 (the final plot, drawn once,
-is a fixed cost of ~0.1 s that a very short run cannot amortize).
+The target is a ratio of at most 1.03.  Live frames are held to 2% of wall time by construction
+(``LivePlot.budget``); the final plot, drawn once, is a fixed cost (~0.1 s on an idle core, several
+times that on a loaded machine) that only runs of ~10 s and more amortize below the last 1%.
+On a machine shared with other jobs the ratio is noise; trust the drawn share there.
 
-    python benchmarks/display_overhead.py                # 10 s runs, 5 repeats
+    python benchmarks/display_overhead.py                # 20 s runs, 5 repeats
     python benchmarks/display_overhead.py --seconds 3    # a quicker look
 """
 from __future__ import annotations
@@ -72,13 +78,13 @@ def one_run(data, epochs, mode):
     wall = time.perf_counter() - t
     assert run.status == "completed", run.error
     frames = sum(getattr(v, "frames", getattr(v, "refreshes", 0)) for v in watched)
-    drawn = sum(getattr(v, "refresh_time", 0.0) for v in watched)
+    drawn = sum(getattr(v, "refresh_time", 0.0) + getattr(v, "final_time", 0.0) for v in watched)
     return wall, frames, drawn
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=10.0, help="target length of one run")
+    ap.add_argument("--seconds", type=float, default=20.0, help="target length of one run")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per mode (median); at least 5")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (fixed, for stable timings)")
     ap.add_argument("--modes", default="notebook,console")
@@ -104,12 +110,12 @@ def main(argv=None):
             times[m].append(wall)
             stats[m].append((frames, drawn / wall))
     base = statistics.median(times["none"])
-    print(f"{'mode':<10}{'median s':>10}{'ratio':>8}{'frames':>8}{'live share':>12}")
+    print(f"{'mode':<10}{'median s':>10}{'ratio':>8}{'frames':>8}{'drawn share':>13}")
     for m in modes:
         med = statistics.median(times[m])
         frames = statistics.median(f for f, _ in stats[m])
         share = statistics.median(s for _, s in stats[m])
-        print(f"{m:<10}{med:>10.3f}{med / base:>8.3f}{frames:>8.0f}{share:>11.2%}")
+        print(f"{m:<10}{med:>10.3f}{med / base:>8.3f}{frames:>8.0f}{share:>12.2%}")
     for m in modes[1:]:
         print(f"display overhead ratio ({m} / none): {statistics.median(times[m]) / base:.3f}")
 

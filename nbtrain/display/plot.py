@@ -140,6 +140,7 @@ class LivePlot(ThrottledView):
         self.handle = None            # the live display handle, made at the first live frame
         self.fig = None
         self.frames = 0               # live frames sent
+        self.final_time = 0.0         # seconds the final plot took
         self._next_sample = 0.0
         self._rows: list = []
         self._metric: Optional[str] = None
@@ -209,9 +210,11 @@ class LivePlot(ThrottledView):
         if self.handle is not None:   # the live slot ends empty: nbval compares its first and last text
             self.sink.update(self.handle, EMPTY)
         if rows:
+            t0 = self.clock()
             cfg = getattr(run, "config", None) or {}
             title = f"{run.name}: {status}, {len(rows)}/{cfg.get('epochs', len(rows))} epochs"
             self.sink.show(png_bundle(self._render(run, title), self.text(run)))
+            self.final_time = self.clock() - t0
         self.close()
 
     def close(self):
