@@ -9,9 +9,9 @@ def saved_run_bytes(tmp_path_factory):
     """Bytes of a genuine run file (with preprocessing and label classes)."""
     import nbtrain
     path = tmp_path_factory.mktemp("run") / "good.nbtrain"
-    run = train_small()
+    run = train_small(name="_hardening_fixture_run")
     run.save(path)
-    nbtrain.runs.clear()
+    nbtrain.runs.pop(run.name, None)   # built outside any test: leave the registry as it was
     return path.read_bytes()
 
 
@@ -20,8 +20,8 @@ def checkpoint_bytes(tmp_path_factory):
     """Bytes of a genuine checkpoint written by train(checkpoint=...)."""
     import nbtrain
     path = tmp_path_factory.mktemp("ck") / "ck.pt"
-    train_small(checkpoint=str(path))
-    nbtrain.runs.clear()
+    run = train_small(checkpoint=str(path), name="_hardening_fixture_ck")
+    nbtrain.runs.pop(run.name, None)
     return path.read_bytes()
 
 
