@@ -17,7 +17,8 @@ from typing import Optional
 
 from ..core.errors import ConfigError
 from ..core.events import Callback, CallbackList
-from .launcher import Relay, check_processes, prepare_for_ranks, rank_settings
+from .launcher import check_processes, prepare_for_ranks, rank_settings
+from .relay import Relay
 from .worker import FORMAT, read_runfile
 
 
