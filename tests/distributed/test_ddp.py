@@ -191,3 +191,11 @@ def test_a_rank_killed_by_a_signal_is_named_and_the_others_end():
     assert run.status == "failed" and len(run.history) >= 2
     shutil.rmtree(run.config["rank_files"])
     assert not any(alive(p) for p in run._distributed["pids"])
+
+
+def test_a_torch_dataset_is_sharded_the_same_way():
+    from torch.utils.data import TensorDataset
+    X, y = classification(n=70)
+    ds = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    one, two = _pair(ds, model="mlp(8)", optimizer="sgd(momentum=0.9)", lr=0.1, epochs=3, batch_size=8)
+    _assert_same(one, two)
