@@ -258,14 +258,15 @@ def _check_state(state, where: str, part: str) -> dict:
     return state
 
 
-def _is_num(v) -> bool:
-    return v is None or isinstance(v, (int, float))
+def _is_plain(v) -> bool:
+    # numbers in practice; a callback may also have put a string or None into its epoch's row
+    return v is None or isinstance(v, (int, float, str))
 
 
 def _check_history(rows, where: str) -> list:
     if not isinstance(rows, list) or not all(
-            isinstance(r, dict) and all(isinstance(k, str) and _is_num(v) for k, v in r.items()) for r in rows):
-        raise RunFileError(f"{where}: its history is malformed (expected a list of rows of numbers).")
+            isinstance(r, dict) and all(isinstance(k, str) and _is_plain(v) for k, v in r.items()) for r in rows):
+        raise RunFileError(f"{where}: its history is malformed (expected a list of rows of plain values).")
     return rows
 
 

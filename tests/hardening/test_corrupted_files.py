@@ -59,7 +59,7 @@ RUN_CASES = {
     "bad task": (lambda g: _with_meta(g, task="poetry"), "meta.json is malformed"),
     "config not dict": (lambda g: _with_meta(g, config=[1]), "meta.json is malformed"),
     "bad input_shape": (lambda g: _with_meta(g, config=dict(_meta(g)["config"], input_shape="x")), "input_shape"),
-    "bad history": (lambda g: _with_meta(g, history=[{"epoch": "one"}]), "history is malformed"),
+    "bad history": (lambda g: _with_meta(g, history=[{"epoch": {"nested": 1}}]), "history is malformed"),
     "bad classes": (lambda g: _with_meta(g, classes={"dtype": "V8", "values": [1]}), "label classes"),
     "weights truncated": (lambda g: rezip(g, {"weights.pt": rezip_bytes_weights(g)[:100]}), "weights.pt"),
     "weights not a state_dict": (lambda g: rezip(g, {"weights.pt": _state_list()}), "not a model state_dict"),
