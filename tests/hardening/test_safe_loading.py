@@ -199,3 +199,29 @@ def test_label_types_round_trip(labels, tmp_path):
     loaded = nbtrain.load(run.save(tmp_path / "labels.nbtrain"))
     assert loaded.classes.dtype == run.classes.dtype
     np.testing.assert_array_equal(loaded.predict(X), run.predict(X))
+
+
+def test_genuine_runs_of_every_kind_load_without_trusting_anything(tmp_path):
+    """No false refusals: the presets' own preprocessing, DataFrames with one-hot columns,
+    regression with two targets, a Dataset, and a custom module all load with trusted=()."""
+    import pandas as pd
+    from torch import nn
+
+    X, y = tiny_data(n=40)
+    df = pd.DataFrame(X, columns=list("abcd"))
+    df["colour"] = np.array(["red", "green"])[np.arange(40) % 2]
+    df.loc[3, "a"] = np.nan
+    cases = {
+        "frame": dict(data=(df, y), preprocess="impute:median | onehot | standardize"),
+        "normalize": dict(data=(X, y.astype(str)), preprocess="drop_duplicates | impute | normalize"),
+        "regression2": dict(data=(X, np.stack([X[:, 0], X[:, 1]], 1).astype(np.float64)), model="mlp(4)"),
+        "dataset": dict(data=torch.utils.data.TensorDataset(torch.tensor(X), torch.tensor(y)), model="mlp(4)"),
+        "custom": dict(data=(X, y), model=nn.Sequential(nn.Linear(4, 3))),
+    }
+    for name, kw in cases.items():
+        data = kw.pop("data")
+        run = nbtrain.train(data, epochs=1, display="none", name=name, **kw)
+        loaded = nbtrain.load(run.save(tmp_path / f"{name}.nbtrain"),
+                              model=nn.Sequential(nn.Linear(4, 3)) if name == "custom" else None)
+        feats = df if name == "frame" else X
+        np.testing.assert_array_equal(loaded.predict(feats), run.predict(feats))
