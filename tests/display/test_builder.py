@@ -86,8 +86,8 @@ def test_user_mistakes_show_one_red_sentence():
 
 def test_copied_cell_reproduces_the_run_exactly():
     """Run the builder's text through the real %%train magic: same config, same history."""
-    globalipapp = pytest.importorskip("IPython.testing.globalipapp")
-    ip = globalipapp.start_ipython()
+    from IPython.core.interactiveshell import InteractiveShell
+    ip = InteractiveShell.instance()       # the same shell the magics tests use
     try:
         ip.run_line_magic("load_ext", "nbtrain")
     except Exception as exc:  # the magics are another module; say so rather than pass silently
