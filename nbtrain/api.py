@@ -17,17 +17,17 @@ from .core.run import Run, runs
 DISPLAYS = ("auto", "notebook", "console", "none")
 
 
-def _views(display, run) -> list:
+def _views(display, run, plot: bool = True) -> list:
     if display in (None, False, "none"):
         return []
     from .display import views_for  # display code is imported only when something is shown
-    return views_for(display, run)
+    return views_for(display, run, plot=plot)
 
 
 def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, epochs=10, batch_size=32,
           lr=None, val=0.2, test=0.2, val_data=None, test_data=None, seed=0, device="auto", metrics=None,
           patience=None, amp=None, callbacks=(), display="auto", name=None, scheduler=None, target=None,
-          compile=False, checkpoint=None, resume=False, monitor=None, processes=None) -> Run:
+          compile=False, checkpoint=None, resume=False, monitor=None, processes=None, plot=True) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
     >>> from sklearn.datasets import load_iris
@@ -35,6 +35,10 @@ def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, 
     ...             epochs=30, display="none")
     >>> run.status
     'completed'
+
+    ``display`` is "auto" (widgets + live plot in a notebook, text in a terminal), "notebook", "console" or
+    "none"; ``plot=False`` keeps the panel and table but draws no loss plot.  ``processes=N`` trains with
+    DDP on N ranks (see docs/distributed.md).
 
     Every user mistake raises an :class:`nbtrain.NbtrainError` before training starts; ``nbtrain.runs``
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
@@ -60,7 +64,7 @@ def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, 
                     seed=seed, device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler,
                     target=target, compile=compile, checkpoint=checkpoint, resume=resume, monitor=monitor)
         return train_processes(args, processes=processes, callbacks=callbacks, name=name,
-                               views=lambda r: _views(display, r))
+                               views=lambda r: _views(display, r, plot))
     run_name = name or runs.next_name()
     run, job = prepare(data, model, loss, optimizer, preprocess, epochs=epochs, batch_size=batch_size, lr=lr,
                        val=val, test=test, val_data=val_data, test_data=test_data, seed=seed, device=device,
@@ -74,7 +78,7 @@ def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, 
     if checkpoint:
         job.checkpoint = make_checkpointer(checkpoint, job)
     run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
-    job.callbacks = CallbackList(callbacks + _views(display, run))
+    job.callbacks = CallbackList(callbacks + _views(display, run, plot))
     runs.pop(run_name, None)   # a new run under an existing name replaces it, at the end of the order
     runs[run_name] = run
     fit(run, job)

@@ -75,8 +75,13 @@ class CallbackList:
         for hook in self._batch:
             hook(run, epoch=epoch, batch=batch, num_batches=num_batches)
 
+    @staticmethod
+    def floats(logs: dict) -> dict:
+        """The row as plain floats: the one place tensors become numbers."""
+        return {k: (v if isinstance(v, float) else to_float(v)) for k, v in logs.items()}
+
     def on_epoch_end(self, run, epoch, logs, **kw):
-        logs = {k: (v if isinstance(v, float) else to_float(v)) for k, v in logs.items()}
+        logs = self.floats(logs)
         for cb in self.callbacks:
             cb.on_epoch_end(run, epoch=epoch, logs=logs, **kw)
         return logs

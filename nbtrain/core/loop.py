@@ -153,9 +153,11 @@ def fit(run, job: Job) -> None:
             if sched is not None and not job.scheduler_per_batch:
                 sched.step()
             row["time"] = time.perf_counter() - t0
-            logs = cbs.on_epoch_end(run, epoch, row)
+            # record first, then tell the views: an interrupt inside a view keeps this epoch
+            logs = cbs.floats(row)
             run.history.append(logs)
             good_state = _snapshot(model)
+            cbs.on_epoch_end(run, epoch, logs)
             # early stopping on the monitored value (lower is better for losses)
             if job.patience is not None:
                 value = logs.get(job.monitor, logs["train_loss"])

@@ -67,8 +67,9 @@ class Relay:
             cbs.on_batch_end(run, ev["epoch"], ev["batch"], ev["num_batches"])
             self._last_pump = time.monotonic()
         elif kind == "epoch_end":
-            logs = cbs.on_epoch_end(run, ev["epoch"], ev["logs"])
-            run.history.append(logs)
+            logs = cbs.floats(ev["logs"])
+            run.history.append(logs)  # record first, then tell the views
+            cbs.on_epoch_end(run, ev["epoch"], logs)
         elif kind == "interrupt":
             run._stop, run._stop_reason = True, run._stop_reason or ev["reason"]
             cbs.on_interrupt(run, reason=ev["reason"])

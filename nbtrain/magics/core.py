@@ -82,7 +82,7 @@ class NbtrainMagics(Magics):
     @argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision (default: off)")
     @argument("--compile", action="store_true", help="use torch.compile (default: off)")
     @argument("--no-plot", action="store_true", dest="no_plot",
-              help="text progress only: no live plot or widgets (default: off)")
+              help="no loss plot: the progress panel and the metric table only (default: off)")
     @argument("--quiet", action="store_true", help="show nothing while training (default: off)")
     @argument("--checkpoint", metavar="PATH", default=None, help="save a checkpoint after every epoch (default: none)")
     @argument("--resume", action="store_true", help="continue from --checkpoint PATH (default: off)")

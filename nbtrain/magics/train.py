@@ -13,11 +13,7 @@ from .declarations import DECLARED, declared, snapshot, stale
 
 def options(magics, args) -> dict:
     """``nbtrain.train`` keywords from the parsed options and the magics' settings."""
-    display = magics.display
-    if args.quiet:
-        display = "none"
-    elif args.no_plot:
-        display = "console"
+    display = "none" if args.quiet else magics.display
     kw = dict(epochs=magics.epochs if args.epochs is None else args.epochs,
               batch_size=magics.batch_size if args.batch_size is None else args.batch_size,
               lr=args.lr, val=args.val, test=args.test,
@@ -25,6 +21,8 @@ def options(magics, args) -> dict:
               device=magics.device if args.device is None else args.device,
               patience=args.patience, amp=args.amp, compile=args.compile, checkpoint=args.checkpoint,
               resume=args.resume, target=args.target, display=display)
+    if args.no_plot:
+        kw["plot"] = False   # the panel and the table stay; only the loss plot is left out
     if args.metrics is not None:
         kw["metrics"] = args.metrics
     if args.processes is not None:

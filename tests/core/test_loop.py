@@ -184,3 +184,15 @@ def test_oom_ends_failed_with_batch_size_hint():
     run = nbtrain.train(blobs(), model=m, epochs=3, batch_size=16, display="none")
     assert run.status == "failed" and "batch size 16" in run.error and "batch_size=8" in run.error
     assert len(run.history) == 1
+
+
+class InterruptInEpochEnd(Callback):
+    def on_epoch_end(self, run, epoch, logs, **kw):
+        assert run.history.last == logs  # the row is recorded before views hear of it
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+
+def test_interrupt_inside_a_view_keeps_that_epoch():
+    run = nbtrain.train(blobs(), epochs=5, callbacks=[InterruptInEpochEnd()], display="none")
+    assert run.status == "stopped" and len(run.history) == 2

@@ -100,3 +100,15 @@ def test_notebook_views_are_callbacks_in_display_order():
         public = {m for m in dir(type(v)) if m.startswith("on_")}
         assert public <= HOOKS, public - HOOKS                  # they only listen to events
     assert notebook_views(FakeRun(), sink, panel=False, plot=False, table=False) == []
+
+
+def test_views_for_no_plot_keeps_panel_and_table():
+    """``%%train --no-plot`` / ``train(plot=False)``: the panel and table stay, the live plot goes."""
+    import nbtrain
+    from nbtrain.display import views_for
+    from nbtrain.display.plot import LivePlot
+
+    run = nbtrain.Run("x", None, task="classification", config={})
+    kinds = [type(v).__name__ for v in views_for("notebook", run, plot=False)]
+    assert "LivePlot" not in kinds and "TableView" in kinds and "PanelView" in kinds
+    assert any(isinstance(v, LivePlot) for v in views_for("notebook", run))
