@@ -1,7 +1,6 @@
 """Promise 5: fuzzed inputs either train or raise an NbtrainError with a short one-line message —
 never a raw internal exception, a hang, or a changed ``nbtrain.runs`` on failure.  Preset strings
 are parsed, never evaluated.  (Hypothesis example counts are kept modest for CI time.)"""
-import math
 import os
 import time
 import warnings
