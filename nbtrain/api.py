@@ -50,6 +50,8 @@ def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, 
         raise ConfigError(f"name must be a non-empty string, got {name!r}.")
     if isinstance(callbacks, Callback):
         callbacks = [callbacks]
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise DataTypeError(f"callbacks must be a list of nbtrain.Callback instances, got {type(callbacks).__name__}.")
     callbacks = list(callbacks or ())
     for cb in callbacks:
         if not isinstance(cb, Callback):

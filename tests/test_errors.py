@@ -89,3 +89,9 @@ def test_name_reuse_replaces_only_after_validation():
     assert nbtrain.runs["same"] is a
     b = nbtrain.train((X, Y), epochs=1, display="none", name="same")
     assert nbtrain.runs["same"] is b
+
+
+@pytest.mark.parametrize("bad", [3, "early_stop", object()])
+def test_callbacks_of_the_wrong_type(bad):
+    with pytest.raises(nbtrain.DataTypeError, match="callbacks"):
+        nbtrain.train((X, Y), epochs=1, display="none", callbacks=bad)
