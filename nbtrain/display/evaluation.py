@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-PLOTS = ("confusion", "roc")
+PLOTS = {"classification": ("confusion", "roc"), "regression": ("pred",)}
 _DIFF_STYLE = "background-color: rgba(255, 200, 0, 0.35); font-weight: bold"
 
 
@@ -176,15 +176,19 @@ def loss_curves_figure(runs, title="loss curves"):
 
 
 # ---------------------------------------------------------------------------- the magics' twins
-def parse_plots(plot) -> list:
-    """"confusion,roc" -> ["confusion", "roc"]; an unknown name raises ConfigError."""
+def parse_plots(plot, task: str = "classification") -> list:
+    """"confusion,roc" -> ["confusion", "roc"]; a name that does not fit the task raises ConfigError."""
     from ..core.errors import ConfigError
     if not plot:
         return []
+    allowed = PLOTS.get(task, PLOTS["classification"])
     names = [p.strip().lower() for p in (plot.split(",") if isinstance(plot, str) else plot) if p.strip()]
     for p in names:
-        if p not in PLOTS:
-            raise ConfigError(f"unknown plot {p!r}: use one or more of {', '.join(PLOTS)}, e.g. --plot confusion,roc.")
+        if p not in allowed:
+            other = "regression" if task == "classification" else "classification"
+            hint = f" ({p!r} is for {other} runs)" if p in PLOTS[other] else ""
+            raise ConfigError(f"unknown plot {p!r} for a {task} run{hint}: use {', '.join(allowed)}, "
+                              f"e.g. --plot {','.join(allowed)}.")
     return names
 
 
@@ -195,10 +199,9 @@ def metric_table(metrics: dict, title: str = "") -> Table:
 def evaluate(run, on: str = "test", metrics=None, plot=None) -> EvalResult:
     """Metrics of ``run`` on a split as an :class:`EvalResult` (a dict), with optional plots.
 
-    Classification plots: "confusion", "roc".  Regression runs always get a predicted-vs-true plot
-    when any plot is asked for.
+    Classification plots: "confusion", "roc".  Regression: "pred" (predicted vs true).
     """
-    plots = parse_plots(plot)
+    plots = parse_plots(plot, run.task)
     values = run.evaluate(on=on, metrics=metrics)
     table = metric_table(values, title=f"{run.name} on the {on} split")
     figures = []
@@ -212,7 +215,7 @@ def evaluate(run, on: str = "test", metrics=None, plot=None) -> EvalResult:
             if "roc" in plots:
                 fig = roc_figure(p["y_true_index"], p["scores"], p["classes"], title=f"{run.name}: ROC ({on})")
                 figures.append(FigureDisplay(fig, f"ROC curve of {run.name} on {on}"))
-        else:
+        elif "pred" in plots:
             fig = pred_vs_true_figure(p["y_true"], p["y_pred"], title=f"{run.name}: predicted vs true ({on})")
             figures.append(FigureDisplay(fig, f"predicted vs true of {run.name} on {on}"))
     return EvalResult(values, table, figures)

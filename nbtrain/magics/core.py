@@ -113,8 +113,8 @@ class NbtrainMagics(Magics):
               help="comma-separated metrics (default: all that fit the task: accuracy,precision,recall,f1,auc "
                    "or mse,mae,r2)")
     @argument("--plot", default=None,
-              help="confusion, roc or confusion,roc for classification; any value gives a predicted-vs-true "
-                   "plot for regression (default: no plot)")
+              help="confusion, roc or confusion,roc for classification; pred (predicted vs true) for "
+                   "regression (default: no plot)")
     @line_magic("evaluate")
     def evaluate(self, line):
         """Evaluate a run on a split: a metric table (and plots); returns the metrics dict."""

@@ -56,7 +56,9 @@ def test_binary_roc_and_regression_plot(shell):
     res = shell.run("%evaluate bc --plot roc")
     assert len(res.figures[0].figure.axes[0].lines) == 2 and res.figures[0]._repr_png_().startswith(PNG)
     shell.run("%%train --epochs 3 --name dia --lr 0.05\n" + DIABETES + "preprocess = 'standardize'")
-    res, outputs = shell.capture("%evaluate dia --plot confusion")
+    with pytest.raises(UsageError, match="'confusion' is for classification runs"):
+        shell.run("%evaluate dia --plot confusion")
+    res, outputs = shell.capture("%evaluate dia --plot pred")
     assert set(res) == {"mse", "mae", "r2"}
     assert outputs[1]["text/plain"] == "<Figure: predicted vs true of dia on test>"
     with pytest.raises(UsageError, match="does not fit a regression"):
