@@ -183,16 +183,22 @@ class LabelCodec:
 
 # ---------------------------------------------------------------------------------- splits
 
-def split(table: Table, fraction: float, seed: int, stratify: bool, what: str):
-    """Split off ``fraction`` of the rows (stratified for classification).  Returns (rest, part)."""
-    from sklearn.model_selection import train_test_split
-
-    n = len(table)
+def _part_size(n: int, fraction: float, what: str) -> int:
+    """Rows in a split of ``fraction`` of ``n``; both sides must keep at least one row."""
     n_part = int(round(fraction * n))
     if n_part == 0:
         raise ConfigError(f"{what}={fraction} of {n} rows is no rows; use a larger fraction or give {what}_data.")
     if n - n_part < 1:
         raise ConfigError(f"{what}={fraction} leaves no training rows out of {n}; use a smaller fraction.")
+    return n_part
+
+
+def split(table: Table, fraction: float, seed: int, stratify: bool, what: str):
+    """Split off ``fraction`` of the rows (stratified for classification).  Returns (rest, part)."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(table)
+    n_part = _part_size(n, fraction, what)
     idx = np.arange(n)
     strat = table.y if stratify else None
     if strat is not None:
@@ -280,11 +286,7 @@ def dataset_targets(dataset, what: str = "data") -> np.ndarray:
 
 def split_dataset(dataset, fraction: float, seed: int, what: str):
     n = len(dataset)
-    n_part = int(round(fraction * n))
-    if n_part == 0:
-        raise ConfigError(f"{what}={fraction} of {n} samples is none; use a larger fraction or give {what}_data.")
-    if n - n_part < 1:
-        raise ConfigError(f"{what}={fraction} leaves no training samples out of {n}; use a smaller fraction.")
+    n_part = _part_size(n, fraction, what)
     g = torch.Generator().manual_seed(seed)
     rest, part = torch.utils.data.random_split(dataset, [n - n_part, n_part], generator=g)
     return rest, part
