@@ -14,3 +14,13 @@ def _fresh_registry():
     yield
     nbtrain.runs.clear()
     nbtrain.runs.update(saved)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: one intra-op thread is faster (and repeatable) on a busy 2-core machine."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

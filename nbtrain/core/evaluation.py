@@ -1,7 +1,6 @@
 """Forward passes over whole splits and the decisions (labels, scores) made from outputs."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from . import metrics as M
@@ -40,13 +39,16 @@ def decide(outputs: torch.Tensor, task: str):
 
 
 def split_loss(loss_fn, outputs, targets, chunk: int) -> float:
-    total, n = 0.0, len(targets)
-    parts = []
-    for i in range(0, n, chunk):
-        o, t = outputs[i:i + chunk], targets[i:i + chunk]
-        parts.append(loss_fn(o, t).float() * len(t))
-    total = torch.stack(parts).sum() / n
-    return float(total)
+    """The size-weighted mean loss over a split, computed in chunks (one host read)."""
+    parts = [loss_fn(outputs[i:i + chunk], targets[i:i + chunk]).float() * len(targets[i:i + chunk])
+             for i in range(0, len(targets), chunk)]
+    return float(torch.stack(parts).sum() / len(targets))
+
+
+def split_metrics(outputs, targets, names, task: str, n_classes: int) -> dict:
+    """Metrics of a split's outputs against its (encoded) targets, as floats."""
+    pred, scores = decide(outputs, task)
+    return M.compute(names, task, targets.cpu().numpy(), pred, scores, n_classes)
 
 
 def make_evaluator(loss_fn, precision, names, task: str, n_classes: int, chunk: int):
@@ -56,9 +58,7 @@ def make_evaluator(loss_fn, precision, names, task: str, n_classes: int, chunk: 
         outputs, targets = forward_all(model, batches, precision)
         result = {"loss": split_loss(loss_fn, outputs, targets, chunk)}
         if names:
-            pred, scores = decide(outputs, task)
-            y = targets.cpu().numpy()
-            result.update(M.compute(names, task, y, pred, scores, n_classes))
+            result.update(split_metrics(outputs, targets, names, task, n_classes))
         return result
 
     return evaluate

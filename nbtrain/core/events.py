@@ -12,7 +12,6 @@ once, at epoch end.  During an epoch, ``run.live`` holds the live counters; read
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable
 
 
@@ -94,6 +93,3 @@ class CallbackList:
         for cb in self.callbacks:
             cb.on_interrupt(run, reason=reason, **kw)
 
-
-def is_finite(x: float) -> bool:
-    return not (math.isnan(x) or math.isinf(x))

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 
 from . import metrics as M
-from .data import adapt, as_features, is_dataset, TensorBatches, LoaderBatches
+from .data import TensorBatches, as_features, is_dataset
 from .errors import ConfigError, DataError
-from .evaluation import decide, forward_all
+from .evaluation import decide, forward_all, split_metrics
 from .history import History
 from .loop import Live
 from . import preprocess as P
@@ -108,9 +108,8 @@ class Run:
         """Metrics on a split (default: the test split) as a dict of floats."""
         names = M.parse_metrics(metrics, self.task, default=M.DEFAULT_EVAL)
         outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
-        pred, scores = decide(outputs, self.task)
         n_classes = self.codec.n_classes if self.codec is not None else 0
-        return M.compute(names, self.task, targets.cpu().numpy(), pred, scores, n_classes)
+        return split_metrics(outputs, targets, names, self.task, n_classes)
 
     def _features(self, X) -> torch.Tensor:
         if isinstance(X, tuple) and len(X) == 2 and not isinstance(X[0], (int, float)):

@@ -91,6 +91,17 @@ def _mp():
 
 # ------------------------------------------------------------------------------------ ranks
 
+def _kill_rank(pid: int) -> None:
+    """SIGKILL a rank's process group (each rank runs in its own session), else the rank itself."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 class _Forked:
     def __init__(self, proc):
         self.proc = proc
@@ -104,13 +115,7 @@ class _Forked:
 
     def kill(self):
         if self.proc.exitcode is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: the group is the rank
-            except (ProcessLookupError, PermissionError):
-                try:
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            _kill_rank(self.proc.pid)
 
     def wait(self, timeout):
         self.proc.join(timeout)
@@ -130,10 +135,7 @@ class _Spawned:
 
     def kill(self):
         if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_rank(self.popen.pid)
 
     def wait(self, timeout):
         try:

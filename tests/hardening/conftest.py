@@ -26,10 +26,5 @@ def checkpoint_bytes(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is several times faster on a busy 2-core CI machine."""
-    import torch
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every hardening test runs with one intra-op thread (see tests/conftest.py)."""
