@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nbtrain-installed
 
-.PHONY: demo test venv bench docs clean
+.PHONY: demo test lint venv bench docs clean
 
 venv: $(STAMP)
 
@@ -23,9 +23,14 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/python -m nbtrain.demo notebooks/01_quickstart.ipynb --out out
 
-# The whole test suite: unit, API, magics, kernels, browser, and every notebook under strict nbval.
-test: $(STAMP)
+# The whole test suite: lint and format first, then unit, API, magics, kernels, browser, and every
+# notebook under strict nbval.
+test: $(STAMP) lint
 	$(BIN)/python -m pytest tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py

@@ -22,6 +22,7 @@ On a machine shared with other jobs the ratio is noise; trust the drawn share th
     python benchmarks/display_overhead.py                # 20 s runs, 5 repeats
     python benchmarks/display_overhead.py --seconds 3    # a quicker look
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,8 @@ def make_data(n=4000, d=32, k=4, seed=0):
 def panel_view():
     try:
         from nbtrain.display.panel import PanelView
-        return PanelView(display=False)   # widgets built and updated; nothing to send them to
+
+        return PanelView(display=False)  # widgets built and updated; nothing to send them to
     except Exception:
         return None
 
@@ -73,8 +75,9 @@ def views(mode):
 def one_run(data, epochs, mode):
     cbs, watched = views(mode)
     t = time.perf_counter()
-    run = nbtrain.train(data, model="mlp(128, 128)", epochs=epochs, batch_size=32, display="none",
-                        callbacks=cbs, name=f"bench_{mode}")
+    run = nbtrain.train(
+        data, model="mlp(128, 128)", epochs=epochs, batch_size=32, display="none", callbacks=cbs, name=f"bench_{mode}"
+    )
     wall = time.perf_counter() - t
     assert run.status == "completed", run.error
     frames = sum(getattr(v, "frames", getattr(v, "refreshes", 0)) for v in watched)
@@ -93,7 +96,7 @@ def main(argv=None):
     data = make_data()
     modes = ["none"] + [m for m in args.modes.split(",") if m and m != "none"]
 
-    for m in modes:                       # warm-up: imports, font caches, first figure
+    for m in modes:  # warm-up: imports, font caches, first figure
         one_run(data, 2, m)
     # calibrate: epochs for a run of about --seconds
     t = time.perf_counter()

@@ -11,6 +11,7 @@ times (preparing, starting ranks, joining the group, teardown).
     python benchmarks/distributed.py --spawn    # also the spawn route
     python benchmarks/distributed.py --quick    # tiny sizes, 1 repeat (a smoke test)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,10 @@ import time
 
 os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import nbtrain  # noqa: E402
-from nbtrain.distributed.launcher import train_processes  # noqa: E402
+import nbtrain
+from nbtrain.distributed.launcher import train_processes
 
 WORKLOADS = {
     # launch and communication dominate: a tiny model, few rows
@@ -42,11 +43,18 @@ def data(n, d, seed=0):
 
 def measure(workload: dict, mode: str) -> dict:
     X, y = data(workload["n"], workload["d"])
-    kw = dict(model=workload["model"], batch_size=workload["batch_size"], epochs=workload["epochs"],
-              optimizer="adam", val=0.1, test=0.1)
+    kw = dict(
+        model=workload["model"],
+        batch_size=workload["batch_size"],
+        epochs=workload["epochs"],
+        optimizer="adam",
+        val=0.1,
+        test=0.1,
+    )
     t0 = time.perf_counter()
     if mode.startswith("1 process"):
         import torch
+
         threads = torch.get_num_threads()
         if "1 thread" in mode:
             torch.set_num_threads(1)
@@ -75,6 +83,7 @@ def main(argv=None):
         args.repeats = 1
     modes = ["1 process", "1 process, 1 thread", "2 ranks (fork)"] + (["2 ranks (spawn)"] if args.spawn else [])
     import torch
+
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, one-process threads: {torch.get_num_threads()}")
     for mode in ("1 process", "2 ranks (fork)"):  # warm-up: lazy imports, the first fork
         measure(next(iter(workloads.values())), mode)

@@ -8,6 +8,7 @@ A third column times the hand-written loop over ``DataLoader(TensorDataset, shuf
     python benchmarks/overhead.py            # both configurations, 5 repeats
     python benchmarks/overhead.py --quick    # small sizes, 3 repeats (a smoke test)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ import nbtrain
 
 
 def mlp(n_in=64, n_out=10):
-    return nn.Sequential(nn.Flatten(), nn.Linear(n_in, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
-                         nn.Linear(256, n_out))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(n_in, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, n_out)
+    )
 
 
 def make_data(n, d=64, k=10, seed=0):
@@ -47,8 +49,8 @@ def hand_written(X, y, epochs, bs, device, fused):
         Xp, yp = Xt[perm], yt[perm]
         total = torch.zeros((), device=device)
         for i in range(0, n, bs):
-            out = model(Xp[i:i + bs])
-            loss = nn.functional.cross_entropy(out, yp[i:i + bs])
+            out = model(Xp[i : i + bs])
+            loss = nn.functional.cross_entropy(out, yp[i : i + bs])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -74,8 +76,21 @@ def data_loader(X, y, epochs, bs, device):
 
 
 def with_nbtrain(X, y, epochs, bs, device, display="none"):
-    return nbtrain.train((X, y), model=mlp(), loss="cross_entropy", optimizer="adam", lr=1e-3, epochs=epochs,
-                         batch_size=bs, val=0, test=0, metrics=[], device=device, display=display, name="bench")
+    return nbtrain.train(
+        (X, y),
+        model=mlp(),
+        loss="cross_entropy",
+        optimizer="adam",
+        lr=1e-3,
+        epochs=epochs,
+        batch_size=bs,
+        val=0,
+        test=0,
+        metrics=[],
+        device=device,
+        display=display,
+        name="bench",
+    )
 
 
 def timed(fn):
@@ -96,17 +111,17 @@ def bench(label, n, bs, epochs, repeats, device):
         "hand (Adam fused)": lambda: hand_written(X, y, epochs, bs, device, fused=True),
         "hand + DataLoader": lambda: data_loader(X, y, epochs, bs, device),
     }
-    for fn in cases.values():  # warm-up: imports, allocator, kernels
-        with_nbtrain(X[:2048], y[:2048], 1, bs, device)
-        break
+    with_nbtrain(X[:2048], y[:2048], 1, bs, device)  # warm-up: imports, allocator, kernels
     times = {k: [] for k in cases}
     for _ in range(repeats):
         for k, fn in cases.items():  # alternate, so drift hits every case alike
             times[k].append(timed(fn))
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med["hand (Adam)"]
-    print(f"\n({label}) {n:,} x 64, 10 classes, MLP 64-256-256-10, batch {bs}, {epochs} epoch(s), "
-          f"{device}, median of {repeats}")
+    print(
+        f"\n({label}) {n:,} x 64, 10 classes, MLP 64-256-256-10, batch {bs}, {epochs} epoch(s), "
+        f"{device}, median of {repeats}"
+    )
     print(f"  {'loop':<20} {'median s':>9} {'vs hand (Adam)':>15}")
     for k, v in med.items():
         print(f"  {k:<20} {v:>9.3f} {v / base:>14.3f}x")
@@ -125,10 +140,16 @@ def main():
     repeats = 3 if args.quick else args.repeats
     a = bench("a", 200_000 // scale, 256, 1, repeats, device)
     b = bench("b", 50_000 // scale, 32, 1, repeats, device)
-    print("\nnbtrain / hand-written (Adam):  (a) {:.3f}   (b) {:.3f}".format(
-        a["nbtrain"] / a["hand (Adam)"], b["nbtrain"] / b["hand (Adam)"]))
-    print("nbtrain / hand-written (fused): (a) {:.3f}   (b) {:.3f}".format(
-        a["nbtrain"] / a["hand (Adam fused)"], b["nbtrain"] / b["hand (Adam fused)"]))
+    print(
+        "\nnbtrain / hand-written (Adam):  (a) {:.3f}   (b) {:.3f}".format(
+            a["nbtrain"] / a["hand (Adam)"], b["nbtrain"] / b["hand (Adam)"]
+        )
+    )
+    print(
+        "nbtrain / hand-written (fused): (a) {:.3f}   (b) {:.3f}".format(
+            a["nbtrain"] / a["hand (Adam fused)"], b["nbtrain"] / b["hand (Adam fused)"]
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -7,31 +7,59 @@
 In IPython / Jupyter: ``%load_ext nbtrain`` registers ``%%train``, ``%evaluate``, ``%predict``,
 ``%runs`` and ``%compare``.
 """
+
 from .api import load, train
-from .core.errors import (ConfigError, DataError, DataTypeError, DeviceError, NbtrainError, PresetError,
-                          RunFileError, ShapeError)
+from .core.errors import (
+    ConfigError,
+    DataError,
+    DataTypeError,
+    DeviceError,
+    NbtrainError,
+    PresetError,
+    RunFileError,
+    ShapeError,
+)
 from .core.events import Callback
 from .core.history import History
 from .core.run import Run, runs
 
 __version__ = "0.1.0"
 
-__all__ = ["train", "load", "runs", "Run", "History", "Callback", "NbtrainError", "ConfigError", "DataError",
-           "DataTypeError", "DeviceError", "PresetError", "RunFileError", "ShapeError",
-           "load_ipython_extension", "unload_ipython_extension", "panel"]
+__all__ = [
+    "train",
+    "load",
+    "runs",
+    "Run",
+    "History",
+    "Callback",
+    "NbtrainError",
+    "ConfigError",
+    "DataError",
+    "DataTypeError",
+    "DeviceError",
+    "PresetError",
+    "RunFileError",
+    "ShapeError",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "panel",
+]
 
 
 def panel(**kwargs):
     """An interactive training builder (ipywidgets): pick data, preprocessing, model, loss, optimizer."""
     from .display.builder import panel as _panel  # widgets are imported only here
+
     return _panel(**kwargs)
 
 
 def load_ipython_extension(ipython):
     from .magics import load_ipython_extension as _load  # IPython is imported only here
+
     _load(ipython)
 
 
 def unload_ipython_extension(ipython):
     from .magics import unload_ipython_extension as _unload
+
     _unload(ipython)

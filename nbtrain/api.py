@@ -1,8 +1,9 @@
 """The public Python API: ``train`` and ``load``.  The magics are a thin layer over these."""
+
 from __future__ import annotations
 
 import os
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import torch
 
@@ -11,7 +12,8 @@ from .core.events import Callback, CallbackList
 from .core.history import History
 from .core.loop import fit
 from .core.prepare import prepare
-from .core.resume import make_checkpointer, resume as _resume
+from .core.resume import make_checkpointer
+from .core.resume import resume as _resume
 from .core.run import Run, runs
 
 DISPLAYS = ("auto", "notebook", "console", "none")
@@ -21,13 +23,41 @@ def _views(display, run, plot: bool = True) -> list:
     if display in (None, False, "none"):
         return []
     from .display import views_for  # display code is imported only when something is shown
+
     return views_for(display, run, plot=plot)
 
 
-def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, epochs=10, batch_size=32,
-          lr=None, val=0.2, test=0.2, val_data=None, test_data=None, seed=0, device="auto", metrics=None,
-          patience=None, amp=None, callbacks=(), display="auto", name=None, scheduler=None, target=None,
-          compile=False, checkpoint=None, resume=False, monitor=None, processes=None, plot=True) -> Run:
+def train(
+    data=None,
+    model=None,
+    loss=None,
+    optimizer=None,
+    preprocess=None,
+    *,
+    epochs=10,
+    batch_size=32,
+    lr=None,
+    val=0.2,
+    test=0.2,
+    val_data=None,
+    test_data=None,
+    seed=0,
+    device="auto",
+    metrics=None,
+    patience=None,
+    amp=None,
+    callbacks=(),
+    display="auto",
+    name=None,
+    scheduler=None,
+    target=None,
+    compile=False,
+    checkpoint=None,
+    resume=False,
+    monitor=None,
+    processes=None,
+    plot=True,
+) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
     >>> from sklearn.datasets import load_iris
@@ -61,33 +91,78 @@ def train(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, 
     if processes is not None and processes != 1:
         # data-parallel on N ranks (torch.distributed); imported only when asked for
         from .distributed import train_processes
-        args = dict(data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess, epochs=epochs,
-                    batch_size=batch_size, lr=lr, val=val, test=test, val_data=val_data, test_data=test_data,
-                    seed=seed, device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler,
-                    target=target, compile=compile, checkpoint=checkpoint, resume=resume, monitor=monitor)
-        return train_processes(args, processes=processes, callbacks=callbacks, name=name,
-                               views=lambda r: _views(display, r, plot))
+
+        args = dict(
+            data=data,
+            model=model,
+            loss=loss,
+            optimizer=optimizer,
+            preprocess=preprocess,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            val=val,
+            test=test,
+            val_data=val_data,
+            test_data=test_data,
+            seed=seed,
+            device=device,
+            metrics=metrics,
+            patience=patience,
+            amp=amp,
+            scheduler=scheduler,
+            target=target,
+            compile=compile,
+            checkpoint=checkpoint,
+            resume=resume,
+            monitor=monitor,
+        )
+        return train_processes(
+            args, processes=processes, callbacks=callbacks, name=name, views=lambda r: _views(display, r, plot)
+        )
     run_name = name or runs.next_name()
-    run, job = prepare(data, model, loss, optimizer, preprocess, epochs=epochs, batch_size=batch_size, lr=lr,
-                       val=val, test=test, val_data=val_data, test_data=test_data, seed=seed, device=device,
-                       metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
-                       compile=compile, monitor=monitor, name=run_name)
+    run, job = prepare(
+        data,
+        model,
+        loss,
+        optimizer,
+        preprocess,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        val=val,
+        test=test,
+        val_data=val_data,
+        test_data=test_data,
+        seed=seed,
+        device=device,
+        metrics=metrics,
+        patience=patience,
+        amp=amp,
+        scheduler=scheduler,
+        target=target,
+        compile=compile,
+        monitor=monitor,
+        name=run_name,
+    )
     if resume:
         if os.path.exists(checkpoint):
             job.start_epoch = _resume(checkpoint, run, job)
         else:
-            raise RunFileError(f"resume=True but there is no checkpoint at {checkpoint!r} yet; train once without resume.")
+            raise RunFileError(
+                f"resume=True but there is no checkpoint at {checkpoint!r} yet; train once without resume."
+            )
     if checkpoint:
         job.checkpoint = make_checkpointer(checkpoint, job)
     run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
     job.callbacks = CallbackList(callbacks + _views(display, run, plot))
-    runs.pop(run_name, None)   # a new run under an existing name replaces it, at the end of the order
+    runs.pop(run_name, None)  # a new run under an existing name replaces it, at the end of the order
     runs[run_name] = run
     fit(run, job)
     return run
 
 
-def load(path, model: Optional[torch.nn.Module] = None, trusted: Iterable[str] = (), name: Optional[str] = None) -> Run:
+def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = (), name: str | None = None) -> Run:
     """Load a run saved with ``Run.save``.  Nothing in the file is executed.
 
     Preset models are rebuilt from the saved config; a run trained with your own ``nn.Module``
@@ -113,10 +188,19 @@ def load(path, model: Optional[torch.nn.Module] = None, trusted: Iterable[str] =
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise RunFileError(f"the weights in {os.fspath(path)!r} do not fit the model: {str(exc).splitlines()[0]}.") from None
+        raise RunFileError(
+            f"the weights in {os.fspath(path)!r} do not fit the model: {str(exc).splitlines()[0]}."
+        ) from None
     codec = LabelCodec(meta["classes"]) if meta["classes"] is not None else None
-    run = Run(name or meta.get("name") or "loaded", model, task=meta["task"], config=config,
-              preprocess=content["preprocess"], codec=codec, history=History(meta["history"]))
+    run = Run(
+        name or meta.get("name") or "loaded",
+        model,
+        task=meta["task"],
+        config=config,
+        preprocess=content["preprocess"],
+        codec=codec,
+        history=History(meta["history"]),
+    )
     run.status = meta.get("status", "completed")
     run.best_epoch = meta.get("best_epoch")
     run._precision = Precision()
@@ -125,4 +209,5 @@ def load(path, model: Optional[torch.nn.Module] = None, trusted: Iterable[str] =
 
 def _read(path, trusted):
     from .core.store import read_run_file
+
     return read_run_file(path, trusted)

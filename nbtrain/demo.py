@@ -5,6 +5,7 @@
 writes ``out/01_quickstart.ipynb`` (executed, outputs included) and ``out/01_quickstart.html``, then
 prints their paths and the final metric table: the text of the notebook's last ``%evaluate`` output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,11 @@ def final_metric_table(nb) -> str | None:
         if cell.cell_type != "code" or not cell.source.lstrip().startswith("%evaluate"):
             continue
         for out in cell.get("outputs", []):
-            text = out.get("data", {}).get("text/plain") if out.get("output_type") in (
-                "display_data", "execute_result") else None
+            text = (
+                out.get("data", {}).get("text/plain")
+                if out.get("output_type") in ("display_data", "execute_result")
+                else None
+            )
             if text and "metric" in text:
                 return text
     return None
@@ -33,8 +37,13 @@ def execute(path: str, timeout: int = 600, kernel_name: str | None = None):
 
     nb = nbformat.read(path, as_version=4)
     kernel = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel, store_widget_state=True,
-                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel,
+        store_widget_state=True,
+        resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}},
+    )
     client.execute()
     return nb
 

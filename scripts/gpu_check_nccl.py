@@ -13,6 +13,7 @@ Checks (each prints one line; the exit status is 0 only if every one passed):
 The whole script is under a watchdog (default 240 s): a hang prints every thread's stack and exits.
 `--cpu` runs the same steps on the CPU with gloo (to check the script itself where no GPU is).
 """
+
 from __future__ import annotations
 
 import faulthandler
@@ -44,14 +45,16 @@ def main(argv) -> int:
         print(f"torch {torch.__version__}, CPU dry run", flush=True)
     else:
         gpus, dev, rank_dev, backend = torch.cuda.device_count(), "cuda:0", "cuda", "nccl"
-        print(f"torch {torch.__version__}, {gpus} GPU(s): {torch.cuda.get_device_name(0)}, "
-              f"nccl {'.'.join(map(str, torch.cuda.nccl.version()))}", flush=True)
+        print(
+            f"torch {torch.__version__}, {gpus} GPU(s): {torch.cuda.get_device_name(0)}, "
+            f"nccl {'.'.join(map(str, torch.cuda.nccl.version()))}",
+            flush=True,
+        )
     rng = np.random.default_rng(0)
     X = rng.standard_normal((4000, 32)).astype(np.float32)
     y = (X @ rng.standard_normal((32, 5))).argmax(1)
     # 2400 training rows, batch 77: the last global batch has 13 rows, split 6 + 7 over two ranks
-    kw = dict(model="mlp(64, 64)", optimizer="sgd(momentum=0.9)", lr=0.05, epochs=3, batch_size=77,
-              metrics="accuracy")
+    kw = dict(model="mlp(64, 64)", optimizer="sgd(momentum=0.9)", lr=0.05, epochs=3, batch_size=77, metrics="accuracy")
     torch.backends.cuda.matmul.allow_tf32 = False  # the check compares float32 results
     results, ok = {}, True
 
@@ -59,39 +62,54 @@ def main(argv) -> int:
         nonlocal ok
         sa, sb = one.model.state_dict(), many.model.state_dict()
         diff = max(float((sa[k].float().cpu() - sb[k].float().cpu()).abs().max()) for k in sa)
-        alive = [p for p in many._distributed["pids"] if os.path.exists(f"/proc/{p}")
-                 and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] not in "ZX"]
+        alive = [
+            p
+            for p in many._distributed["pids"]
+            if os.path.exists(f"/proc/{p}") and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] not in "ZX"
+        ]
         acc = many.evaluate().get("accuracy")
         passed = many.status == "completed" and diff < 1e-5 and not alive
         ok &= passed
-        results[label] = dict(passed=passed, status=many.status, error=many.error, max_weight_diff=diff,
-                              ranks_alive=alive, test_accuracy=acc, epoch_s=many.history["time"],
-                              one_process_epoch_s=one.history["time"])
-        print(f"{'PASS' if passed else 'FAIL'} {label}: status={many.status} max|dW|={diff:.2e} "
-              f"epoch s={['%.3f' % t for t in many.history['time']]} (one process "
-              f"{['%.3f' % t for t in one.history['time']]}) accuracy={acc}", flush=True)
+        results[label] = dict(
+            passed=passed,
+            status=many.status,
+            error=many.error,
+            max_weight_diff=diff,
+            ranks_alive=alive,
+            test_accuracy=acc,
+            epoch_s=many.history["time"],
+            one_process_epoch_s=one.history["time"],
+        )
+        print(
+            f"{'PASS' if passed else 'FAIL'} {label}: status={many.status} max|dW|={diff:.2e} "
+            f"epoch s={[f'{t:.3f}' for t in many.history['time']]} (one process "
+            f"{[f'{t:.3f}' for t in one.history['time']]}) accuracy={acc}",
+            flush=True,
+        )
 
     t0 = time.perf_counter()
     one = nbtrain.train((X, y), device=dev, display="none", name="one", **kw)
     n = min(2, gpus)
     try:
         t = time.perf_counter()
-        many = train_processes(dict(data=(X, y), device=rank_dev, **kw), processes=n, backend=backend,
-                               start="spawn", display="none")
+        many = train_processes(
+            dict(data=(X, y), device=rank_dev, **kw), processes=n, backend=backend, start="spawn", display="none"
+        )
         results["nccl_wall_s"] = time.perf_counter() - t
         compare(f"{backend}, {n} rank(s) on {n} {'GPU(s)' if not cpu else 'CPU process(es)'}", one, many)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         ok = False
         results["nccl"] = f"{type(exc).__name__}: {exc}"
         print(f"FAIL nccl: {type(exc).__name__}: {exc}", flush=True)
     if gpus == 1:
         try:
             t = time.perf_counter()
-            shared = train_processes(dict(data=(X, y), device=rank_dev, **kw), processes=2, backend="gloo",
-                                     start="spawn", display="none")
+            shared = train_processes(
+                dict(data=(X, y), device=rank_dev, **kw), processes=2, backend="gloo", start="spawn", display="none"
+            )
             results["gloo_shared_wall_s"] = time.perf_counter() - t
             compare("gloo, 2 ranks sharing " + dev, one, shared)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             ok = False
             results["gloo_shared"] = f"{type(exc).__name__}: {exc}"
             print(f"FAIL gloo shared: {type(exc).__name__}: {exc}", flush=True)

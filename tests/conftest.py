@@ -9,6 +9,7 @@ import pytest
 def _fresh_registry():
     """Each test starts with an empty nbtrain.runs."""
     import nbtrain
+
     saved = dict(nbtrain.runs)
     nbtrain.runs.clear()
     yield
@@ -20,6 +21,7 @@ def _fresh_registry():
 def one_thread():
     """Tiny tensors: one intra-op thread is faster (and repeatable) on a busy 2-core machine."""
     import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

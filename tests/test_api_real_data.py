@@ -1,4 +1,5 @@
 """Real results on scikit-learn's bundled datasets (no downloads), fixed seeds."""
+
 import numpy as np
 import pytest
 import torch
@@ -6,25 +7,42 @@ from sklearn import datasets
 
 import nbtrain
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_breast_cancer_logistic():
-    run = nbtrain.train(datasets.load_breast_cancer(return_X_y=True), model="logistic", preprocess="standardize",
-                        epochs=30, lr=0.01, display="none")
+    run = nbtrain.train(
+        datasets.load_breast_cancer(return_X_y=True),
+        model="logistic",
+        preprocess="standardize",
+        epochs=30,
+        lr=0.01,
+        display="none",
+    )
     assert run.evaluate()["accuracy"] >= 0.95
 
 
 def test_digits_mlp():
-    run = nbtrain.train(datasets.load_digits(return_X_y=True), model="mlp(64)", preprocess="standardize",
-                        epochs=20, lr=0.003, display="none")
+    run = nbtrain.train(
+        datasets.load_digits(return_X_y=True),
+        model="mlp(64)",
+        preprocess="standardize",
+        epochs=20,
+        lr=0.003,
+        display="none",
+    )
     assert run.evaluate()["accuracy"] >= 0.95
 
 
 def test_iris_mlp():
-    run = nbtrain.train(datasets.load_iris(return_X_y=True), model="mlp(32)", preprocess="standardize",
-                        epochs=50, lr=0.01, display="none")
+    run = nbtrain.train(
+        datasets.load_iris(return_X_y=True),
+        model="mlp(32)",
+        preprocess="standardize",
+        epochs=50,
+        lr=0.01,
+        display="none",
+    )
     assert run.evaluate()["accuracy"] >= 0.9
 
 
@@ -42,8 +60,9 @@ def test_diabetes_linear_matches_least_squares():
     from sklearn.metrics import r2_score
 
     X, y = datasets.load_diabetes(return_X_y=True)
-    run = nbtrain.train((X, y), model="linear", preprocess="standardize", optimizer="sgd", lr=0.01, epochs=100,
-                        display="none")
+    run = nbtrain.train(
+        (X, y), model="linear", preprocess="standardize", optimizer="sgd", lr=0.01, epochs=100, display="none"
+    )
     assert run.task == "regression"
     got = run.evaluate()["r2"]
     # rebuild the same split from the run's own tensors: train rows = train split, fit sklearn there
@@ -56,8 +75,7 @@ def test_diabetes_linear_matches_least_squares():
 def test_string_labels_decode_in_predict_and_save_load(tmp_path):
     X, y = datasets.load_iris(return_X_y=True)
     names = np.array(["setosa", "versicolor", "virginica"])[y]
-    run = nbtrain.train((X, names), model="mlp(16)", preprocess="standardize", epochs=40, lr=0.01,
-                        display="none")
+    run = nbtrain.train((X, names), model="mlp(16)", preprocess="standardize", epochs=40, lr=0.01, display="none")
     pred = run.predict(X[:5])
     assert pred.dtype.kind == "U" and set(pred) <= set(names)
     path = run.save(tmp_path / "iris")
@@ -77,8 +95,15 @@ def test_dataframe_with_target_and_onehot():
     size[::17] = np.nan
     label = np.where((color == "red") | (np.nan_to_num(size) > 1), "yes", "no")
     df = pd.DataFrame({"color": color, "size": size, "label": label})
-    run = nbtrain.train(df, target="label", preprocess="impute | onehot | standardize", model="mlp(16)",
-                        epochs=30, lr=0.01, display="none")
+    run = nbtrain.train(
+        df,
+        target="label",
+        preprocess="impute | onehot | standardize",
+        model="mlp(16)",
+        epochs=30,
+        lr=0.01,
+        display="none",
+    )
     assert run.evaluate()["accuracy"] >= 0.85
     pred = run.predict(df.drop(columns=["label"]).head(4))
     assert set(pred) <= {"yes", "no"}
@@ -94,7 +119,14 @@ def test_torch_dataset_through_dataloader():
 
 def test_explicit_val_and_test_data():
     X, y = datasets.load_breast_cancer(return_X_y=True)
-    run = nbtrain.train((X[:400], y[:400]), val_data=(X[400:480], y[400:480]), test_data=(X[480:], y[480:]),
-                        preprocess="standardize", epochs=10, lr=0.01, display="none")
+    run = nbtrain.train(
+        (X[:400], y[:400]),
+        val_data=(X[400:480], y[400:480]),
+        test_data=(X[480:], y[480:]),
+        preprocess="standardize",
+        epochs=10,
+        lr=0.01,
+        display="none",
+    )
     assert run.config["n_train"] == 400
     assert len(run._splits["test"].y) == len(X) - 480

@@ -1,4 +1,5 @@
 """The docs site builds offline with every warning as an error, and its generated pages match the code."""
+
 import html
 import importlib.util
 import os
@@ -25,7 +26,9 @@ def _missing_docs_packages():
 
 
 def _hook():
-    spec = importlib.util.spec_from_file_location("nbtrain_docs_hook", os.path.join(ROOT, "docs", "hooks", "reference.py"))
+    spec = importlib.util.spec_from_file_location(
+        "nbtrain_docs_hook", os.path.join(ROOT, "docs", "hooks", "reference.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -43,8 +46,14 @@ def site(tmp_path_factory):
         pytest.skip(f"docs packages not installed ({', '.join(missing)}): pip install -e '.[test]'")
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     return out
 
@@ -91,7 +100,7 @@ def test_api_and_presets_pages_come_from_the_code(site):
     api = _text(site / "api.html")
     for name in ("train", "load", "Run", "History", "Callback", "NbtrainError", "on_epoch_end", "evaluate"):
         assert name in api, name
-    assert "Train a model on declared data" in api      # the docstring of nbtrain.train
+    assert "Train a model on declared data" in api  # the docstring of nbtrain.train
     presets = _text(site / "presets.html")
     for name in models.KNOWN + losses.KNOWN + tuple(optim.OPTIMIZERS):
         assert name in presets, name
@@ -99,8 +108,10 @@ def test_api_and_presets_pages_come_from_the_code(site):
 
 def test_readme_section_is_extracted_with_links_flattened(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text("# nbtrain\n\nintro\n\n## Benchmarks\n\nSee [the script](benchmarks/overhead.py).\n\n"
-                      "### CPU\n\n| a | b |\n| - | - |\n| 1 | 2 |\n\n```\n# not a heading\n```\n\n## Next\n\nother\n")
+    readme.write_text(
+        "# nbtrain\n\nintro\n\n## Benchmarks\n\nSee [the script](benchmarks/overhead.py).\n\n"
+        "### CPU\n\n| a | b |\n| - | - |\n| 1 | 2 |\n\n```\n# not a heading\n```\n\n## Next\n\nother\n"
+    )
     section = _hook().readme_section(path=str(readme))
     assert "the script (`benchmarks/overhead.py`)" in section
     assert "### CPU" in section and "| 1 | 2 |" in section and "# not a heading" in section

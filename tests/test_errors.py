@@ -1,4 +1,5 @@
 """Every user mistake raises an NbtrainError with one specific sentence, before training, registry untouched."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """The core never imports notebook libraries; importing nbtrain stays light."""
+
 import subprocess
 import sys
 
@@ -7,8 +8,14 @@ import pytest
 HEAVY = ("IPython", "ipywidgets", "matplotlib", "ipykernel")
 
 
-@pytest.mark.parametrize("stmt", ["import nbtrain.core", "import nbtrain",
-                                  "import nbtrain; nbtrain.train(([[0.],[1.]]*10, [0,1]*10), epochs=1, display='none')"])
+@pytest.mark.parametrize(
+    "stmt",
+    [
+        "import nbtrain.core",
+        "import nbtrain",
+        "import nbtrain; nbtrain.train(([[0.],[1.]]*10, [0,1]*10), epochs=1, display='none')",
+    ],
+)
 def test_no_ui_imports(stmt):
     code = f"import sys; {stmt}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

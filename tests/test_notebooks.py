@@ -5,6 +5,7 @@ The nbval run itself is ``make test``:
 A notebook saved without outputs passes nbval trivially, and one left out of that command is not
 checked at all; these tests catch both.
 """
+
 import os
 import re
 import shlex
@@ -19,8 +20,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NB_DIR = os.path.join(ROOT, "notebooks")
 NOTEBOOKS = sorted(f for f in os.listdir(NB_DIR) if f.endswith(".ipynb")) if os.path.isdir(NB_DIR) else []
 # the lessons issue 5 asks for; each must exist
-REQUIRED = ["01_quickstart", "02_preprocessing", "03_model_selection", "04_loss_functions", "05_optimizers",
-            "06_evaluation", "07_devices_and_speed", "08_report", "09_training_to_deployment"]
+REQUIRED = [
+    "01_quickstart",
+    "02_preprocessing",
+    "03_model_selection",
+    "04_loss_functions",
+    "05_optimizers",
+    "06_evaluation",
+    "07_devices_and_speed",
+    "08_report",
+    "09_training_to_deployment",
+]
 SKIP_MARKERS = ("nbval-skip", "nbval-ignore-output", "nbval-raises-exc")
 SKIP_COMMENTS = ("# NBVAL_SKIP", "# NBVAL_IGNORE_OUTPUT", "# NBVAL_RAISES_EXCEPTION")
 
@@ -42,7 +52,7 @@ def _nbval_command():
     line = next((ln for ln in m.group(1).splitlines() if "pytest" in ln), None)
     assert line, "the Makefile's test target does not run pytest"
     args = shlex.split(line.strip())
-    return args[args.index("pytest") + 1:]
+    return args[args.index("pytest") + 1 :]
 
 
 def test_every_lesson_exists():
@@ -56,10 +66,12 @@ def test_notebook_is_committed_executed(name):
     cells = _code_cells(nb)
     assert cells, f"{name} has no code cells"
     counts = [c.get("execution_count") for c in cells if c.source.strip()]
-    assert all(isinstance(n, int) for n in counts), \
+    assert all(isinstance(n, int) for n in counts), (
         f"{name} has unexecuted cells: run jupyter nbconvert --to notebook --execute --inplace notebooks/{name}"
-    assert counts == list(range(1, len(counts) + 1)), \
+    )
+    assert counts == list(range(1, len(counts) + 1)), (
         f"{name} was not executed top to bottom in one fresh kernel (execution counts {counts})"
+    )
     n_outputs = sum(len(c.get("outputs", [])) for c in cells)
     assert n_outputs >= max(3, len(cells) // 3), f"{name} is committed with almost no outputs ({n_outputs})"
     for i, c in enumerate(cells):
@@ -104,8 +116,13 @@ def test_makefile_runs_every_notebook_under_strict_nbval():
 def test_nbval_collects_every_code_cell_of_every_notebook():
     """Collect (without running) with the Makefile's own arguments: each notebook, each code cell."""
     args = [a for a in _nbval_command() if a != "tests"]
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     collected = {}
     for line in proc.stdout.splitlines():
@@ -114,8 +131,9 @@ def test_nbval_collects_every_code_cell_of_every_notebook():
             collected[m.group(1)] = collected.get(m.group(1), 0) + 1
     for name in NOTEBOOKS:
         n_cells = len(_code_cells(_read(name)))
-        assert collected.get(name) == n_cells, \
+        assert collected.get(name) == n_cells, (
             f"{name}: nbval collected {collected.get(name, 0)} of {n_cells} code cells"
+        )
 
 
 def test_ci_runs_the_nbval_command():
@@ -124,5 +142,6 @@ def test_ci_runs_the_nbval_command():
         pytest.skip(".ci/run is not written yet")
     with open(ci, encoding="utf-8") as f:
         text = f.read()
-    assert "make test" in text or ("--nbval" in text and "notebooks" in text), \
+    assert "make test" in text or ("--nbval" in text and "notebooks" in text), (
         ".ci/run must run `make test` (or pytest --nbval notebooks ...)"
+    )

@@ -14,6 +14,7 @@ Markers in a page's Markdown are replaced at build time:
 
 A marker that cannot be filled is a build warning, and the docs build runs with ``--strict``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -136,12 +137,18 @@ def render_traits(classes) -> str:
         traits = {k: v for k, v in traits.items() if k not in ("config", "parent", "log")}
         if not traits:
             continue
-        out += [f"## Settings (`%config {cls.__name__}.NAME = VALUE`)", "",
-                "| setting | type | default | meaning |", "| --- | --- | --- | --- |"]
+        out += [
+            f"## Settings (`%config {cls.__name__}.NAME = VALUE`)",
+            "",
+            "| setting | type | default | meaning |",
+            "| --- | --- | --- | --- |",
+        ]
         for name, trait in sorted(traits.items()):
             default = trait.default_value_repr() if hasattr(trait, "default_value_repr") else trait.default_value
-            out.append(f"| {_code(cls.__name__ + '.' + name)} | {_cell(type(trait).__name__)} | "
-                       f"{_code(_cell(default))} | {_cell(trait.help or '')} |")
+            out.append(
+                f"| {_code(cls.__name__ + '.' + name)} | {_cell(type(trait).__name__)} | "
+                f"{_code(_cell(default))} | {_cell(trait.help or '')} |"
+            )
         out.append("")
     return "\n".join(out)
 
@@ -169,15 +176,29 @@ def render_presets() -> str:
     ]
     out = ["| kind | names |", "| --- | --- |"]
     out += [f"| {kind} | {', '.join(_code(n) for n in names)} |" for kind, names in rows]
-    out += ["", "Default learning rate of each optimizer preset (used when neither `lr` nor the preset sets one):", "",
-            "| optimizer | torch class | default lr |", "| --- | --- | --- |"]
-    out += [f"| `{name}` | `torch.optim.{optim.OPTIMIZERS[name].__name__}` | {optim.DEFAULT_LR[name]:g} |"
-            for name in optim.OPTIMIZERS]
-    out += ["", "Defaults by task (inferred from the targets):", "", "| task | metrics while training | metrics of `evaluate` |",
-            "| --- | --- | --- |"]
+    out += [
+        "",
+        "Default learning rate of each optimizer preset (used when neither `lr` nor the preset sets one):",
+        "",
+        "| optimizer | torch class | default lr |",
+        "| --- | --- | --- |",
+    ]
+    out += [
+        f"| `{name}` | `torch.optim.{optim.OPTIMIZERS[name].__name__}` | {optim.DEFAULT_LR[name]:g} |"
+        for name in optim.OPTIMIZERS
+    ]
+    out += [
+        "",
+        "Defaults by task (inferred from the targets):",
+        "",
+        "| task | metrics while training | metrics of `evaluate` |",
+        "| --- | --- | --- |",
+    ]
     for task in ("classification", "regression"):
-        out.append(f"| {task} | {', '.join(map(_code, metrics.DEFAULT_TRAINING[task]))} | "
-                   f"{', '.join(map(_code, metrics.DEFAULT_EVAL[task]))} |")
+        out.append(
+            f"| {task} | {', '.join(map(_code, metrics.DEFAULT_TRAINING[task]))} | "
+            f"{', '.join(map(_code, metrics.DEFAULT_EVAL[task]))} |"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -210,7 +231,7 @@ def readme_section(pattern: str = r"benchmark|overhead|speed", path: str | None 
         return None
     body = []
     in_fence = False
-    for line in lines[start + 1:end]:
+    for line in lines[start + 1 : end]:
         if line.startswith("```"):
             in_fence = not in_fence
         m = None if in_fence else re.match(r"^(#{1,6})(\s+.*)", line)
@@ -227,8 +248,10 @@ def render_benchmarks() -> str:
     section = readme_section()
     if section is None:
         log.info("README.md has no benchmark section yet")
-        return ('!!! note "No numbers yet"\n    README.md has no benchmark section yet; '
-                "run `make bench` (`benchmarks/overhead.py`) to measure.\n")
+        return (
+            '!!! note "No numbers yet"\n    README.md has no benchmark section yet; '
+            "run `make bench` (`benchmarks/overhead.py`) to measure.\n"
+        )
     return section
 
 
@@ -246,8 +269,7 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs):
             try:
                 text = render()
             except Exception as exc:  # a warning, which --strict turns into a failed build
-                log.warning("%s: could not render %s: %s: %s", page.file.src_path, marker,
-                            type(exc).__name__, exc)
+                log.warning("%s: could not render %s: %s: %s", page.file.src_path, marker, type(exc).__name__, exc)
                 text = f'!!! warning "Not generated"\n    {type(exc).__name__}: {exc}\n'
             markdown = markdown.replace(marker, text)
     return markdown

@@ -4,10 +4,11 @@ Accepted inputs: ``(X, y)`` with numpy arrays, torch tensors, lists or pandas ob
 DataFrame plus a target column name; a ``torch.utils.data.Dataset`` yielding ``(x, y)`` pairs.
 In-memory data is moved to the device once and batched by slicing a per-epoch permutation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ def is_dataset(obj) -> bool:
 def _to_numpy(obj, what: str) -> np.ndarray:
     if isinstance(obj, torch.Tensor):
         obj = obj.detach().cpu()
-        if obj.dtype in (torch.bfloat16, torch.float16):   # numpy has no bfloat16
+        if obj.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16
             obj = obj.float()
         return obj.numpy()
     if _is_series(obj):
@@ -60,7 +61,7 @@ class Table:
     def __len__(self) -> int:
         return len(self.y)
 
-    def take(self, idx) -> "Table":
+    def take(self, idx) -> Table:
         X = self.X.iloc[idx] if _is_dataframe(self.X) else self.X[idx]
         return Table(X, self.y[idx])
 
@@ -77,10 +78,12 @@ def as_features(X, what: str = "X"):
     return arr
 
 
-def adapt(data, target: Optional[str] = None, what: str = "data"):
+def adapt(data, target: str | None = None, what: str = "data"):
     """Turn declared data into a :class:`Table` or leave a ``Dataset`` as it is."""
     if data is None:
-        raise DataError(f"no {what} was given: declare e.g. `{what} = (X, y)` or `{what} = load_iris(return_X_y=True)`.")
+        raise DataError(
+            f"no {what} was given: declare e.g. `{what} = (X, y)` or `{what} = load_iris(return_X_y=True)`."
+        )
     if is_dataset(data):
         if target is not None:
             raise ConfigError("target= names a DataFrame column; it cannot be used with a torch Dataset.")
@@ -88,8 +91,7 @@ def adapt(data, target: Optional[str] = None, what: str = "data"):
     if _is_dataframe(data):
         if target is None:
             raise DataError(
-                f"{what} is a DataFrame without a target: pass target='COLUMN' (or --target COLUMN) "
-                "or give (X, y)."
+                f"{what} is a DataFrame without a target: pass target='COLUMN' (or --target COLUMN) or give (X, y)."
             )
         if target not in data.columns:
             cols = ", ".join(map(str, list(data.columns)[:20]))
@@ -144,7 +146,7 @@ class LabelCodec:
         self.classes = np.asarray(classes)
 
     @classmethod
-    def fit(cls, *ys: np.ndarray) -> "LabelCodec":
+    def fit(cls, *ys: np.ndarray) -> LabelCodec:
         y = np.concatenate([np.asarray(v).ravel() for v in ys if v is not None])
         if y.dtype.kind == "O":
             kinds = {type(v) for v in y}
@@ -183,6 +185,7 @@ class LabelCodec:
 
 # ---------------------------------------------------------------------------------- splits
 
+
 def _part_size(n: int, fraction: float, what: str) -> int:
     """Rows in a split of ``fraction`` of ``n``; both sides must keep at least one row."""
     n_part = int(round(fraction * n))
@@ -212,6 +215,7 @@ def split(table: Table, fraction: float, seed: int, stratify: bool, what: str):
 
 # ---------------------------------------------------------------------------------- batching
 
+
 class TensorBatches:
     """In-memory tensors resident on the device, batched by slicing a per-epoch permutation.
 
@@ -234,14 +238,15 @@ class TensorBatches:
             X, y = self.X, self.y
         bs = self.batch_size
         for i in range(0, self.n, bs):
-            yield X[i:i + bs], y[i:i + bs]
+            yield X[i : i + bs], y[i : i + bs]
 
 
 class LoaderBatches:
     """A torch ``Dataset`` through a ``DataLoader``; batches are moved to the device per step."""
 
-    def __init__(self, dataset, batch_size: int, generator: torch.Generator, device: torch.device,
-                 target_dtype: torch.dtype):
+    def __init__(
+        self, dataset, batch_size: int, generator: torch.Generator, device: torch.device, target_dtype: torch.dtype
+    ):
         self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
         self.device, self.target_dtype = device, target_dtype
         self.n = len(dataset)
@@ -252,12 +257,17 @@ class LoaderBatches:
 
     def epoch(self, shuffle: bool = True):
         loader = torch.utils.data.DataLoader(
-            self.dataset, batch_size=self.batch_size, shuffle=shuffle,
-            generator=self.generator if shuffle else None, pin_memory=self._pin,
+            self.dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            generator=self.generator if shuffle else None,
+            pin_memory=self._pin,
         )
         for xb, yb in loader:
-            yield (xb.to(self.device, non_blocking=True).float(),
-                   yb.to(self.device, non_blocking=True).to(self.target_dtype))
+            yield (
+                xb.to(self.device, non_blocking=True).float(),
+                yb.to(self.device, non_blocking=True).to(self.target_dtype),
+            )
 
 
 def dataset_targets(dataset, what: str = "data") -> np.ndarray:
@@ -274,12 +284,16 @@ def dataset_targets(dataset, what: str = "data") -> np.ndarray:
         # checked here, while every item is read anyway, so that batching cannot fail mid-training
         if not isinstance(x, (torch.Tensor, np.ndarray)) or (isinstance(x, np.ndarray) and x.dtype.kind not in "biuf"):
             kind = type(x).__name__ if not isinstance(x, np.ndarray) else f"array of {x.dtype}"
-            raise DataError(f"{what}: item {i} has x of type {kind}; a Dataset must yield x as a numeric tensor or array.")
+            raise DataError(
+                f"{what}: item {i} has x of type {kind}; a Dataset must yield x as a numeric tensor or array."
+            )
         if shape0 is None:
             shape0 = tuple(x.shape)
         elif tuple(x.shape) != shape0:
-            raise DataError(f"{what}: item {i} has x of shape {tuple(x.shape)} but item 0 has {shape0}; "
-                            "every sample must have the same shape.")
+            raise DataError(
+                f"{what}: item {i} has x of shape {tuple(x.shape)} but item 0 has {shape0}; "
+                "every sample must have the same shape."
+            )
         ys.append(y.item() if isinstance(y, torch.Tensor) and y.numel() == 1 else np.asarray(y))
     return np.asarray(ys)
 

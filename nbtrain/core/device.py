@@ -1,5 +1,6 @@
 """Device choice and precision as null objects: the loop always calls ``precision.autocast()``,
 ``precision.backward(loss)`` and ``precision.step(optimizer)``; on fp32 they are plain calls."""
+
 from __future__ import annotations
 
 import contextlib
@@ -32,7 +33,9 @@ def resolve_device(device="auto") -> torch.device:
         raise ConfigError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'.") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceError(f"device={device!r} was asked for but no CUDA GPU is available; use device='auto' or 'cpu'.")
+            raise DeviceError(
+                f"device={device!r} was asked for but no CUDA GPU is available; use device='auto' or 'cpu'."
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise DeviceError(f"device={device!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s).")
     elif dev.type == "mps" and not _mps_available():

@@ -1,8 +1,9 @@
 """The errors users see.  Each message is one sentence: what was wrong and how to fix it."""
+
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class NbtrainError(Exception):

@@ -1,4 +1,5 @@
 """Forward passes over whole splits and the decisions (labels, scores) made from outputs."""
+
 from __future__ import annotations
 
 import torch
@@ -40,8 +41,10 @@ def decide(outputs: torch.Tensor, task: str):
 
 def split_loss(loss_fn, outputs, targets, chunk: int) -> float:
     """The size-weighted mean loss over a split, computed in chunks (one host read)."""
-    parts = [loss_fn(outputs[i:i + chunk], targets[i:i + chunk]).float() * len(targets[i:i + chunk])
-             for i in range(0, len(targets), chunk)]
+    parts = [
+        loss_fn(outputs[i : i + chunk], targets[i : i + chunk]).float() * len(targets[i : i + chunk])
+        for i in range(0, len(targets), chunk)
+    ]
     return float(torch.stack(parts).sum() / len(targets))
 
 

@@ -10,9 +10,11 @@ once, at epoch end.  During an epoch, ``run.live`` holds the live counters; read
 ...     def on_epoch_end(self, run, epoch, logs, **kwargs):
 ...         print(epoch, logs["train_loss"])
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class Callback:
@@ -92,4 +94,3 @@ class CallbackList:
     def on_interrupt(self, run, reason, **kw):
         for cb in self.callbacks:
             cb.on_interrupt(run, reason=reason, **kw)
-

@@ -3,10 +3,11 @@
 >>> h = History(); h.append({"epoch": 1, "train_loss": 0.5}); h["train_loss"]
 [0.5]
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from .metrics import HIGHER_IS_BETTER
 
@@ -48,7 +49,7 @@ class History:
     def last(self) -> dict:
         return dict(self.rows[-1]) if self.rows else {}
 
-    def best_epoch(self, monitor: Optional[str] = None) -> Optional[int]:
+    def best_epoch(self, monitor: str | None = None) -> int | None:
         """The epoch with the best value of ``monitor`` (default: val_loss, else train_loss)."""
         monitor = monitor or ("val_loss" if "val_loss" in self else "train_loss")
         vals = [(r.get(monitor), r.get("epoch")) for r in self.rows]
@@ -63,7 +64,7 @@ class History:
         return {k: self[k] for k in self.keys()}
 
     @classmethod
-    def from_dict(cls, cols: dict) -> "History":
+    def from_dict(cls, cols: dict) -> History:
         n = max((len(v) for v in cols.values()), default=0)
         return cls([{k: v[i] for k, v in cols.items() if i < len(v)} for i in range(n)])
 

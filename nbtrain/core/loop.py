@@ -4,12 +4,14 @@ Batch losses stay on the device in a list; the host reads them once per epoch (o
 throttled view calls ``run.live.loss()``).  Stop requests and KeyboardInterrupt are honoured at
 batch boundaries; either ends the run as "stopped" with the model and finished epochs intact.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 
@@ -46,14 +48,14 @@ class Live:
         self.epoch_start = time.perf_counter()
         self._losses: list = []
 
-    def loss(self) -> Optional[float]:
+    def loss(self) -> float | None:
         """Mean training loss of the current epoch so far (reads from the device)."""
         losses = self._losses[: self.batch]
         if not losses:
             return None
         return float(torch.stack(losses).float().mean())
 
-    def last_loss(self) -> Optional[float]:
+    def last_loss(self) -> float | None:
         n = min(self.batch, len(self._losses))
         return float(self._losses[n - 1]) if n else None
 
@@ -72,13 +74,13 @@ class Job:
     scheduler_per_batch: bool = False
     epochs: int = 10
     start_epoch: int = 1
-    evaluator: Optional[Callable] = None         # (model, batches) -> dict of val metrics incl. "loss"
-    patience: Optional[int] = None
+    evaluator: Callable | None = None  # (model, batches) -> dict of val metrics incl. "loss"
+    patience: int | None = None
     monitor: str = "val_loss"
     monitor_higher: bool = False
     batch_size: int = 0
-    checkpoint: Optional[Callable] = None        # (run, epoch) -> None, writes a checkpoint
-    early: Any = None                            # (best_state, best_value, bad_epochs): kept for checkpoints/resume
+    checkpoint: Callable | None = None  # (run, epoch) -> None, writes a checkpoint
+    early: Any = None  # (best_state, best_value, bad_epochs): kept for checkpoints/resume
     callbacks: CallbackList = field(default_factory=CallbackList)
 
 
@@ -141,9 +143,11 @@ def fit(run, job: Job) -> None:
                 bad = int(torch.nonzero(~torch.isfinite(stacked))[0, 0]) + 1
                 _restore(model, good_state)
                 status = "failed"
-                reason = (f"the training loss became {'NaN' if math.isnan(stacked[bad - 1]) else 'infinite'} "
-                          f"at epoch {epoch}, step {bad}; the weights of the last good epoch were kept. "
-                          "Try a smaller learning rate, standardize the features, or use gradient clipping.")
+                reason = (
+                    f"the training loss became {'NaN' if math.isnan(stacked[bad - 1]) else 'infinite'} "
+                    f"at epoch {epoch}, step {bad}; the weights of the last good epoch were kept. "
+                    "Try a smaller learning rate, standardize the features, or use gradient clipping."
+                )
                 break
             row = {"epoch": float(epoch), "train_loss": train_loss}
             if job.val_batches is not None and job.evaluator is not None:
@@ -192,15 +196,17 @@ def fit(run, job: Job) -> None:
             finally:
                 raise
         # out of memory: free what the failed step held, keep the last finished epoch's weights
-        losses = out = loss = xb = yb = exc = None  # noqa: F841  (drop references before emptying caches)
+        losses = out = loss = xb = yb = exc = None
         live._losses = []
         opt.zero_grad(set_to_none=True)
         _restore(model, good_state)
         status, oom = "failed", True
         where = f"step {live.batch + 1}" if live.batch < live.num_batches else "validation"
-        reason = (f"out of memory at epoch {live.epoch}, {where} with batch size {job.batch_size}; "
-                  f"the weights of the last finished epoch were kept. Try a smaller batch size, "
-                  f"e.g. batch_size={max(1, job.batch_size // 2)}.")
+        reason = (
+            f"out of memory at epoch {live.epoch}, {where} with batch size {job.batch_size}; "
+            f"the weights of the last finished epoch were kept. Try a smaller batch size, "
+            f"e.g. batch_size={max(1, job.batch_size // 2)}."
+        )
     finally:
         live.batch = 0
     if oom:

@@ -5,10 +5,11 @@ class; ``bce`` and binary ``hinge`` want one score; multiclass ``hinge`` is the 
 loss (one score per class).  Targets on the device are class indices (int64) for classification
 and floats for regression; the presets convert and align shapes themselves.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +33,7 @@ def _align(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 class Loss:
     name: str
     fn: Callable
-    task: Optional[str]          # "classification", "regression" or None (a user callable)
+    task: str | None  # "classification", "regression" or None (a user callable)
     single_output: bool = False  # the model has one output column (bce / binary hinge)
 
     def __call__(self, out, y):
@@ -73,7 +74,7 @@ def build_loss(spec, n_classes: int = 0) -> Loss:
     if p.name not in KNOWN:
         raise unknown_name("loss", p.name, KNOWN)
     if p.args:
-        raise PresetError(f"loss {p.name!r} takes keyword arguments only, e.g. \"huber(delta=0.5)\".")
+        raise PresetError(f'loss {p.name!r} takes keyword arguments only, e.g. "huber(delta=0.5)".')
     if p.name == "huber":
         check_kwargs(p, {"delta"}, "loss")
         delta = float(p.kwargs.get("delta", 1.0))
@@ -97,7 +98,7 @@ def build_loss(spec, n_classes: int = 0) -> Loss:
     raise AssertionError(p.name)
 
 
-def loss_task(spec) -> Optional[str]:
+def loss_task(spec) -> str | None:
     """The task a loss preset implies, or None for a callable / no loss."""
     if spec is None or (callable(spec) and not isinstance(spec, str)):
         return None

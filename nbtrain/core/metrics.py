@@ -3,6 +3,7 @@
 Classification: accuracy, precision, recall, f1 (binary for two classes, macro-averaged for more),
 auc (binary, or one-vs-rest macro for multiclass).  Regression: mse, mae, r2.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -16,8 +17,17 @@ REGRESSION = ("mse", "mae", "r2")
 KNOWN = CLASSIFICATION + REGRESSION
 DEFAULT_TRAINING = {"classification": ("accuracy", "f1"), "regression": ("mse", "r2")}
 DEFAULT_EVAL = {"classification": CLASSIFICATION, "regression": REGRESSION}
-HIGHER_IS_BETTER = {"accuracy": True, "precision": True, "recall": True, "f1": True, "auc": True,
-                    "mse": False, "mae": False, "r2": True, "loss": False}
+HIGHER_IS_BETTER = {
+    "accuracy": True,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "auc": True,
+    "mse": False,
+    "mae": False,
+    "r2": True,
+    "loss": False,
+}
 
 
 def parse_metrics(metrics, task: str, default=None) -> tuple:
@@ -28,15 +38,13 @@ def parse_metrics(metrics, task: str, default=None) -> tuple:
     names = []
     for m in metrics:
         if not isinstance(m, str):
-            raise ConfigError(f"metrics are names such as \"accuracy\"; got {type(m).__name__}.")
+            raise ConfigError(f'metrics are names such as "accuracy"; got {type(m).__name__}.')
         m = m.lower()
         if m not in KNOWN:
             raise unknown_name("metric", m, KNOWN)
         allowed = CLASSIFICATION if task == "classification" else REGRESSION
         if m not in allowed:
-            raise ConfigError(
-                f"metric {m!r} does not fit a {task} task; use {', '.join(allowed)}."
-            )
+            raise ConfigError(f"metric {m!r} does not fit a {task} task; use {', '.join(allowed)}.")
         if m not in names:
             names.append(m)
     return tuple(names)
@@ -58,8 +66,9 @@ def compute(names, task: str, y_true: np.ndarray, pred: np.ndarray, scores=None,
             elif name in ("precision", "recall", "f1"):
                 avg = "binary" if n_classes == 2 else "macro"
                 fn = {"precision": M.precision_score, "recall": M.recall_score, "f1": M.f1_score}[name]
-                v = fn(y_true, pred, average=avg, labels=None if n_classes == 2 else np.arange(n_classes),
-                       zero_division=0)
+                v = fn(
+                    y_true, pred, average=avg, labels=None if n_classes == 2 else np.arange(n_classes), zero_division=0
+                )
             elif name == "auc":
                 v = _auc(y_true, scores, n_classes)
             elif name == "mse":

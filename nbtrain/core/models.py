@@ -2,6 +2,7 @@
 
 >>> build_model("mlp(32, 32, dropout=0.1)", sample_shape=(4,), out_features=3)   # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,15 @@ from .errors import PresetError, ShapeError, unknown_name
 from .presets import Preset, check_kwargs, parse_preset
 
 KNOWN = ("linear", "logistic", "svm", "mlp", "cnn")
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-               "silu": nn.SiLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "silu": nn.SiLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+}
 DEFAULT_LOSS = {"svm": "hinge"}
 
 
@@ -27,9 +35,9 @@ def parse_model(spec) -> Preset:
 def _int_sizes(p: Preset, what: str) -> list[int]:
     sizes = []
     for a in p.args:
-        for v in (a if isinstance(a, tuple) else (a,)):
+        for v in a if isinstance(a, tuple) else (a,):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise PresetError(f"{p.name}: {what} must be positive integers, e.g. \"{p.name}(64, 64)\"; got {v!r}.")
+                raise PresetError(f'{p.name}: {what} must be positive integers, e.g. "{p.name}(64, 64)"; got {v!r}.')
             sizes.append(v)
     return sizes
 
@@ -94,7 +102,7 @@ def _build_cnn(p: Preset, sample_shape: tuple, out_features: int) -> nn.Module:
     else:
         raise ShapeError(
             f"cnn needs image data shaped (N, C, H, W) or (N, H, W), but samples have shape {tuple(sample_shape)}; "
-            "reshape X, e.g. X.reshape(-1, 1, 8, 8), or use \"mlp\"."
+            'reshape X, e.g. X.reshape(-1, 1, 8, 8), or use "mlp".'
         )
     channels = _int_sizes(p, "channel counts") or [16, 32]
     kernel = p.kwargs.get("kernel", 3)

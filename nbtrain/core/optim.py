@@ -5,6 +5,7 @@
 Where PyTorch has a fused implementation for the device (Adam, AdamW), it is used: same update
 rule, fewer kernel launches.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -16,8 +17,12 @@ from .errors import ConfigError, DataTypeError, PresetError, unknown_name
 from .presets import parse_preset
 
 OPTIMIZERS = {
-    "gd": torch.optim.SGD, "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad,
+    "gd": torch.optim.SGD,
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
 }
 DEFAULT_LR = {"gd": 0.1, "sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
 _FUSABLE = ("adam", "adamw")
@@ -61,13 +66,11 @@ def build_optimizer(spec, params, lr=None, device: torch.device | None = None):
         if p.name not in OPTIMIZERS:
             raise unknown_name("optimizer", p.name, OPTIMIZERS)
         if p.args:
-            raise PresetError(f"optimizer {p.name!r} takes keyword arguments only, e.g. \"{p.name}(lr=0.01)\".")
+            raise PresetError(f'optimizer {p.name!r} takes keyword arguments only, e.g. "{p.name}(lr=0.01)".')
         cls = OPTIMIZERS[p.name]
         kwargs = dict(p.kwargs)
         if "lr" in kwargs and lr is not None and float(kwargs["lr"]) != float(lr):
-            raise ConfigError(
-                f"the learning rate is given twice ({spec!r} and lr={lr}); keep one of them."
-            )
+            raise ConfigError(f"the learning rate is given twice ({spec!r} and lr={lr}); keep one of them.")
         rate = kwargs.pop("lr", lr if lr is not None else DEFAULT_LR[p.name])
         check_lr(rate, f"{p.name} lr")
         allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "params", "lr"}
@@ -87,7 +90,9 @@ def build_optimizer(spec, params, lr=None, device: torch.device | None = None):
     if isinstance(spec, torch.optim.Optimizer):
         owned = {id(t) for g in spec.param_groups for t in g["params"]}
         if not all(id(t) in owned for t in params):
-            raise ConfigError("the optimizer instance was built for other parameters; build it from this model's parameters.")
+            raise ConfigError(
+                "the optimizer instance was built for other parameters; build it from this model's parameters."
+            )
         if lr is not None:
             for g in spec.param_groups:
                 g["lr"] = float(lr)
@@ -105,7 +110,7 @@ def build_optimizer(spec, params, lr=None, device: torch.device | None = None):
         name = getattr(spec, "__name__", type(opt).__name__)
         return opt, OptimizerInfo(name, float(opt.param_groups[0]["lr"]))
     raise DataTypeError(
-        f"optimizer must be a preset like \"adam\" or \"sgd(momentum=0.9)\", a torch.optim class or a "
+        f'optimizer must be a preset like "adam" or "sgd(momentum=0.9)", a torch.optim class or a '
         f"factory; got {type(spec).__name__}."
     )
 

@@ -4,6 +4,7 @@ Every user mistake is raised here, as an NbtrainError, before the registry or an
 touched: data, split, preprocessing (fitted on the train split only), model, loss, optimizer, and
 one batch through the model and loss to check shapes, dtypes and label ranges.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,15 +57,37 @@ def _decide_task(loss, model, y: np.ndarray) -> str:
     if task == D.REGRESSION and y.dtype.kind not in "biuf":
         raise DataError(
             f"regression needs numeric targets but y has dtype {y.dtype}; use a classification loss such as "
-            "\"cross_entropy\" for labels."
+            '"cross_entropy" for labels.'
         )
     return task
 
 
-def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, epochs=10, batch_size=32,
-            lr=None, val=0.2, test=0.2, val_data=None, test_data=None, seed=0, device="auto", metrics=None,
-            patience=None, amp=None, scheduler=None, target=None, compile=False, monitor=None,
-            name="run", callbacks=None):
+def prepare(
+    data=None,
+    model=None,
+    loss=None,
+    optimizer=None,
+    preprocess=None,
+    *,
+    epochs=10,
+    batch_size=32,
+    lr=None,
+    val=0.2,
+    test=0.2,
+    val_data=None,
+    test_data=None,
+    seed=0,
+    device="auto",
+    metrics=None,
+    patience=None,
+    amp=None,
+    scheduler=None,
+    target=None,
+    compile=False,
+    monitor=None,
+    name="run",
+    callbacks=None,
+):
     """Build (run, job).  Raises NbtrainError subclasses for user mistakes; trains nothing."""
     epochs = _positive_int(epochs, "epochs")
     batch_size = _positive_int(batch_size, "batch_size")
@@ -74,13 +97,16 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     test = _fraction(test, "test") if test_data is None else 0.0
     if val + test >= 1:
         raise ConfigError(f"val={val} and test={test} leave no training data; make val + test less than 1.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not -2**63 <= seed < 2**63:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not -(2**63) <= seed < 2**63:
         raise ConfigError(f"seed must be an integer (a 64-bit one), got {seed!r}.")
     if monitor is not None and not isinstance(monitor, str):
-        raise ConfigError(f"monitor must be a history column name such as \"val_loss\", got {monitor!r:.80}.")
-    if metrics is not None and not isinstance(metrics, str) and not (
-            isinstance(metrics, (list, tuple)) and all(isinstance(m, str) for m in metrics)):
-        raise DataTypeError(f"metrics must be a name like \"accuracy\" or a list of names, got {metrics!r:.80}.")
+        raise ConfigError(f'monitor must be a history column name such as "val_loss", got {monitor!r:.80}.')
+    if (
+        metrics is not None
+        and not isinstance(metrics, str)
+        and not (isinstance(metrics, (list, tuple)) and all(isinstance(m, str) for m in metrics))
+    ):
+        raise DataTypeError(f'metrics must be a name like "accuracy" or a list of names, got {metrics!r:.80}.')
     dev = resolve_device(device)
     precision = make_precision(amp, dev)
     pp = P.parse(preprocess)
@@ -106,8 +132,8 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     if task == D.CLASSIFICATION:
         codec = D.LabelCodec.fit(source.y, *(t.y for t in (explicit_val, explicit_test) if t is not None))
     strat = task == D.CLASSIFICATION
-    train_t, test_t = (D.split(source, test, np_seed, strat, "test") if test > 0 else (source, explicit_test))
-    train_t, val_t = (D.split(train_t, val / (1 - test), np_seed, strat, "val") if val > 0 else (train_t, explicit_val))
+    train_t, test_t = D.split(source, test, np_seed, strat, "test") if test > 0 else (source, explicit_test)
+    train_t, val_t = D.split(train_t, val / (1 - test), np_seed, strat, "val") if val > 0 else (train_t, explicit_val)
 
     # ---- preprocessing: fit on the train split only
     transformer = P.build(pp, train_t.X)
@@ -118,14 +144,16 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     sample_shape = feats["train"].shape[1:]
     for key in ("val", "test"):
         if key in feats and feats[key].shape[1:] != sample_shape:
-            raise DataError(f"{key} data has samples of shape {feats[key].shape[1:]} but training data has {sample_shape}.")
+            raise DataError(
+                f"{key} data has samples of shape {feats[key].shape[1:]} but training data has {sample_shape}."
+            )
 
     def targets(t: D.Table, what: str):
         if task == D.CLASSIFICATION:
             return torch.from_numpy(codec.encode(t.y, f"{what} labels"))
         y = t.y.astype(np.float32)
         if not np.isfinite(y).all():
-            raise DataError(f"{what} targets contain NaN or infinite values; drop those rows (preprocess=\"dropna\").")
+            raise DataError(f'{what} targets contain NaN or infinite values; drop those rows (preprocess="dropna").')
         return torch.from_numpy(y)
 
     ys = {"train": targets(train_t, "training")}
@@ -147,8 +175,16 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     bs = n_train if full_batch else batch_size
     tensors = {k: (torch.from_numpy(feats[k]).to(dev), ys[k].to(dev)) for k in feats}  # once, onto the device
     batches = {k: D.TensorBatches(x, y, bs if k == "train" else max(bs, 1024), gen) for k, (x, y) in tensors.items()}
-    ctx = dict(task=task, n_classes=n_classes, n_out=n_out, sample_shape=tuple(sample_shape), dev=dev,
-               precision=precision, bs=bs, loss_fn=loss_fn)
+    ctx = dict(
+        task=task,
+        n_classes=n_classes,
+        n_out=n_out,
+        sample_shape=tuple(sample_shape),
+        dev=dev,
+        precision=precision,
+        bs=bs,
+        loss_fn=loss_fn,
+    )
     net, model_desc = _model_for(model, task, ctx)
     _check_one_batch(net, loss_fn, batches["train"], ctx)
     return _finish(locals())
@@ -173,13 +209,17 @@ def _dry_run_presets(optimizer, scheduler, lr, dev, epochs: int, steps: int, rat
     """One step of a preset optimizer and scheduler on a dummy parameter, so that a bad argument
     value (\"adamw(amsgrad=x)\", \"step(step_size=0)\") is an error now, not in the middle of training."""
     import warnings
+
     if not isinstance(optimizer, str) and not isinstance(scheduler, str):
         return
     w = torch.zeros(1, device=dev, requires_grad=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        opt = (O.build_optimizer(optimizer, [w], lr, dev)[0] if isinstance(optimizer, str)
-               else torch.optim.SGD([w], lr=rate))
+        opt = (
+            O.build_optimizer(optimizer, [w], lr, dev)[0]
+            if isinstance(optimizer, str)
+            else torch.optim.SGD([w], lr=rate)
+        )
         w.grad = torch.zeros_like(w)
         _guard("optimizer", optimizer, opt.step) if isinstance(optimizer, str) else opt.step()
         if isinstance(scheduler, str):
@@ -195,7 +235,7 @@ def _loss_for(loss, model, task: str, n_classes: int) -> L.Loss:
         loss = default
     fn = _guard("loss", loss, L.build_loss, loss, n_classes)
     if fn.name == "bce" and n_classes > 2:
-        raise ShapeError(f"\"bce\" is for two classes but the labels have {n_classes}; use loss=\"cross_entropy\".")
+        raise ShapeError(f'"bce" is for two classes but the labels have {n_classes}; use loss="cross_entropy".')
     return fn
 
 
@@ -209,7 +249,7 @@ def _model_for(model, task, ctx):
         net, desc = model, type(model).__name__
     else:
         raise DataTypeError(
-            f"model must be a preset like \"mlp(64, 64)\" or a torch.nn.Module, got {type(model).__name__}."
+            f'model must be a preset like "mlp(64, 64)" or a torch.nn.Module, got {type(model).__name__}.'
         )
     return net.to(ctx["dev"]), desc
 
@@ -231,28 +271,40 @@ def _check_one_batch(net, loss_fn, batches, ctx) -> None:
             if not isinstance(out, torch.Tensor):
                 raise ShapeError(f"the model must return a tensor, but it returned {type(out).__name__}.")
             if out.dim() == 0 or out.shape[0] != len(xb):
-                raise ShapeError(f"the model returned shape {tuple(out.shape)} for a batch of {len(xb)} rows; "
-                                 "its first dimension must be the batch.")
+                raise ShapeError(
+                    f"the model returned shape {tuple(out.shape)} for a batch of {len(xb)} rows; "
+                    "its first dimension must be the batch."
+                )
             width = 1 if out.dim() == 1 else int(np.prod(out.shape[1:]))
             if ctx["task"] == D.CLASSIFICATION and loss_fn.task is not None:
                 need = ctx["n_out"]
                 if loss_fn.single_output and width != 1:
-                    raise ShapeError(f"loss {loss_fn.name!r} needs one output per sample but the model gives {width}; "
-                                     "give the last layer 1 output or use loss=\"cross_entropy\".")
+                    raise ShapeError(
+                        f"loss {loss_fn.name!r} needs one output per sample but the model gives {width}; "
+                        'give the last layer 1 output or use loss="cross_entropy".'
+                    )
                 if not loss_fn.single_output and width < need:
-                    raise ShapeError(f"the model gives {width} outputs per sample but the data has {need} classes; "
-                                     f"give its last layer {need} outputs.")
+                    raise ShapeError(
+                        f"the model gives {width} outputs per sample but the data has {need} classes; "
+                        f"give its last layer {need} outputs."
+                    )
             elif ctx["task"] == D.REGRESSION and width != ctx["n_out"]:
-                raise ShapeError(f"the model gives {width} outputs per sample but the targets have {ctx['n_out']} "
-                                 f"value(s) per sample; give its last layer {ctx['n_out']} output(s).")
+                raise ShapeError(
+                    f"the model gives {width} outputs per sample but the targets have {ctx['n_out']} "
+                    f"value(s) per sample; give its last layer {ctx['n_out']} output(s)."
+                )
             try:
                 value = loss_fn(out, yb)
             except (RuntimeError, ValueError, IndexError, TypeError) as exc:
-                raise ShapeError(f"the loss {loss_fn.name!r} failed on outputs {tuple(out.shape)} and targets "
-                                 f"{tuple(yb.shape)}: {str(exc).splitlines()[0]}.") from None
+                raise ShapeError(
+                    f"the loss {loss_fn.name!r} failed on outputs {tuple(out.shape)} and targets "
+                    f"{tuple(yb.shape)}: {str(exc).splitlines()[0]}."
+                ) from None
             if not isinstance(value, torch.Tensor) or value.numel() != 1:
-                raise ShapeError(f"the loss {loss_fn.name!r} must return one number (a scalar tensor), "
-                                 f"got {getattr(value, 'shape', type(value).__name__)}.")
+                raise ShapeError(
+                    f"the loss {loss_fn.name!r} must return one number (a scalar tensor), "
+                    f"got {getattr(value, 'shape', type(value).__name__)}."
+                )
     finally:
         net.train(was)
 
@@ -271,24 +323,51 @@ def _finish(v: dict):
     loop_model = torch.compile(net) if v["compile"] else net
     evaluator = make_evaluator(loss_fn, precision, names, task, v["n_classes"], chunk=max(v["bs"], 1024))
     config = {
-        "model": v["model_desc"], "loss": loss_fn.name, "optimizer": info.name, "lr": info.lr,
-        "epochs": v["epochs"], "batch_size": v["bs"], "preprocess": _pp_desc(v["preprocess"]),
-        "val": v["val"], "test": v["test"], "seed": int(v["seed"]), "device": describe(dev),
-        "amp": precision.name, "metrics": list(names), "patience": v["patience"],
+        "model": v["model_desc"],
+        "loss": loss_fn.name,
+        "optimizer": info.name,
+        "lr": info.lr,
+        "epochs": v["epochs"],
+        "batch_size": v["bs"],
+        "preprocess": _pp_desc(v["preprocess"]),
+        "val": v["val"],
+        "test": v["test"],
+        "seed": int(v["seed"]),
+        "device": describe(dev),
+        "amp": precision.name,
+        "metrics": list(names),
+        "patience": v["patience"],
         "scheduler": _describe(v["scheduler"], "none") if v["scheduler"] is not None else None,
-        "task": task, "n_classes": v["n_classes"], "n_out": v["n_out"], "input_shape": list(v["sample_shape"]),
-        "target_ndim": v.get("target_ndim", 1), "n_train": v["n_train"],
+        "task": task,
+        "n_classes": v["n_classes"],
+        "n_out": v["n_out"],
+        "input_shape": list(v["sample_shape"]),
+        "target_ndim": v.get("target_ndim", 1),
+        "n_train": v["n_train"],
         "model_spec": v["model"] if isinstance(v["model"], str) or v["model"] is None else None,
-        "compile": bool(v["compile"]), "monitor": monitor,
+        "compile": bool(v["compile"]),
+        "monitor": monitor,
     }
     run = Run(v["name"], net, task=task, config=config, preprocess=v.get("transformer"), codec=v.get("codec"))
     run._splits = {k: b for k, b in batches.items()}
     run._precision, run._device = precision, dev
     run._generator = v["gen"]
-    job = Job(model=loop_model, loss_fn=loss_fn, optimizer=opt, precision=precision, train_batches=train_b,
-              val_batches=batches.get("val"), scheduler=sched, scheduler_per_batch=per_batch,
-              epochs=v["epochs"], evaluator=evaluator, patience=v["patience"], monitor=monitor,
-              monitor_higher=higher, batch_size=v["bs"])
+    job = Job(
+        model=loop_model,
+        loss_fn=loss_fn,
+        optimizer=opt,
+        precision=precision,
+        train_batches=train_b,
+        val_batches=batches.get("val"),
+        scheduler=sched,
+        scheduler_per_batch=per_batch,
+        epochs=v["epochs"],
+        evaluator=evaluator,
+        patience=v["patience"],
+        monitor=monitor,
+        monitor_higher=higher,
+        batch_size=v["bs"],
+    )
     return run, job
 
 
@@ -317,8 +396,9 @@ def _prepare_dataset(source, v: dict):
         codec = D.LabelCodec(np.arange(n_classes))
     val, test, seed = v["val"], v["test"], int(v["seed"])
     train_ds, test_ds = D.split_dataset(source, test, seed, "test") if test > 0 else (source, v["test_data"])
-    train_ds, val_ds = (D.split_dataset(train_ds, val / (1 - test), seed + 1, "val") if val > 0
-                        else (train_ds, v["val_data"]))
+    train_ds, val_ds = (
+        D.split_dataset(train_ds, val / (1 - test), seed + 1, "val") if val > 0 else (train_ds, v["val_data"])
+    )
     x0 = source[0][0]
     sample_shape = tuple(torch.as_tensor(x0).shape)
     n_out = (int(np.prod(y_all.shape[1:])) if y_all.ndim > 1 else 1) if task == D.REGRESSION else n_classes
@@ -335,15 +415,36 @@ def _prepare_dataset(source, v: dict):
             if not D.is_dataset(ds):
                 raise DataTypeError(f"{key}_data must be a Dataset too when data is a Dataset.")
             batches[key] = D.LoaderBatches(ds, max(bs, 1024), gen, dev, tdtype)
-    ctx = dict(task=task, n_classes=n_classes, n_out=n_out, sample_shape=sample_shape, dev=dev,
-               precision=precision, bs=bs, loss_fn=loss_fn)
+    ctx = dict(
+        task=task,
+        n_classes=n_classes,
+        n_out=n_out,
+        sample_shape=sample_shape,
+        dev=dev,
+        precision=precision,
+        bs=bs,
+        loss_fn=loss_fn,
+    )
     net, model_desc = _model_for(v["model"], task, ctx)
     xb, yb = next(iter(batches["train"].epoch(shuffle=False)))
     _check_one_batch(net, loss_fn, _Probe(xb, yb), ctx)
     out = dict(v)
-    out.update(task=task, codec=codec, n_classes=n_classes, n_out=n_out, sample_shape=sample_shape, loss_fn=loss_fn,
-               gen=gen, bs=bs, batches=batches, net=net, model_desc=model_desc, transformer=None,
-               n_train=len(train_ds), target_ndim=y_all.ndim)
+    out.update(
+        task=task,
+        codec=codec,
+        n_classes=n_classes,
+        n_out=n_out,
+        sample_shape=sample_shape,
+        loss_fn=loss_fn,
+        gen=gen,
+        bs=bs,
+        batches=batches,
+        net=net,
+        model_desc=model_desc,
+        transformer=None,
+        n_train=len(train_ds),
+        target_ndim=y_all.ndim,
+    )
     return _finish(out)
 
 

@@ -8,10 +8,11 @@ test and ``predict`` inputs.
 >>> build("impute:median | standardize")   # doctest: +SKIP
 Pipeline(steps=[('impute', SimpleImputer(strategy='median')), ('standardize', StandardScaler())])
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +31,9 @@ class PreprocessSpec:
     """What was declared: row filters, then transformer steps (or a user transformer)."""
 
     row_filters: list = field(default_factory=list)
-    steps: list = field(default_factory=list)          # list[Preset]
-    transformer: Any = None                            # a user's scikit-learn transformer
-    text: Optional[str] = None
+    steps: list = field(default_factory=list)  # list[Preset]
+    transformer: Any = None  # a user's scikit-learn transformer
+    text: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -53,7 +54,7 @@ def parse(preprocess) -> PreprocessSpec:
         return PreprocessSpec(transformer=preprocess)
     else:
         raise DataTypeError(
-            f"preprocess must be a preset string like \"impute:median | standardize\", a list of presets "
+            f'preprocess must be a preset string like "impute:median | standardize", a list of presets '
             f"or a scikit-learn transformer; got {type(preprocess).__name__}."
         )
     spec = PreprocessSpec(text=" | ".join(items))
@@ -77,7 +78,7 @@ def _check_step(p: Preset) -> None:
         if strategy not in IMPUTE_STRATEGIES:
             raise unknown_name("impute strategy", strategy, IMPUTE_STRATEGIES)
         if len(p.args) > 1 or set(p.kwargs) - {"strategy", "fill_value"}:
-            raise PresetError("impute takes one strategy, e.g. \"impute:median\" or \"impute(constant, fill_value=0)\".")
+            raise PresetError('impute takes one strategy, e.g. "impute:median" or "impute(constant, fill_value=0)".')
     elif p.args or p.kwargs:
         raise PresetError(f"preprocessing step {p.name!r} takes no arguments.")
 
@@ -147,7 +148,7 @@ def build(spec: PreprocessSpec, X) -> Any:
     if _is_dataframe(X):
         return _build_frame(spec, X)
     if spec.has("onehot"):
-        raise DataError("\"onehot\" encodes categorical DataFrame columns; X is a numeric array, so drop \"onehot\".")
+        raise DataError('"onehot" encodes categorical DataFrame columns; X is a numeric array, so drop "onehot".')
     if not spec.steps:
         return None
     return Pipeline([(p.name, _make(p)) for p in spec.steps])
@@ -162,7 +163,7 @@ def _build_frame(spec: PreprocessSpec, X):
     if categorical and not spec.has("onehot"):
         raise DataError(
             f"column {categorical[0]!r} is not numeric (dtype {X[categorical[0]].dtype}); "
-            "add \"onehot\" to preprocess to encode it, or drop the column."
+            'add "onehot" to preprocess to encode it, or drop the column.'
         )
     parts = []
     num_steps = [(p.name, _make(p)) for p in spec.steps if p.name != "onehot"]
@@ -178,7 +179,7 @@ def features(transformer, X, fit: bool, what: str) -> np.ndarray:
     """Fit (train split only) and/or apply the transformer; return float32 features."""
     shape = None
     if not _is_dataframe(X) and X.ndim > 2:
-        shape = X.shape[1:]              # images: per-pixel preprocessing on a flat view
+        shape = X.shape[1:]  # images: per-pixel preprocessing on a flat view
         X = X.reshape(len(X), -1)
     if transformer is not None:
         try:
@@ -194,13 +195,13 @@ def features(transformer, X, fit: bool, what: str) -> np.ndarray:
         X = X.to_numpy()
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
-        raise DataError(f"{what} features are not numeric after preprocessing (dtype {X.dtype}); add \"onehot\".")
+        raise DataError(f'{what} features are not numeric after preprocessing (dtype {X.dtype}); add "onehot".')
     X = X.astype(np.float32, copy=False)
     if not np.isfinite(X).all():
         n_bad = int((~np.isfinite(X)).any(axis=tuple(range(1, X.ndim))).sum())
         raise DataError(
-            f"{what} has NaN or infinite feature values in {n_bad} row(s); add \"impute\" "
-            "(e.g. preprocess=\"impute:median | standardize\") or \"dropna\" to preprocess."
+            f'{what} has NaN or infinite feature values in {n_bad} row(s); add "impute" '
+            '(e.g. preprocess="impute:median | standardize") or "dropna" to preprocess.'
         )
     if shape is not None:
         if X.shape[1] != int(np.prod(shape)):

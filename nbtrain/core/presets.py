@@ -6,6 +6,7 @@ so ``"__import__('os').system('x')"`` is a :class:`PresetError`, not a command.
 >>> parse_preset("sgd(lr=0.1, momentum=0.9)")
 Preset(name='sgd', args=(), kwargs={'lr': 0.1, 'momentum': 0.9})
 """
+
 from __future__ import annotations
 
 import ast
@@ -44,7 +45,7 @@ def _literal(node: ast.AST, text: str) -> Any:
         return node.id
     raise PresetError(
         f"preset {text!r} may only contain numbers, strings, booleans and tuples as arguments; "
-        "write e.g. \"mlp(64, 64, dropout=0.1)\"."
+        'write e.g. "mlp(64, 64, dropout=0.1)".'
     )
 
 
@@ -54,7 +55,7 @@ def parse_preset(text: str) -> Preset:
         raise PresetError(f"a preset must be a string, got {type(text).__name__}.")
     src = text.strip()
     if not src:
-        raise PresetError("empty preset string: give a name such as \"adam\" or \"mlp(64, 64)\".")
+        raise PresetError('empty preset string: give a name such as "adam" or "mlp(64, 64)".')
     if len(src) > _MAX_LEN:
         raise PresetError(f"preset string is too long ({len(src)} characters, at most {_MAX_LEN}).")
     if ":" in src and "(" not in src:
@@ -62,13 +63,13 @@ def parse_preset(text: str) -> Preset:
         name, _, arg = src.partition(":")
         name, arg = name.strip(), arg.strip()
         if not name.isidentifier() or not arg:
-            raise PresetError(f"malformed preset {text!r}: write \"name:option\", e.g. \"impute:median\".")
+            raise PresetError(f'malformed preset {text!r}: write "name:option", e.g. "impute:median".')
         return Preset(name.lower(), (arg,), {})
     try:
         tree = ast.parse(src, mode="eval")
     except (SyntaxError, ValueError):
         raise PresetError(
-            f"malformed preset {text!r}: write \"name\" or \"name(arg, key=value)\", e.g. \"mlp(64, 64)\"."
+            f'malformed preset {text!r}: write "name" or "name(arg, key=value)", e.g. "mlp(64, 64)".'
         ) from None
     node = tree.body
     if isinstance(node, ast.Name):
@@ -81,9 +82,7 @@ def parse_preset(text: str) -> Preset:
                 raise PresetError(f"malformed preset {text!r}: '**' is not allowed.")
             kwargs[kw.arg] = _literal(kw.value, text)
         return Preset(node.func.id.lower(), args, kwargs)
-    raise PresetError(
-        f"malformed preset {text!r}: write \"name\" or \"name(arg, key=value)\", e.g. \"mlp(64, 64)\"."
-    )
+    raise PresetError(f'malformed preset {text!r}: write "name" or "name(arg, key=value)", e.g. "mlp(64, 64)".')
 
 
 def split_pipeline(text: str) -> list[str]:

@@ -7,6 +7,7 @@ Resuming restores every random-number state and the early-stopping state (best w
 value, epochs without improvement), so on CPU the resumed run reaches bitwise the same weights as
 an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,11 @@ def make_checkpointer(path: str, job):
             "scheduler": _cpu(job.scheduler.state_dict()) if job.scheduler is not None else None,
             "precision": _cpu(job.precision.state_dict()),
             "history": run.history.rows,
-            "rng": {"torch": torch.get_rng_state(), "batches": run._generator.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "batches": run._generator.get_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            },
             "step": run.live.step,
             "best_epoch": run.best_epoch,
             "identity": {k: run.config.get(k) for k in _IDENTITY},
@@ -91,7 +95,9 @@ def resume(path: str, run, job) -> int:
         if ck["rng"].get("cuda") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
     except (RuntimeError, TypeError, ValueError) as exc:
-        raise RunFileError(f"checkpoint {path!r} has a damaged random-number state: {str(exc).splitlines()[0]}.") from None
+        raise RunFileError(
+            f"checkpoint {path!r} has a damaged random-number state: {str(exc).splitlines()[0]}."
+        ) from None
     run.history = History(ck["history"])
     early = ck.get("early")
     if early is not None:

@@ -1,20 +1,20 @@
 """Run (the result of a training call) and the session's registry of runs."""
+
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Optional
 
 import numpy as np
 import torch
 
 from . import metrics as M
+from . import preprocess as P
 from .data import TensorBatches, as_features, is_dataset
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
 from .history import History
 from .loop import Live
-from . import preprocess as P
 
 STATUSES = ("pending", "running", "completed", "stopped", "failed")
 
@@ -26,8 +26,17 @@ class Run:
     >>> run.evaluate()["accuracy"]                                                   # doctest: +SKIP
     """
 
-    def __init__(self, name: str, model: torch.nn.Module, *, task: str, config: dict,
-                 preprocess=None, codec=None, history: Optional[History] = None):
+    def __init__(
+        self,
+        name: str,
+        model: torch.nn.Module,
+        *,
+        task: str,
+        config: dict,
+        preprocess=None,
+        codec=None,
+        history: History | None = None,
+    ):
         self.name = name
         self.model = model
         self.task = task
@@ -36,12 +45,12 @@ class Run:
         self.codec = codec
         self.history = history if history is not None else History()
         self.status = "pending"
-        self.error: Optional[str] = None
-        self.note: Optional[str] = None
-        self.best_epoch: Optional[int] = None
+        self.error: str | None = None
+        self.note: str | None = None
+        self.best_epoch: int | None = None
         self.live = Live()
         self._stop = False
-        self._stop_reason: Optional[str] = None
+        self._stop_reason: str | None = None
         self._splits: dict = {}
         self._precision = None
         self._device = torch.device("cpu")
@@ -70,7 +79,7 @@ class Run:
     def epochs_done(self) -> int:
         return len(self.history)
 
-    def best(self, monitor: Optional[str] = None) -> dict:
+    def best(self, monitor: str | None = None) -> dict:
         """The history row of the best epoch (by val_loss, else train_loss)."""
         e = self.history.best_epoch(monitor)
         return next((r for r in self.history if r.get("epoch") == e), {})
@@ -90,7 +99,9 @@ class Run:
             raise ConfigError(f"on must be 'train', 'val' or 'test', got {on!r}.")
         if on not in self._splits:
             if not self._splits:
-                raise DataError(f"run {self.name!r} was loaded from a file and holds no data splits; use run.predict(X).")
+                raise DataError(
+                    f"run {self.name!r} was loaded from a file and holds no data splits; use run.predict(X)."
+                )
             raise DataError(f"run {self.name!r} has no {on} split; train with {on}=0.2 or {on}_data=(X, y).")
         return self._splits[on]
 
@@ -100,8 +111,14 @@ class Run:
         pred, scores = decide(outputs, self.task)
         y = targets.cpu().numpy()
         if self.task == "classification":
-            return {"y_true": self.codec.decode(y), "y_pred": self.codec.decode(pred), "scores": scores,
-                    "classes": self.codec.classes, "y_true_index": y, "y_pred_index": pred}
+            return {
+                "y_true": self.codec.decode(y),
+                "y_pred": self.codec.decode(pred),
+                "scores": scores,
+                "classes": self.codec.classes,
+                "y_true_index": y,
+                "y_pred_index": pred,
+            }
         return {"y_true": y.reshape(pred.shape) if y.size == pred.size else y, "y_pred": pred, "scores": None}
 
     def evaluate(self, on: str = "test", metrics=None) -> dict:
@@ -150,6 +167,7 @@ class Run:
     def save(self, path) -> str:
         """Save weights, preprocessing, label encoding, config and history (see nbtrain.load)."""
         from .store import save_run
+
         return save_run(self, path)
 
     def summary(self) -> dict:
@@ -157,10 +175,16 @@ class Run:
         best = self.best()
         main = next((k for k in ("val_accuracy", "val_r2", "val_f1", "val_loss") if k in best), None)
         c = self.config
-        return {"name": self.name, "model": c.get("model"), "loss": c.get("loss"), "optimizer": c.get("optimizer"),
-                "epochs": f"{len(self.history)}/{c.get('epochs')}", "status": self.status,
-                "best": (f"{main}={best[main]:.4g}" if main else ""),
-                "time": sum(self.history["time"]) if "time" in self.history else 0.0}
+        return {
+            "name": self.name,
+            "model": c.get("model"),
+            "loss": c.get("loss"),
+            "optimizer": c.get("optimizer"),
+            "epochs": f"{len(self.history)}/{c.get('epochs')}",
+            "status": self.status,
+            "best": (f"{main}={best[main]:.4g}" if main else ""),
+            "time": sum(self.history["time"]) if "time" in self.history else 0.0,
+        }
 
 
 class RunRegistry(OrderedDict):

@@ -14,6 +14,7 @@ disk and renamed into place, so a crash or a full disk mid-write leaves the prev
 
 Every problem reading a file is a :class:`RunFileError` naming the file and what is wrong with it.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,7 +24,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ CKPT_FORMAT, CKPT_VERSION = "nbtrain-checkpoint", 1
 # Exact type names trusted beyond skops' defaults.  Never a prefix: "sklearn." would also match
 # aliases such as "sklearn.utils._testing.check_output" (that is subprocess.check_output).
 SAFE_SKOPS_TYPES = frozenset({"numpy.dtype"})
-_MAX_META = 64 * 2**20           # bytes of meta.json we are willing to parse
+_MAX_META = 64 * 2**20  # bytes of meta.json we are willing to parse
 
 
 class CheckpointWriteError(RunFileError):
@@ -65,7 +66,7 @@ def atomic_write(path: str, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -94,21 +95,24 @@ def _write(path: str, data: bytes, what: str, error=RunFileError) -> None:
     try:
         atomic_write(path, data)
     except OSError as exc:
-        raise error(f"could not write {what} {path!r}: {exc.strerror or exc}; "
-                    f"the file that was there before (if any) is unchanged. Free disk space or choose another path.") from None
+        raise error(
+            f"could not write {what} {path!r}: {exc.strerror or exc}; "
+            f"the file that was there before (if any) is unchanged. Free disk space or choose another path."
+        ) from None
 
 
 # ------------------------------------------------------------------------ label classes
 
-def _classes_to_json(classes) -> Optional[dict]:
+
+def _classes_to_json(classes) -> dict | None:
     if classes is None:
         return None
-    if classes.dtype.kind == "S":   # bytes labels: JSON has no bytes, keep them as latin-1 text
+    if classes.dtype.kind == "S":  # bytes labels: JSON has no bytes, keep them as latin-1 text
         return {"dtype": classes.dtype.str, "values": [v.decode("latin-1") for v in classes.tolist()]}
     return {"dtype": classes.dtype.str if classes.dtype.kind != "O" else "object", "values": classes.tolist()}
 
 
-def _classes_from_json(obj, where: str) -> Optional[np.ndarray]:
+def _classes_from_json(obj, where: str) -> np.ndarray | None:
     if obj is None:
         return None
     bad = RunFileError(f"{where}: meta.json has malformed label classes.")
@@ -135,13 +139,22 @@ def _classes_from_json(obj, where: str) -> Optional[np.ndarray]:
 
 # ------------------------------------------------------------------------ run files
 
+
 def save_run(run, path) -> str:
     path = os.fspath(path)
     if not os.path.splitext(path)[1]:
         path += ".nbtrain"
-    meta = {"format": FORMAT, "version": VERSION, "name": run.name, "task": run.task, "status": run.status,
-            "config": run.config, "history": run.history.rows, "classes": _classes_to_json(run.classes),
-            "best_epoch": run.best_epoch}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": run.name,
+        "task": run.task,
+        "status": run.status,
+        "config": run.config,
+        "history": run.history.rows,
+        "classes": _classes_to_json(run.classes),
+        "best_epoch": run.best_epoch,
+    }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("meta.json", json.dumps(meta, default=_json_default))
@@ -166,6 +179,7 @@ def _json_default(o):
 
 def _dump_transformer(transformer) -> bytes:
     import skops.io as sio
+
     try:
         return sio.dumps(transformer)
     except Exception as exc:  # skops refuses what it cannot store as data (lambdas, custom classes)
@@ -183,6 +197,7 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 def load_transformer(blob: bytes, trusted: Iterable[str] = (), where: str = "run file"):
     """Load a skops blob.  Types outside skops' defaults, ``SAFE_SKOPS_TYPES`` and ``trusted`` are refused."""
     import skops.io as sio
+
     if isinstance(trusted, str):
         trusted = [trusted]
     try:
@@ -202,8 +217,9 @@ def load_transformer(blob: bytes, trusted: Iterable[str] = (), where: str = "run
     try:
         return sio.loads(blob, trusted=list(untrusted))
     except Exception as exc:
-        raise RunFileError(f"{where}: preprocess.skops could not be loaded ({type(exc).__name__}: "
-                           f"{_first_line(exc)}).") from None
+        raise RunFileError(
+            f"{where}: preprocess.skops could not be loaded ({type(exc).__name__}: {_first_line(exc)})."
+        ) from None
 
 
 def _check_file(path: str, kind: str) -> None:
@@ -235,7 +251,7 @@ def _torch_load(source, where: str, part: str):
     """``torch.load(weights_only=True)`` with a specific error for each way it can fail."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # e.g. "Detected pickle protocol 4": we raise our own error
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": we raise our own error
             return torch.load(source, weights_only=True, map_location="cpu")
     except Exception as exc:
         text, head = str(exc), _head(source)
@@ -247,13 +263,15 @@ def _torch_load(source, where: str, part: str):
                 f"{where}: {part} holds objects other than tensors and plain data (loading them would run "
                 "code); refused. Only open files from people you trust."
             ) from None
-        raise RunFileError(f"{where}: {part} is truncated or damaged ({type(exc).__name__}: "
-                           f"{_first_line(exc, 100)}).") from None
+        raise RunFileError(
+            f"{where}: {part} is truncated or damaged ({type(exc).__name__}: {_first_line(exc, 100)})."
+        ) from None
 
 
 def _check_state(state, where: str, part: str) -> dict:
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              for k, v in state.items()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise RunFileError(f"{where}: {part} is not a model state_dict (a dict of named tensors).")
     return state
 
@@ -265,7 +283,8 @@ def _is_plain(v) -> bool:
 
 def _check_history(rows, where: str) -> list:
     if not isinstance(rows, list) or not all(
-            isinstance(r, dict) and all(isinstance(k, str) and _is_plain(v) for k, v in r.items()) for r in rows):
+        isinstance(r, dict) and all(isinstance(k, str) and _is_plain(v) for k, v in r.items()) for r in rows
+    ):
         raise RunFileError(f"{where}: its history is malformed (expected a list of rows of plain values).")
     return rows
 
@@ -273,14 +292,17 @@ def _check_history(rows, where: str) -> list:
 def _check_meta(meta: dict, where: str) -> None:
     def bad(what):
         return RunFileError(f"{where}: meta.json is malformed ({what}).")
+
     if meta.get("task") not in ("classification", "regression"):
         raise bad("task must be 'classification' or 'regression'")
     config = meta.get("config")
     if not isinstance(config, dict):
         raise bad("config is not a mapping")
     shape = config.get("input_shape")
-    if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31
-                                            for d in shape)):
+    if not (
+        isinstance(shape, list)
+        and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**31 for d in shape)
+    ):
         raise bad("config.input_shape must be a list of sizes")
     n_out = config.get("n_out")
     if not (isinstance(n_out, int) and not isinstance(n_out, bool) and 0 <= n_out < 2**31):
@@ -290,7 +312,13 @@ def _check_meta(meta: dict, where: str) -> None:
             raise bad(f"config.{key} must be a string")
     if meta.get("name") is not None and not isinstance(meta["name"], str):
         raise bad("name must be a string")
-    if meta.get("status") is not None and meta["status"] not in ("pending", "running", "completed", "stopped", "failed"):
+    if meta.get("status") is not None and meta["status"] not in (
+        "pending",
+        "running",
+        "completed",
+        "stopped",
+        "failed",
+    ):
         raise bad("unknown status")
     be = meta.get("best_epoch")
     if be is not None and (not isinstance(be, int) or isinstance(be, bool)):
@@ -317,15 +345,19 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
             head = f.read(4)
         if head.startswith(b"PK"):
             raise RunFileError(f"{where} is truncated or damaged (its zip directory is unreadable).") from None
-        raise RunFileError(f"{where} is not an nbtrain run file (not a zip archive); save runs with run.save(path).") from None
+        raise RunFileError(
+            f"{where} is not an nbtrain run file (not a zip archive); save runs with run.save(path)."
+        ) from None
     except OSError as exc:
         raise RunFileError(f"{where} cannot be read: {exc.strerror or exc}.") from None
     with z:
         names = set(z.namelist())
         if "meta.json" not in names or "weights.pt" not in names:
             if any(n.endswith("data.pkl") for n in names):
-                raise RunFileError(f"{where} is a torch file (perhaps a checkpoint), not a saved run; resume a "
-                                   "checkpoint with nbtrain.train(..., checkpoint=path, resume=True).")
+                raise RunFileError(
+                    f"{where} is a torch file (perhaps a checkpoint), not a saved run; resume a "
+                    "checkpoint with nbtrain.train(..., checkpoint=path, resume=True)."
+                )
             raise RunFileError(f"{where} is not an nbtrain run file (meta.json or weights.pt is missing).")
         if z.getinfo("meta.json").file_size > _MAX_META:
             raise RunFileError(f"{where}: meta.json is implausibly large; this is not an nbtrain run file.")
@@ -338,16 +370,21 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
         if meta.get("version") != VERSION:
             raise _version_error(where, meta.get("version"), VERSION, "run-file")
         _check_meta(meta, where)
-        state = _check_state(_torch_load(io.BytesIO(_member(z, "weights.pt", where)), where, "weights.pt"),
-                             where, "weights.pt")
-        pre = (load_transformer(_member(z, "preprocess.skops", where), trusted, where)
-               if "preprocess.skops" in names else None)
+        state = _check_state(
+            _torch_load(io.BytesIO(_member(z, "weights.pt", where)), where, "weights.pt"), where, "weights.pt"
+        )
+        pre = (
+            load_transformer(_member(z, "preprocess.skops", where), trusted, where)
+            if "preprocess.skops" in names
+            else None
+        )
     meta.setdefault("history", [])
     meta["classes"] = _classes_from_json(meta.get("classes"), where)
     return {"meta": meta, "state": state, "preprocess": pre}
 
 
 # ------------------------------------------------------------------------ checkpoints
+
 
 def save_checkpoint(path: str, payload: dict) -> None:
     """Write a checkpoint atomically; a failure raises :class:`CheckpointWriteError` and changes nothing."""
@@ -360,6 +397,7 @@ def save_checkpoint(path: str, payload: dict) -> None:
 def _check_checkpoint(ck: dict, where: str) -> None:
     def bad(what):
         return RunFileError(f"{where} is malformed ({what}).")
+
     ep = ck.get("epoch")
     if not isinstance(ep, int) or isinstance(ep, bool) or ep < 0:
         raise bad("epoch must be a non-negative integer")
@@ -372,16 +410,23 @@ def _check_checkpoint(ck: dict, where: str) -> None:
         raise bad("precision state is not a mapping")
     _check_history(ck.get("history"), where)
     rng = ck.get("rng")
-    if not (isinstance(rng, dict) and isinstance(rng.get("torch"), torch.Tensor)
-            and isinstance(rng.get("batches"), torch.Tensor)
-            and rng["torch"].dtype == torch.uint8 and rng["batches"].dtype == torch.uint8):
+    if not (
+        isinstance(rng, dict)
+        and isinstance(rng.get("torch"), torch.Tensor)
+        and isinstance(rng.get("batches"), torch.Tensor)
+        and rng["torch"].dtype == torch.uint8
+        and rng["batches"].dtype == torch.uint8
+    ):
         raise bad("random-number state missing")
     if not isinstance(ck.get("identity", {}), dict):
         raise bad("identity is not a mapping")
     early = ck.get("early")
     if early is not None:
-        if not (isinstance(early, dict) and isinstance(early.get("value"), (int, float))
-                and isinstance(early.get("bad"), int)):
+        if not (
+            isinstance(early, dict)
+            and isinstance(early.get("value"), (int, float))
+            and isinstance(early.get("bad"), int)
+        ):
             raise bad("early-stopping state is malformed")
         if early.get("state") is not None:
             _check_state(early["state"], where, "its best-epoch weights")
@@ -396,10 +441,11 @@ def load_checkpoint(path: str) -> dict:
     _check_file(path, "checkpoint")
     payload = _torch_load(path, where, "the file")
     if not isinstance(payload, dict) or payload.get("format") != CKPT_FORMAT:
-        raise RunFileError(f"{path!r} is not an nbtrain checkpoint (wrong format marker); "
-                           "pass the file written by train(..., checkpoint=PATH).")
+        raise RunFileError(
+            f"{path!r} is not an nbtrain checkpoint (wrong format marker); "
+            "pass the file written by train(..., checkpoint=PATH)."
+        )
     if payload.get("version") != CKPT_VERSION:
         raise _version_error(where, payload.get("version"), CKPT_VERSION, "checkpoint")
     _check_checkpoint(payload, where)
     return payload
-

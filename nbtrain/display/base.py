@@ -22,16 +22,17 @@ False
 >>> t[0] = 1.5; view.due()
 True
 """
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from ..core.events import Callback
 
 
-def history_rows(run, logs: Optional[dict] = None) -> list:
+def history_rows(run, logs: dict | None = None) -> list:
     """The run's history rows, plus ``logs`` when the loop has not appended it yet.
 
     (``on_epoch_end`` fires before the loop appends the new row to ``run.history``.)
@@ -42,9 +43,10 @@ def history_rows(run, logs: Optional[dict] = None) -> list:
     return rows
 
 
-def best_epoch(run, rows: list) -> Optional[int]:
+def best_epoch(run, rows: list) -> int | None:
     """The epoch to mark as best: the one early stopping restored, else the best monitored value."""
     from ..core.history import History
+
     if getattr(run, "best_epoch", None) is not None:
         return int(run.best_epoch)
     monitor = (getattr(run, "config", None) or {}).get("monitor")
@@ -55,7 +57,7 @@ def best_epoch(run, rows: list) -> Optional[int]:
     return None if e is None else int(e)
 
 
-def main_metric(run, rows: list) -> Optional[str]:
+def main_metric(run, rows: list) -> str | None:
     """The validation metric worth a panel of its own: r2 for regression, else the first metric."""
     names = list((getattr(run, "config", None) or {}).get("metrics") or ())
     if "r2" in names:
@@ -87,10 +89,15 @@ class ThrottledView(Callback):
     refresh_on_epoch_end: bool = True
     #: the last refresh cost measured with a real clock by a view of this class (this session);
     #: a new run's first refresh is scheduled with it instead of the ``first_cost`` guess
-    learned_cost: Optional[float] = None
+    learned_cost: float | None = None
 
-    def __init__(self, min_interval: Optional[float] = None, budget: Optional[float] = None,
-                 first_after: Optional[float] = None, clock: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self,
+        min_interval: float | None = None,
+        budget: float | None = None,
+        first_after: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
         if min_interval is not None:
             self.min_interval = float(min_interval)
         if budget is not None:
@@ -102,14 +109,14 @@ class ThrottledView(Callback):
 
     def _reset(self) -> None:
         self.t_start = self.clock()
-        self.refreshes = 0          # how many live refreshes ran
-        self.refresh_time = 0.0     # seconds spent in them (by ``clock``)
-        self.dirty = False          # something new to show since the last refresh
-        self._cost: Optional[float] = None
+        self.refreshes = 0  # how many live refreshes ran
+        self.refresh_time = 0.0  # seconds spent in them (by ``clock``)
+        self.dirty = False  # something new to show since the last refresh
+        self._cost: float | None = None
         self._schedule(None)
 
     # ------------------------------------------------------------------ throttle
-    def _schedule(self, last_start: Optional[float]) -> None:
+    def _schedule(self, last_start: float | None) -> None:
         """The next refresh: ``min_interval`` after the last one, and late enough that the time
         spent so far plus one more refresh stays within ``budget`` of the wall time."""
         if self._cost is not None:
@@ -134,13 +141,13 @@ class ThrottledView(Callback):
 
     def _refresh(self, run) -> None:
         t0 = self.clock()
-        if self.refresh(run) is False:   # nothing to show yet: try again at a later batch
+        if self.refresh(run) is False:  # nothing to show yet: try again at a later batch
             return
         d = max(0.0, self.clock() - t0)
         self.refreshes += 1
         self.refresh_time += d
         self._cost = d
-        if self._real_clock():   # never learn from (or for) a test's hand clock
+        if self._real_clock():  # never learn from (or for) a test's hand clock
             type(self).learned_cost = d
         self.dirty = False
         self._schedule(t0)
@@ -191,16 +198,18 @@ class DisplaySink:
     Jupyter kernel; elsewhere (``display="notebook"`` forced in a script or terminal) it prints the
     non-empty text twins only, and live updates are skipped."""
 
-    def show(self, bundle: dict, metadata: Optional[dict] = None, handle: bool = False):
+    def show(self, bundle: dict, metadata: dict | None = None, handle: bool = False):
         from .env import shell_kind
+
         if shell_kind() != "notebook":
             if bundle.get("text/plain"):
                 print(bundle["text/plain"])
             return None
         from IPython.display import display
+
         return display(bundle, raw=True, metadata=metadata or {}, display_id=True if handle else None)
 
-    def update(self, handle, bundle: dict, metadata: Optional[dict] = None) -> None:
+    def update(self, handle, bundle: dict, metadata: dict | None = None) -> None:
         if handle is not None:
             handle.update(bundle, raw=True, metadata=metadata or {})
 

@@ -6,11 +6,11 @@ reproduces the same run (same data, settings and seed).
 
 >>> nbtrain.panel(dataset="wine", model="mlp(64, 64)", epochs=30)     # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import html
 import json
-from typing import Optional
 
 import ipywidgets as W
 
@@ -32,6 +32,7 @@ RED = "#c62828"
 def _user_ns() -> dict:
     try:
         from IPython import get_ipython
+
         shell = get_ipython()
     except Exception:
         shell = None
@@ -39,44 +40,80 @@ def _user_ns() -> dict:
 
 
 def _q(s: str) -> str:
-    return json.dumps(s)     # a double-quoted Python string literal
+    return json.dumps(s)  # a double-quoted Python string literal
 
 
 class BuilderPanel(W.VBox):
     """The builder widget (a VBox).  ``.cell()`` is the %%train text, ``.train()`` clicks Train."""
 
-    def __init__(self, *, dataset: str = "iris", variable: str = "", target: str = "",
-                 preprocess: str = "standardize", model: str = "mlp(32)", loss: str = "auto",
-                 optimizer: str = "adam", lr: float = 0.01, epochs: int = 20, batch_size: int = 32,
-                 name: str = "", display: str = "notebook", namespace: Optional[dict] = None):
+    def __init__(
+        self,
+        *,
+        dataset: str = "iris",
+        variable: str = "",
+        target: str = "",
+        preprocess: str = "standardize",
+        model: str = "mlp(32)",
+        loss: str = "auto",
+        optimizer: str = "adam",
+        lr: float = 0.01,
+        epochs: int = 20,
+        batch_size: int = 32,
+        name: str = "",
+        display: str = "notebook",
+        namespace: dict | None = None,
+    ):
         from ..core.errors import ConfigError
+
         if dataset not in BUNDLED and dataset != VARIABLE:
             if variable:
-                raise ConfigError(f"dataset must be one of {', '.join(BUNDLED)} (or pass variable=NAME), got {dataset!r}.")
-            dataset, variable = VARIABLE, dataset        # panel(dataset="my_df") names a variable
+                raise ConfigError(
+                    f"dataset must be one of {', '.join(BUNDLED)} (or pass variable=NAME), got {dataset!r}."
+                )
+            dataset, variable = VARIABLE, dataset  # panel(dataset="my_df") names a variable
         self.namespace = namespace
         self.display_mode = display
         self.run = None
         wide = W.Layout(width="28em")
         style = {"description_width": "8em"}
         self.dataset = W.Dropdown(options=[*BUNDLED, VARIABLE], value=dataset, description="dataset", style=style)
-        self.variable = W.Text(value=variable, description="variable", placeholder="name of (X, y) or a DataFrame",
-                               style=style, layout=wide)
-        self.target = W.Text(value=target, description="target column", placeholder="for a DataFrame",
-                             style=style, layout=wide)
-        self.preprocess = W.Combobox(value=preprocess, options=PREPROCESS, description="preprocess",
-                                     ensure_option=False, style=style, layout=wide)
-        self.model = W.Combobox(value=model, options=MODELS, description="model", ensure_option=False,
-                                style=style, layout=wide)
-        self.loss = W.Dropdown(options=LOSSES if loss in LOSSES else [*LOSSES, loss], value=loss,
-                               description="loss", style=style)
-        self.optimizer = W.Combobox(value=optimizer, options=OPTIMIZERS, description="optimizer",
-                                    ensure_option=False, style=style, layout=wide)
-        self.lr = W.BoundedFloatText(value=lr, min=1e-7, max=100.0, step=0.001, description="learning rate", style=style)
+        self.variable = W.Text(
+            value=variable,
+            description="variable",
+            placeholder="name of (X, y) or a DataFrame",
+            style=style,
+            layout=wide,
+        )
+        self.target = W.Text(
+            value=target, description="target column", placeholder="for a DataFrame", style=style, layout=wide
+        )
+        self.preprocess = W.Combobox(
+            value=preprocess,
+            options=PREPROCESS,
+            description="preprocess",
+            ensure_option=False,
+            style=style,
+            layout=wide,
+        )
+        self.model = W.Combobox(
+            value=model, options=MODELS, description="model", ensure_option=False, style=style, layout=wide
+        )
+        self.loss = W.Dropdown(
+            options=LOSSES if loss in LOSSES else [*LOSSES, loss], value=loss, description="loss", style=style
+        )
+        self.optimizer = W.Combobox(
+            value=optimizer, options=OPTIMIZERS, description="optimizer", ensure_option=False, style=style, layout=wide
+        )
+        self.lr = W.BoundedFloatText(
+            value=lr, min=1e-7, max=100.0, step=0.001, description="learning rate", style=style
+        )
         self.epochs = W.BoundedIntText(value=epochs, min=1, max=1_000_000, description="epochs", style=style)
-        self.batch_size = W.BoundedIntText(value=batch_size, min=1, max=10_000_000, description="batch size", style=style)
-        self.name = W.Text(value=name, description="run name", placeholder="automatic: run1, run2, ...",
-                           style=style, layout=wide)
+        self.batch_size = W.BoundedIntText(
+            value=batch_size, min=1, max=10_000_000, description="batch size", style=style
+        )
+        self.name = W.Text(
+            value=name, description="run name", placeholder="automatic: run1, run2, ...", style=style, layout=wide
+        )
         self.train_button = W.Button(description="Train", icon="play", button_style="primary")
         self.message = W.HTML(value="")
         self.cell_text = W.HTML(value="")
@@ -84,17 +121,35 @@ class BuilderPanel(W.VBox):
         self.train_button.on_click(lambda _b: self.train())
         self.train_button.add_class("nbtrain-train")
         self.cell_text.add_class("nbtrain-cell")
-        controls = [self.dataset, self.variable, self.target, self.preprocess, self.model, self.loss,
-                    self.optimizer, self.lr, self.epochs, self.batch_size, self.name]
+        controls = [
+            self.dataset,
+            self.variable,
+            self.target,
+            self.preprocess,
+            self.model,
+            self.loss,
+            self.optimizer,
+            self.lr,
+            self.epochs,
+            self.batch_size,
+            self.name,
+        ]
         for c in controls:
             c.observe(self._changed, names="value")
         copy = W.VBox([W.HTML("<b>copy as %%train cell</b>"), self.cell_text])
-        super().__init__([W.HTML("<b>nbtrain builder</b>"), W.HBox([W.VBox(controls[:6]), W.VBox(controls[6:])]),
-                          W.HBox([self.train_button, self.message]), copy, self.output])
+        super().__init__(
+            [
+                W.HTML("<b>nbtrain builder</b>"),
+                W.HBox([W.VBox(controls[:6]), W.VBox(controls[6:])]),
+                W.HBox([self.train_button, self.message]),
+                copy,
+                self.output,
+            ]
+        )
         self.add_class("nbtrain-builder")
         self._changed()
 
-    def __repr__(self) -> str:    # the plain-text twin saved in notebooks: short and stable
+    def __repr__(self) -> str:  # the plain-text twin saved in notebooks: short and stable
         return "nbtrain builder"
 
     # ------------------------------------------------------------------ what the controls say
@@ -146,21 +201,34 @@ class BuilderPanel(W.VBox):
     def data(self):
         """The data the settings name: a bundled dataset, or a variable of the notebook."""
         from ..core.errors import ConfigError
+
         s = self.settings()
         if s["dataset"] != VARIABLE:
             import sklearn.datasets
+
             return getattr(sklearn.datasets, BUNDLED[s["dataset"]])(return_X_y=True)
         name, ns = s["variable"], self._ns()
         if not name:
             raise ConfigError("dataset is '(a variable)' but no variable name is given: type the name of your data.")
         if name not in ns:
-            raise ConfigError(f"there is no variable named {name!r} in the notebook: run the cell that defines it first.")
+            raise ConfigError(
+                f"there is no variable named {name!r} in the notebook: run the cell that defines it first."
+            )
         return ns[name]
 
     def train_kwargs(self) -> dict:
         s = self.settings()
-        kw = dict(model=s["model"], loss=s["loss"], optimizer=s["optimizer"], preprocess=s["preprocess"],
-                  epochs=s["epochs"], batch_size=s["batch_size"], lr=s["lr"], seed=0, name=s["name"])
+        kw = dict(
+            model=s["model"],
+            loss=s["loss"],
+            optimizer=s["optimizer"],
+            preprocess=s["preprocess"],
+            epochs=s["epochs"],
+            batch_size=s["batch_size"],
+            lr=s["lr"],
+            seed=0,
+            name=s["name"],
+        )
         if s["target"] and s["dataset"] == VARIABLE:
             kw["target"] = s["target"]
         return kw
@@ -169,7 +237,9 @@ class BuilderPanel(W.VBox):
     def train(self):
         """Train with the current settings; the live views appear below.  Returns the Run (or None)."""
         import nbtrain
+
         from ..core.errors import NbtrainError
+
         self.output.clear_output()
         self.message.value = ""
         self.train_button.disabled = True
@@ -177,11 +247,15 @@ class BuilderPanel(W.VBox):
             with self.output:
                 try:
                     self.run = nbtrain.train(self.data(), display=self.display_mode, **self.train_kwargs())
-                except NbtrainError as exc:        # a user mistake: one sentence, no traceback
-                    self.message.value = f'<span style="color:{RED}">{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>'
+                except NbtrainError as exc:  # a user mistake: one sentence, no traceback
+                    self.message.value = (
+                        f'<span style="color:{RED}">{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>'
+                    )
                     return None
-            self.message.value = (f"{html.escape(self.run.name)}: {html.escape(self.run.status)} "
-                                  f"&middot; <code>nbtrain.runs[{html.escape(_q(self.run.name))}]</code>")
+            self.message.value = (
+                f"{html.escape(self.run.name)}: {html.escape(self.run.status)} "
+                f"&middot; <code>nbtrain.runs[{html.escape(_q(self.run.name))}]</code>"
+            )
             return self.run
         finally:
             self.train_button.disabled = False

@@ -7,11 +7,12 @@
 - At the end, one status line: completed / stopped / failed, with the reason and the best epoch.
 No widgets, no images: just text.
 """
+
 from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .base import ThrottledView, best_epoch
 from .table import format_value, metric_columns
@@ -41,10 +42,18 @@ class ConsoleView(ThrottledView):
     #: otherwise, at most one row this often (plus the first and the last)
     row_interval = 2.0
     bar_width = 20
-    refresh_on_epoch_end = False   # the epoch's row says it all; no progress line after it
+    refresh_on_epoch_end = False  # the epoch's row says it all; no progress line after it
 
-    def __init__(self, stream=None, min_interval: Optional[float] = None, clock: Callable[[], float] = time.monotonic,
-                 *, tty: Optional[bool] = None, max_rows: Optional[int] = None, row_interval: Optional[float] = None):
+    def __init__(
+        self,
+        stream=None,
+        min_interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        tty: bool | None = None,
+        max_rows: int | None = None,
+        row_interval: float | None = None,
+    ):
         super().__init__(min_interval=min_interval, clock=clock)
         self.stream = stream
         self._tty = tty
@@ -52,9 +61,9 @@ class ConsoleView(ThrottledView):
             self.max_rows = int(max_rows)
         if row_interval is not None:
             self.row_interval = float(row_interval)
-        self._columns: Optional[list] = None
+        self._columns: list | None = None
         self._widths: list = []
-        self._line_len = 0          # length of the progress line on screen (0: none)
+        self._line_len = 0  # length of the progress line on screen (0: none)
         self._last_row_t = -float("inf")
         self._printed_epoch = None
         self._epoch_t0 = 0.0
@@ -91,8 +100,10 @@ class ConsoleView(ThrottledView):
         self._columns, self._printed_epoch, self._line_len = None, None, 0
         self._last_row_t = -float("inf")
         self._epoch_t0 = self.clock()
-        self._print(f"[{run.name}] {c.get('model')} | loss {c.get('loss')} | {c.get('optimizer')}{lr} | "
-                    f"{self._epochs} epochs, batch {c.get('batch_size')} | {c.get('device')}")
+        self._print(
+            f"[{run.name}] {c.get('model')} | loss {c.get('loss')} | {c.get('optimizer')}{lr} | "
+            f"{self._epochs} epochs, batch {c.get('batch_size')} | {c.get('device')}"
+        )
 
     def on_epoch_start(self, run, epoch, **kw):
         self._epoch_t0 = self.clock()
@@ -106,7 +117,7 @@ class ConsoleView(ThrottledView):
         elapsed = self.clock() - self._epoch_t0
         rate = live.batch / elapsed if elapsed > 0 else 0.0
         parts = [f"epoch {live.epoch}/{self._epochs} [{bar}] {live.batch}/{nb}"]
-        loss = live.loss()   # host sync: this runs throttled
+        loss = live.loss()  # host sync: this runs throttled
         if loss is not None:
             parts.append(f"loss {loss:.4g}")
         if rate > 0:
@@ -129,8 +140,12 @@ class ConsoleView(ThrottledView):
     def epoch_done(self, run, epoch, rows):
         now = self.clock()
         last = epoch >= self._epochs
-        if not (self._epochs <= self.max_rows or self._printed_epoch is None or last
-                or now - self._last_row_t >= self.row_interval):
+        if not (
+            self._epochs <= self.max_rows
+            or self._printed_epoch is None
+            or last
+            or now - self._last_row_t >= self.row_interval
+        ):
             return
         self._print_row(rows[-1])
         self._last_row_t = now

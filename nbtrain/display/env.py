@@ -6,13 +6,14 @@ HTML table) or ``"console"`` (text).  ``shell_kind()`` says more: ``"notebook"``
 A headless run (nbclient, ``nbconvert --execute``, papermill) is a kernel like any other and gets
 the notebook views; they are written so that the saved notebook holds the final state.
 """
+
 from __future__ import annotations
 
 import sys
 
 
 def shell_kind() -> str:
-    """"notebook", "terminal" or "script"."""
+    """ "notebook", "terminal" or "script"."""
     ipython_mod = sys.modules.get("IPython")
     if ipython_mod is None:
         return "script"
@@ -31,5 +32,5 @@ def shell_kind() -> str:
 
 
 def front_end() -> str:
-    """"notebook" in a Jupyter kernel (ipykernel's ZMQ shell), else "console"."""
+    """ "notebook" in a Jupyter kernel (ipykernel's ZMQ shell), else "console"."""
     return "notebook" if shell_kind() == "notebook" else "console"

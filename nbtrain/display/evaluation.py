@@ -6,6 +6,7 @@ without pyplot (nothing to close, nothing shown twice) and display as PNG.
 >>> res = evaluate(run, plot="confusion")          # doctest: +SKIP
 >>> res["accuracy"], res.figures                   # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import html
@@ -31,7 +32,7 @@ class Table:
         self.columns = [str(c) for c in columns]
         self.rows = [[_cell(v) for v in r] for r in rows]
         self.title, self.note = title, note
-        self.highlight = set(highlight)   # indices of rows to mark (e.g. differing settings)
+        self.highlight = set(highlight)  # indices of rows to mark (e.g. differing settings)
 
     def _repr_html_(self) -> str:
         e = html.escape
@@ -42,8 +43,10 @@ class Table:
             body.append(f"<tr{style}>" + "".join(f"<td style='text-align:left'>{e(v)}</td>" for v in r) + "</tr>")
         cap = f"<caption style='text-align:left'><b>{e(self.title)}</b></caption>" if self.title else ""
         note = f"<div style='font-size:90%'>{e(self.note)}</div>" if self.note else ""
-        return (f"<table class='nbtrain-table'>{cap}<thead><tr>{head}</tr></thead>"
-                f"<tbody>{''.join(body)}</tbody></table>{note}")
+        return (
+            f"<table class='nbtrain-table'>{cap}<thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>{note}"
+        )
 
     def text(self) -> str:
         mark = bool(self.highlight)
@@ -81,6 +84,7 @@ class FigureDisplay:
 
 def _show(*objs) -> None:
     from IPython.display import display
+
     for o in objs:
         display(o)
 
@@ -91,7 +95,7 @@ class EvalResult(dict):
     def __init__(self, metrics: dict, table: Table, figures=()):
         super().__init__(metrics)
         self.table = table
-        self.figures = list(figures)   # FigureDisplay objects; .figure is the matplotlib Figure
+        self.figures = list(figures)  # FigureDisplay objects; .figure is the matplotlib Figure
 
     def _ipython_display_(self):
         _show(self.table, *self.figures)
@@ -99,13 +103,15 @@ class EvalResult(dict):
 
 # ---------------------------------------------------------------------------- figures
 def _figure(w=4.5, h=4.0):
-    from matplotlib.figure import Figure   # no pyplot: the figure is never registered or shown twice
+    from matplotlib.figure import Figure  # no pyplot: the figure is never registered or shown twice
+
     fig = Figure(figsize=(w, h))
     return fig, fig.add_subplot(1, 1, 1)
 
 
 def confusion_figure(y_true, y_pred, classes, title="confusion matrix"):
     from sklearn.metrics import confusion_matrix
+
     labels = list(range(len(classes)))
     cm = confusion_matrix(y_true, y_pred, labels=labels)
     fig, ax = _figure()
@@ -119,13 +125,13 @@ def confusion_figure(y_true, y_pred, classes, title="confusion matrix"):
     top = cm.max() if cm.size else 0
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > top / 2 else "black")
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if cm[i, j] > top / 2 else "black")
     return fig
 
 
 def roc_figure(y_true, scores, classes, title="ROC curve"):
     from sklearn.metrics import auc, roc_curve
+
     fig, ax = _figure()
     pairs = [(1, str(classes[1]))] if len(classes) == 2 else list(enumerate(str(c) for c in classes))
     for k, name in pairs:
@@ -138,7 +144,7 @@ def roc_figure(y_true, scores, classes, title="ROC curve"):
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title(title)
-    if ax.get_legend_handles_labels()[0]:   # an empty legend would warn
+    if ax.get_legend_handles_labels()[0]:  # an empty legend would warn
         ax.legend(loc="lower right", fontsize="small")
     return fig
 
@@ -165,8 +171,9 @@ def loss_curves_figure(runs, title="loss curves"):
                 ax.plot(epochs, run.history[key], style, color=color, label=f"{run.name} {key.split('_')[0]}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    vals = [v for r in runs for k in ("train_loss", "val_loss") if k in r.history for v in r.history[k]
-            if v == v and v > 0]
+    vals = [
+        v for r in runs for k in ("train_loss", "val_loss") if k in r.history for v in r.history[k] if v == v and v > 0
+    ]
     if vals and max(vals) / min(vals) > 100:
         ax.set_yscale("log")
     ax.set_title(title)
@@ -177,8 +184,9 @@ def loss_curves_figure(runs, title="loss curves"):
 
 # ---------------------------------------------------------------------------- the magics' twins
 def parse_plots(plot, task: str = "classification") -> list:
-    """"confusion,roc" -> ["confusion", "roc"]; a name that does not fit the task raises ConfigError."""
+    """ "confusion,roc" -> ["confusion", "roc"]; a name that does not fit the task raises ConfigError."""
     from ..core.errors import ConfigError
+
     if not plot:
         return []
     allowed = PLOTS.get(task, PLOTS["classification"])
@@ -187,8 +195,9 @@ def parse_plots(plot, task: str = "classification") -> list:
         if p not in allowed:
             other = "regression" if task == "classification" else "classification"
             hint = f" ({p!r} is for {other} runs)" if p in PLOTS[other] else ""
-            raise ConfigError(f"unknown plot {p!r} for a {task} run{hint}: use {', '.join(allowed)}, "
-                              f"e.g. --plot {','.join(allowed)}.")
+            raise ConfigError(
+                f"unknown plot {p!r} for a {task} run{hint}: use {', '.join(allowed)}, e.g. --plot {','.join(allowed)}."
+            )
     return names
 
 
@@ -209,8 +218,9 @@ def evaluate(run, on: str = "test", metrics=None, plot=None) -> EvalResult:
         p = run.predictions(on=on)
         if run.task == "classification":
             if "confusion" in plots:
-                fig = confusion_figure(p["y_true_index"], p["y_pred_index"], p["classes"],
-                                       title=f"{run.name}: confusion matrix ({on})")
+                fig = confusion_figure(
+                    p["y_true_index"], p["y_pred_index"], p["classes"], title=f"{run.name}: confusion matrix ({on})"
+                )
                 figures.append(FigureDisplay(fig, f"confusion matrix of {run.name} on {on}"))
             if "roc" in plots:
                 fig = roc_figure(p["y_true_index"], p["scores"], p["classes"], title=f"{run.name}: ROC ({on})")
@@ -234,8 +244,23 @@ def runs_table(runs) -> Table:
     return Table(RUN_COLUMNS, rows, title="runs" if rows else "runs: none yet")
 
 
-_CONFIG_KEYS = ("model", "loss", "optimizer", "lr", "epochs", "batch_size", "preprocess", "val", "test", "seed",
-                "device", "amp", "metrics", "patience", "scheduler")
+_CONFIG_KEYS = (
+    "model",
+    "loss",
+    "optimizer",
+    "lr",
+    "epochs",
+    "batch_size",
+    "preprocess",
+    "val",
+    "test",
+    "seed",
+    "device",
+    "amp",
+    "metrics",
+    "patience",
+    "scheduler",
+)
 
 
 class CompareResult:
@@ -269,7 +294,12 @@ def compare(runs) -> CompareResult:
     keys = [k for k in dict.fromkeys(k for f in finals for k in f) if k not in ("epoch", "time", "lr")]
     for k in keys:
         rows.append([f"final {k}"] + [f.get(k) for f in finals])
-    table = Table(["setting"] + [r.name for r in runs], rows, title="compare",
-                  highlight=highlight, note="* marks settings that differ" if highlight else "")
+    table = Table(
+        ["setting"] + [r.name for r in runs],
+        rows,
+        title="compare",
+        highlight=highlight,
+        note="* marks settings that differ" if highlight else "",
+    )
     fig = loss_curves_figure(runs, title="loss: " + " vs ".join(r.name for r in runs))
     return CompareResult(table, FigureDisplay(fig, "loss curves of " + ", ".join(r.name for r in runs)))

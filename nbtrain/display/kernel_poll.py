@@ -19,6 +19,7 @@ gets the messages of a few chosen comms through anyway, in one of these modes:
 Both kernel modes use private ipykernel attributes, so each is guarded and falls back to the next.
 ``NBTRAIN_COMM_MODE`` (auto|subshell|queue|none) forces a mode, for tests.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 MODES = ("subshell", "queue", "thread", "none")
 _COMM_TYPES = ("comm_msg",)
@@ -54,7 +55,7 @@ def _comm_of(obj):
     return obj if hasattr(obj, "comm_id") else getattr(obj, "comm", None)
 
 
-def _private_subshell(kernel, timeout: float = 2.0) -> Optional[str]:
+def _private_subshell(kernel, timeout: float = 2.0) -> str | None:
     """Create (once) a kernel subshell owned by nbtrain; return its id, or None."""
     key = id(kernel)
     with _subshell_lock:
@@ -71,7 +72,7 @@ def _private_subshell(kernel, timeout: float = 2.0) -> Optional[str]:
         def create():  # runs on the shell channel thread, like a create_subshell_request
             try:
                 result["id"] = manager._create_subshell()
-            except BaseException as exc:  # noqa: BLE001 - reported below as "no subshell"
+            except BaseException as exc:
                 result["error"] = exc
             finally:
                 done.set()
@@ -93,17 +94,23 @@ class LiveComms:
     >>> live.close()                          # doctest: +SKIP
     """
 
-    def __init__(self, comms: Iterable = (), kernel=None, mode: Optional[str] = None,
-                 min_interval: float = 0.05, clock=time.monotonic):
+    def __init__(
+        self,
+        comms: Iterable = (),
+        kernel=None,
+        mode: str | None = None,
+        min_interval: float = 0.05,
+        clock=time.monotonic,
+    ):
         self.comms = [c for c in (_comm_of(x) for x in comms) if c is not None]
         self.kernel = kernel if kernel is not None else current_kernel()
         self.requested = (mode or os.environ.get("NBTRAIN_COMM_MODE") or "auto").lower()
         self.mode = "none"
         self.min_interval, self.clock = min_interval, clock
-        self.held: list = []            # raw messages held back in queue mode, in arrival order
-        self.handled = 0                # comm messages handled early (queue mode)
-        self.replayed = 0               # messages held back, then handed back to the kernel (queue mode)
-        self.reason = ""                # why we are in the mode we are in
+        self.held: list = []  # raw messages held back in queue mode, in arrival order
+        self.handled = 0  # comm messages handled early (queue mode)
+        self.replayed = 0  # messages held back, then handed back to the kernel (queue mode)
+        self.reason = ""  # why we are in the mode we are in
         self._next_poll = 0.0
         self._stream = None
         self._ids: set = set()
@@ -121,8 +128,13 @@ class LiveComms:
         if self.kernel is None or not self._ids:
             self.reason = "not running in a Jupyter kernel"
             return self.mode
-        order = {"auto": ("subshell", "thread", "queue"), "subshell": ("subshell",), "queue": ("thread", "queue"),
-                 "thread": ("thread",), "none": ()}.get(self.requested, ("subshell", "thread", "queue"))
+        order = {
+            "auto": ("subshell", "thread", "queue"),
+            "subshell": ("subshell",),
+            "queue": ("thread", "queue"),
+            "thread": ("thread",),
+            "none": (),
+        }.get(self.requested, ("subshell", "thread", "queue"))
         for mode in order:
             try:
                 ok = getattr(self, f"_start_{mode}")()
@@ -151,7 +163,7 @@ class LiveComms:
             return _sid
 
         for c in self.comms:
-            c._reply_subshell_for = route       # instance attribute shadows the class method
+            c._reply_subshell_for = route  # instance attribute shadows the class method
             self._routed.append(c)
         return True
 
@@ -161,11 +173,12 @@ class LiveComms:
 
     def _start_queue(self) -> bool:
         import zmq  # present wherever ipykernel is
+
         k = self.kernel
         thread = getattr(k, "shell_channel_thread", None)
-        if thread is not None:      # ipykernel 7: the shell channel thread forwards main-shell messages here
+        if thread is not None:  # ipykernel 7: the shell channel thread forwards main-shell messages here
             stream = thread.manager.get_shell_channel_to_subshell_pair(None).to_stream
-        else:                       # ipykernel 6: the main thread reads the shell socket itself
+        else:  # ipykernel 6: the main thread reads the shell socket itself
             stream = getattr(k, "shell_stream", None)
         if stream is None or stream.socket is None or not callable(getattr(stream, "_recv_callback", None)):
             self.reason = "the kernel's shell stream is not where nbtrain expects it"
@@ -241,7 +254,7 @@ class LiveComms:
             _, frames = session.feed_identities(raw, copy=False)
             return session.deserialize(frames, content=True, copy=False)
         except Exception:
-            return None     # anything we cannot read is held back and left to the kernel
+            return None  # anything we cannot read is held back and left to the kernel
 
     def _handle(self, msg) -> None:
         comm = self.kernel.comm_manager.get_comm(msg["content"]["comm_id"])
@@ -264,7 +277,7 @@ class LiveComms:
             interrupted = False
             try:
                 self.poll(force=True)
-            except KeyboardInterrupt:   # hand the messages back first, then let the interrupt through
+            except KeyboardInterrupt:  # hand the messages back first, then let the interrupt through
                 interrupted = True
             held, self.held = self.held, []
             self.replayed += len(held)

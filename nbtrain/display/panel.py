@@ -11,12 +11,12 @@ the kernel's interrupt (the loop turns KeyboardInterrupt into the same clean sto
 >>> nbtrain.train(data, callbacks=[view], display="none")                         # doctest: +SKIP
 >>> view.widget.get_state()            # what a front end would draw              # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import html
 import math
 import time
-from typing import Optional
 
 import ipywidgets as W
 
@@ -26,8 +26,10 @@ from .kernel_poll import LiveComms
 RED, GREEN, AMBER, GREY = "#c62828", "#2e7d32", "#b26a00", "#616161"
 
 HINT_LIVE = "Stop ends the run at the next batch; the model and finished epochs are kept."
-HINT_INTERRUPT = ("This front end delivers clicks only when the cell ends: to stop now, use the kernel's "
-                  "interrupt (Kernel \u25b8 Interrupt, or \u25a0 / I,I). The model and finished epochs are kept.")
+HINT_INTERRUPT = (
+    "This front end delivers clicks only when the cell ends: to stop now, use the kernel's "
+    "interrupt (Kernel \u25b8 Interrupt, or \u25a0 / I,I). The model and finished epochs are kept."
+)
 
 
 class _Panel(W.VBox):
@@ -41,7 +43,7 @@ class _Panel(W.VBox):
         return f"nbtrain panel: {self._title}"
 
 
-def _duration(seconds: Optional[float]) -> str:
+def _duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "?"
     seconds = int(round(max(0.0, seconds)))
@@ -61,16 +63,24 @@ class PanelView(Callback):
     ``view.widget`` yourself.  ``clock`` and ``comm_mode`` are for tests.
     """
 
-    def __init__(self, run=None, *, min_interval: float = 0.25, poll_interval: float = 0.05,
-                 display: bool = True, clock=time.monotonic, comm_mode: Optional[str] = None):
+    def __init__(
+        self,
+        run=None,
+        *,
+        min_interval: float = 0.25,
+        poll_interval: float = 0.05,
+        display: bool = True,
+        clock=time.monotonic,
+        comm_mode: str | None = None,
+    ):
         self.run = run
         self.min_interval, self.poll_interval = min_interval, poll_interval
         self.show, self.clock = display, clock
         self.comm_mode = comm_mode
         self.draws = 0
-        self.stop_clicked_at: Optional[float] = None
-        self.stopped_at: Optional[float] = None
-        self.live: Optional[LiveComms] = None
+        self.stop_clicked_at: float | None = None
+        self.stopped_at: float | None = None
+        self.live: LiveComms | None = None
         self._next_draw = 0.0
         self._next_poll = 0.0
         self._t0 = None
@@ -87,16 +97,22 @@ class PanelView(Callback):
         self.batch_bar = W.IntProgress(value=0, min=0, max=1, layout=bar)
         self.batch_text = W.Label(value="0/?")
         self.status = W.HTML(value="waiting to start")
-        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger",
-                                    tooltip="Stop at the next batch; keep the model and finished epochs",
-                                    layout=W.Layout(width="7em"))
+        self.stop_button = W.Button(
+            description="Stop",
+            icon="stop",
+            button_style="danger",
+            tooltip="Stop at the next batch; keep the model and finished epochs",
+            layout=W.Layout(width="7em"),
+        )
         self.hint = W.HTML(value="")
         self.stop_button.on_click(self._on_stop)
-        rows = [self.title,
-                W.HBox([W.Label("epoch", layout=label), self.epoch_bar, self.epoch_text]),
-                W.HBox([W.Label("batch", layout=label), self.batch_bar, self.batch_text]),
-                self.status,
-                W.HBox([self.stop_button, self.hint])]
+        rows = [
+            self.title,
+            W.HBox([W.Label("epoch", layout=label), self.epoch_bar, self.epoch_text]),
+            W.HBox([W.Label("batch", layout=label), self.batch_bar, self.batch_text]),
+            self.status,
+            W.HBox([self.stop_button, self.hint]),
+        ]
         name = getattr(self.run, "name", None) or "run"
         self.widget = _Panel(rows, title=name)
         self.widget.add_class("nbtrain-panel")
@@ -118,6 +134,7 @@ class PanelView(Callback):
 
     def _ipython_display_(self):
         from IPython.display import display
+
         display(self.widget)
 
     # ------------------------------------------------------------------ events
@@ -132,9 +149,11 @@ class PanelView(Callback):
         self.epoch_text.value = f"{start}/{epochs}"
         lr = c.get("lr")
         lr = f" lr={lr:g}" if isinstance(lr, (int, float)) else ""
-        self.title.value = (f"<b>{html.escape(run.name)}</b> &middot; {html.escape(str(c.get('model')))} &middot; "
-                            f"{html.escape(str(c.get('optimizer')))}{lr} &middot; "
-                            f"batch {c.get('batch_size')} &middot; {html.escape(str(c.get('device')))}")
+        self.title.value = (
+            f"<b>{html.escape(run.name)}</b> &middot; {html.escape(str(c.get('model')))} &middot; "
+            f"{html.escape(str(c.get('optimizer')))}{lr} &middot; "
+            f"batch {c.get('batch_size')} &middot; {html.escape(str(c.get('device')))}"
+        )
         # a view reused for another run starts clean
         self.stop_clicked_at = self.stopped_at = None
         self.epoch_bar.bar_style = self.batch_bar.bar_style = ""
@@ -142,8 +161,9 @@ class PanelView(Callback):
         self.status.value = "starting\u2026"
         self._t0 = self.clock()
         self._step0 = run.live.step
-        self.live = LiveComms([self.stop_button], mode=self.comm_mode, min_interval=self.poll_interval,
-                              clock=self.clock)
+        self.live = LiveComms(
+            [self.stop_button], mode=self.comm_mode, min_interval=self.poll_interval, clock=self.clock
+        )
         mode = self.live.start()
         self.hint.value = f"<small>{HINT_LIVE if mode != 'none' else HINT_INTERRUPT}</small>"
         if self.show:
@@ -226,8 +246,10 @@ class PanelView(Callback):
             return f'<span style="color:{GREEN}">{text}</span>'
         if status == "stopped":
             reason = run.note or run._stop_reason or "stopped"
-            text = (f"\u25a0 stopped at epoch {run.live.epoch} &middot; {html.escape(reason)} &middot; "
-                    f"{n} finished epoch{'s' * (n != 1)} kept")
+            text = (
+                f"\u25a0 stopped at epoch {run.live.epoch} &middot; {html.escape(reason)} &middot; "
+                f"{n} finished epoch{'s' * (n != 1)} kept"
+            )
             return f'<span style="color:{AMBER}">{text}</span>'
         reason = run.error or "unknown error"
         return f'<span style="color:{RED}"><b>\u2718 failed:</b> {html.escape(str(reason))}</span>'
@@ -244,6 +266,10 @@ class PanelView(Callback):
             self.batch_text.value = f"{self.batch_bar.max}/{self.batch_bar.max}"
         self.status.value = self.final_text(run, status)
         self.stop_button.disabled = True
-        self.stop_button.description = {"completed": "Done", "stopped": "Stopped", "failed": "Failed"}.get(status, status)
-        self.stop_button.button_style = "" if status == "completed" else ("warning" if status == "stopped" else "danger")
+        self.stop_button.description = {"completed": "Done", "stopped": "Stopped", "failed": "Failed"}.get(
+            status, status
+        )
+        self.stop_button.button_style = (
+            "" if status == "completed" else ("warning" if status == "stopped" else "danger")
+        )
         self.hint.value = ""

@@ -16,17 +16,18 @@
   an executed notebook holds the same comparable outputs, so it stays valid under strict nbval
   (see ``shared/notes/jupyter-testing.md``).
 """
+
 from __future__ import annotations
 
 import base64
 import io
 import math
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from .base import DisplaySink, ThrottledView, best_epoch, finite, history_rows, main_metric
 
-LOG_RATIO = 30.0    # max/min of the losses above which the loss axis is logarithmic
+LOG_RATIO = 30.0  # max/min of the losses above which the loss axis is logarithmic
 # The live slot holds only image/png (which nbval never compares) and ends as an empty bundle
 # (which JupyterLab renders as nothing): whether a run had live frames or not, strict nbval sees
 # the same outputs.
@@ -45,6 +46,7 @@ def new_figure(n_panels: int, size=(4.6, 3.2), dpi: int = 90):
     """A figure on an Agg canvas, outside pyplot (so it is never auto-shown or leaked)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(size[0] * n_panels, size[1]), dpi=dpi)
     FigureCanvasAgg(fig)
     fig.subplots(1, n_panels, squeeze=False)
@@ -60,8 +62,9 @@ def to_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def draw(fig, rows: list, samples=(), metric: Optional[str] = None, best: Optional[int] = None,
-         title: Optional[str] = None) -> None:
+def draw(
+    fig, rows: list, samples=(), metric: str | None = None, best: int | None = None, title: str | None = None
+) -> None:
     """Draw a run's curves on ``fig`` (made by :func:`new_figure`) from its history rows."""
     axes = fig.axes
     for ax in axes:
@@ -99,13 +102,13 @@ def draw(fig, rows: list, samples=(), metric: Optional[str] = None, best: Option
             mx.axvline(best, color="gray", linestyle=":", linewidth=1)
     for a in axes:
         a.grid(True, alpha=0.3)
-        if len(rows) <= 12:   # integer epoch ticks on short runs
+        if len(rows) <= 12:  # integer epoch ticks on short runs
             a.xaxis.get_major_locator().set_params(integer=True)
     if title:
         fig.suptitle(title, fontsize="medium")
 
 
-def png_bundle(png: bytes, text: Optional[str] = None) -> dict:
+def png_bundle(png: bytes, text: str | None = None) -> dict:
     bundle = {"image/png": base64.b64encode(png).decode("ascii")}
     if text is not None:
         bundle["text/plain"] = text
@@ -127,23 +130,31 @@ class LivePlot(ThrottledView):
     #: points of the running-loss curve kept (older ones are thinned out)
     max_samples = 4000
 
-    def __init__(self, sink: Optional[DisplaySink] = None, *, size=(4.6, 3.2), dpi: int = 80,
-                 min_interval: Optional[float] = None, budget: Optional[float] = None,
-                 first_after: Optional[float] = None, sample_interval: Optional[float] = None,
-                 clock: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self,
+        sink: DisplaySink | None = None,
+        *,
+        size=(4.6, 3.2),
+        dpi: int = 80,
+        min_interval: float | None = None,
+        budget: float | None = None,
+        first_after: float | None = None,
+        sample_interval: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
         super().__init__(min_interval=min_interval, budget=budget, first_after=first_after, clock=clock)
         self.sink = sink or DisplaySink()
         self.size, self.dpi = size, dpi
         if sample_interval is not None:
             self.sample_interval = float(sample_interval)
-        self.samples: list = []       # (fractional epoch, running train loss)
-        self.handle = None            # the live display handle, made at the first live frame
+        self.samples: list = []  # (fractional epoch, running train loss)
+        self.handle = None  # the live display handle, made at the first live frame
         self.fig = None
-        self.frames = 0               # live frames sent
-        self.final_time = 0.0         # seconds the final plot took
+        self.frames = 0  # live frames sent
+        self.final_time = 0.0  # seconds the final plot took
         self._next_sample = 0.0
         self._rows: list = []
-        self._metric: Optional[str] = None
+        self._metric: str | None = None
 
     # ------------------------------------------------------------------ events
     def start(self, run):
@@ -151,7 +162,7 @@ class LivePlot(ThrottledView):
         self._rows = history_rows(run)
         self._next_sample = self.clock() + self.sample_interval
         # import matplotlib now (once per session), so its cost never counts as a slow frame
-        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.backends.backend_agg
         import matplotlib.figure  # noqa: F401
 
     def on_batch_end(self, run, epoch, batch, num_batches, **kw):
@@ -162,10 +173,10 @@ class LivePlot(ThrottledView):
             self._refresh(run)
 
     def _sample(self, run, epoch, batch, num_batches, t0):
-        y = run.live.loss()   # host sync (throttled: sample_interval apart, and within half the budget)
+        y = run.live.loss()  # host sync (throttled: sample_interval apart, and within half the budget)
         if y is not None and math.isfinite(y):
             self.samples.append((epoch - 1 + batch / max(num_batches, 1), y))
-            if len(self.samples) > self.max_samples:   # long runs: keep every other point
+            if len(self.samples) > self.max_samples:  # long runs: keep every other point
                 self.samples = self.samples[::2]
         d = max(0.0, self.clock() - t0)
         self.refresh_time += d
@@ -191,7 +202,7 @@ class LivePlot(ThrottledView):
             return False
         cfg = getattr(run, "config", None) or {}
         title = f"{run.name}: epoch {run.live.epoch}/{cfg.get('epochs', '?')}"
-        bundle = png_bundle(self._render(run, title))   # no text: see EMPTY
+        bundle = png_bundle(self._render(run, title))  # no text: see EMPTY
         if self.handle is None:
             self.handle = self.sink.show(bundle, handle=True)
         else:
@@ -207,7 +218,7 @@ class LivePlot(ThrottledView):
 
     def finish(self, run, status, rows):
         self._rows = rows
-        if self.handle is not None:   # the live slot ends empty: nbval compares its first and last text
+        if self.handle is not None:  # the live slot ends empty: nbval compares its first and last text
             self.sink.update(self.handle, EMPTY)
         if rows:
             t0 = self.clock()

@@ -13,11 +13,12 @@ written as ``<number>s`` (e.g. ``0.034s``) so that one sanitize rule covers it::
 * a     0.9123
   b     0.8
 """
+
 from __future__ import annotations
 
 import html
 import math
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 from ..core.events import Callback
 from .base import DisplaySink, best_epoch, history_rows
@@ -27,7 +28,7 @@ MISSING = "-"
 TIME_SANITIZE = r"\d+(\.\d+)? ?(s|ms|µs|us)\b"
 
 
-def format_value(value, key: Optional[str] = None) -> str:
+def format_value(value, key: str | None = None) -> str:
     """A short, stable string for a cell: 4 significant digits, times as ``0.123s``."""
     if value is None:
         return MISSING
@@ -61,8 +62,14 @@ def columns_of(rows: Sequence[dict]) -> list:
     return list(seen)
 
 
-def text_table(rows: Sequence[dict], columns: Optional[Sequence[str]] = None, *, highlight=None,
-               title: Optional[str] = None, footer: Optional[str] = None) -> str:
+def text_table(
+    rows: Sequence[dict],
+    columns: Sequence[str] | None = None,
+    *,
+    highlight=None,
+    title: str | None = None,
+    footer: str | None = None,
+) -> str:
     """Rows of dicts as aligned plain text; the ``highlight`` row index is marked with ``*``."""
     columns = list(columns) if columns is not None else columns_of(rows)
     cells = [[format_value(r.get(c), c) for c in columns] for r in rows]
@@ -77,27 +84,41 @@ def text_table(rows: Sequence[dict], columns: Optional[Sequence[str]] = None, *,
     return "\n".join(lines)
 
 
-_STYLE = ("border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);"
-          "font-size:var(--jp-code-font-size,12px)")
+_STYLE = (
+    "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)"
+)
 
 
-def html_table(rows: Sequence[dict], columns: Optional[Sequence[str]] = None, *, highlight=None,
-               title: Optional[str] = None, footer: Optional[str] = None) -> str:
+def html_table(
+    rows: Sequence[dict],
+    columns: Sequence[str] | None = None,
+    *,
+    highlight=None,
+    title: str | None = None,
+    footer: str | None = None,
+) -> str:
     """Rows of dicts as an HTML table (escaped); the ``highlight`` row is bold with a ``*``."""
     columns = list(columns) if columns is not None else columns_of(rows)
     esc = html.escape
     out = [f'<table class="nbtrain-table" style="{_STYLE}">']
     if title:
         out.append(f'<caption style="text-align:left;font-weight:bold">{esc(title)}</caption>')
-    out.append("<thead><tr><th></th>" + "".join(
-        f'<th style="text-align:right;padding:2px 8px">{esc(str(c))}</th>' for c in columns) + "</tr></thead>")
+    out.append(
+        "<thead><tr><th></th>"
+        + "".join(f'<th style="text-align:right;padding:2px 8px">{esc(str(c))}</th>' for c in columns)
+        + "</tr></thead>"
+    )
     out.append("<tbody>")
     for i, r in enumerate(rows):
         best = highlight == i
         style = ' style="font-weight:bold;background:rgba(80,160,80,0.18)"' if best else ""
-        out.append(f"<tr{style}><td>{'*' if best else ''}</td>" + "".join(
-            f'<td style="text-align:right;padding:2px 8px">{esc(format_value(r.get(c), c))}</td>'
-            for c in columns) + "</tr>")
+        out.append(
+            f"<tr{style}><td>{'*' if best else ''}</td>"
+            + "".join(
+                f'<td style="text-align:right;padding:2px 8px">{esc(format_value(r.get(c), c))}</td>' for c in columns
+            )
+            + "</tr>"
+        )
     out.append("</tbody></table>")
     if footer:
         out.append(f'<div style="font-size:smaller">{esc(footer)}</div>')
@@ -113,14 +134,21 @@ class Table:
       f1        0.9666
     """
 
-    def __init__(self, rows: Iterable[dict], columns: Optional[Sequence[str]] = None, *, highlight=None,
-                 title: Optional[str] = None, footer: Optional[str] = None):
+    def __init__(
+        self,
+        rows: Iterable[dict],
+        columns: Sequence[str] | None = None,
+        *,
+        highlight=None,
+        title: str | None = None,
+        footer: str | None = None,
+    ):
         self.rows = [dict(r) for r in rows]
         self.columns = list(columns) if columns is not None else columns_of(self.rows)
         self.highlight, self.title, self.footer = highlight, title, footer
 
     @classmethod
-    def from_dict(cls, d: dict, key: str = "name", value: str = "value", **kw) -> "Table":
+    def from_dict(cls, d: dict, key: str = "name", value: str = "value", **kw) -> Table:
         """A two-column table from a dict (e.g. ``run.evaluate()``)."""
         return cls([{key: k, value: v} for k, v in d.items()], [key, value], **kw)
 
@@ -165,8 +193,9 @@ class MetricTable(Table):
     * best epoch 2 (val_loss)
     """
 
-    def __init__(self, rows: Iterable[dict], best: Optional[int] = None, monitor: Optional[str] = None,
-                 title: Optional[str] = None):
+    def __init__(
+        self, rows: Iterable[dict], best: int | None = None, monitor: str | None = None, title: str | None = None
+    ):
         rows = [dict(r) for r in rows]
         idx = next((i for i, r in enumerate(rows) if best is not None and r.get("epoch") == best), None)
         if monitor is None:
@@ -176,7 +205,7 @@ class MetricTable(Table):
         self.best, self.monitor = best, monitor
 
     @classmethod
-    def from_run(cls, run, rows: Optional[list] = None) -> "MetricTable":
+    def from_run(cls, run, rows: list | None = None) -> MetricTable:
         rows = history_rows(run) if rows is None else rows
         cfg = getattr(run, "config", None) or {}
         title = f"{run.name}: {run.status}, {len(rows)}/{cfg.get('epochs', len(rows))} epochs"
@@ -190,9 +219,9 @@ class TableView(Callback):
     """Shows the final metric table as a new output when training ends (nothing live: a table
     updated in place would break nbval, and the plot already shows progress)."""
 
-    def __init__(self, sink: Optional[DisplaySink] = None):
+    def __init__(self, sink: DisplaySink | None = None):
         self.sink = sink or DisplaySink()
-        self.table: Optional[MetricTable] = None
+        self.table: MetricTable | None = None
 
     def on_fit_end(self, run, status, **kw):
         rows = history_rows(run)

@@ -5,6 +5,7 @@ gloo on CPU, nccl with one GPU per rank.  For several machines, export the run t
 ``torchrun ... -m nbtrain.worker RUNFILE`` on each node and ``attach`` the notebook to the result.
 See docs/distributed.md.
 """
+
 from .export import attach, export
 from .launcher import RankError, train_processes
 

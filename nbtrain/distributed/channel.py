@@ -6,13 +6,13 @@ A run directory holds ``events.jsonl`` (rank 0 appends one JSON object a line; t
 ``stop`` (the kernel asks rank 0 to stop; its text is the reason).  Files work the same for forked
 ranks, spawned ranks and ``torchrun`` nodes, and never send tensors between processes.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import time
 import traceback
-from typing import Optional
 
 EVENTS, WEIGHTS, STOP, FIRST_ERROR = "events.jsonl", "weights.pt", "stop", "first_error.json"
 
@@ -36,7 +36,7 @@ class Channel:
     def stop_requested(self) -> bool:
         return os.path.exists(self._stop_path)  # a stat call: cheap enough for every step
 
-    def stop_reason(self) -> Optional[str]:
+    def stop_reason(self) -> str | None:
         try:
             with open(self._stop_path, encoding="utf-8") as f:
                 return f.read().strip() or None
@@ -45,6 +45,7 @@ class Channel:
 
     def send_weights(self, state: dict) -> None:
         import torch
+
         tmp = os.path.join(self.outdir, WEIGHTS + ".tmp")
         torch.save({k: v.detach().cpu() for k, v in state.items()}, tmp)
         os.replace(tmp, os.path.join(self.outdir, WEIGHTS))
@@ -60,9 +61,13 @@ class Channel:
 
 def record_error(outdir: str, rank: int, exc: BaseException) -> None:
     """Write this rank's error; the first rank to get here also becomes ``first_error.json``."""
-    info = {"rank": rank, "type": type(exc).__name__, "message": str(exc),
-            "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-            "time": time.time()}
+    info = {
+        "rank": rank,
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "time": time.time(),
+    }
     path = os.path.join(outdir, f"error-{rank}.json")
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -96,7 +101,7 @@ class Reader:
         self._partial = lines.pop()  # an incomplete last line waits for the next poll
         return [json.loads(line) for line in lines if line.strip()]
 
-    def first_error(self) -> Optional[dict]:
+    def first_error(self) -> dict | None:
         try:
             with open(os.path.join(self.outdir, FIRST_ERROR), encoding="utf-8") as f:
                 return json.load(f)
@@ -115,8 +120,9 @@ class Reader:
             f.write(reason)
         os.replace(tmp, path)
 
-    def weights(self) -> Optional[dict]:
+    def weights(self) -> dict | None:
         import torch
+
         path = os.path.join(self.outdir, WEIGHTS)
         if not os.path.exists(path):
             return None

@@ -13,6 +13,7 @@ or interrupt, read from a file), so every rank leaves at the same step.  At each
 all-reduce sums the training loss and one broadcast carries rank 0's decision (continue, early
 stop, stop request).  Validation runs on rank 0 over the full validation split.
 """
+
 from __future__ import annotations
 
 import gc
@@ -36,8 +37,9 @@ def _snapshot(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def ddp_fit(run, job, *, rank: int, world: int, device: torch.device, channel: Channel, evaluator=None,
-            stop_every: int = 1):
+def ddp_fit(
+    run, job, *, rank: int, world: int, device: torch.device, channel: Channel, evaluator=None, stop_every: int = 1
+):
     """Train ``run.model`` wrapped in DDP.  Returns the final status; rank 0 reports through ``channel``."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -89,8 +91,7 @@ def ddp_fit(run, job, *, rank: int, world: int, device: torch.device, channel: C
                         last_emit = now
                         # a host sync, throttled: rank 0's own shard, the epoch's running mean so far
                         running = float(torch.stack(local_sums).sum()) / max(1, n_local)
-                        channel.emit("batch", epoch=epoch, batch=batch, num_batches=nb, step=step,
-                                     loss=running)
+                        channel.emit("batch", epoch=epoch, batch=batch, num_batches=nb, step=step, loss=running)
                 if step % stop_every == 0:
                     flag.fill_(1 if (lead and channel.stop_requested()) else 0)
                     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -101,9 +102,11 @@ def ddp_fit(run, job, *, rank: int, world: int, device: torch.device, channel: C
             train_loss = float(total) / max(1, n_seen)
             if not math.isfinite(train_loss):
                 status = "failed"
-                reason = (f"the training loss became {'NaN' if math.isnan(train_loss) else 'infinite'} at epoch "
-                          f"{epoch}; the weights of the last good epoch were kept. Try a smaller learning rate, "
-                          "standardize the features, or use gradient clipping.")
+                reason = (
+                    f"the training loss became {'NaN' if math.isnan(train_loss) else 'infinite'} at epoch "
+                    f"{epoch}; the weights of the last good epoch were kept. Try a smaller learning rate, "
+                    "standardize the features, or use gradient clipping."
+                )
                 if lead:
                     net.load_state_dict(good_state)
                 break
@@ -148,8 +151,13 @@ def ddp_fit(run, job, *, rank: int, world: int, device: torch.device, channel: C
         net.load_state_dict(best_state)
     if lead:
         channel.send_weights(net.state_dict())
-        channel.emit("fit_end", status=status, error=reason if status == "failed" else None,
-                     note=reason if status != "failed" else None, best_epoch=run.best_epoch)
+        channel.emit(
+            "fit_end",
+            status=status,
+            error=reason if status == "failed" else None,
+            note=reason if status != "failed" else None,
+            best_epoch=run.best_epoch,
+        )
     # the end-of-training hang: drop DDP (and its reducer) before the process group goes away
     del ddp, opt, sched
     job.optimizer = job.scheduler = None

@@ -9,11 +9,11 @@ The file holds the prepared run (data splits, fitted preprocessing, model, loss,
 pickle made with cloudpickle, so models and functions defined in the notebook travel by value.
 Loading a run file executes code from it: only run files you made.
 """
+
 from __future__ import annotations
 
 import os
 import time
-from typing import Optional
 
 from ..core.errors import ConfigError
 from ..core.events import Callback, CallbackList
@@ -41,16 +41,56 @@ def write_runfile(path, run, job, settings: dict) -> str:
     return path
 
 
-def export(path, data=None, model=None, loss=None, optimizer=None, preprocess=None, *, processes=None, epochs=10,
-           batch_size=32, lr=None, val=0.2, test=0.2, val_data=None, test_data=None, seed=0, device="auto",
-           metrics=None, patience=None, amp=None, scheduler=None, target=None, monitor=None, name=None,
-           backend=None) -> str:
+def export(
+    path,
+    data=None,
+    model=None,
+    loss=None,
+    optimizer=None,
+    preprocess=None,
+    *,
+    processes=None,
+    epochs=10,
+    batch_size=32,
+    lr=None,
+    val=0.2,
+    test=0.2,
+    val_data=None,
+    test_data=None,
+    seed=0,
+    device="auto",
+    metrics=None,
+    patience=None,
+    amp=None,
+    scheduler=None,
+    target=None,
+    monitor=None,
+    name=None,
+    backend=None,
+) -> str:
     """Check and prepare a run exactly as ``nbtrain.train`` would, and write it to ``path`` for
     ``python -m nbtrain.worker``.  ``processes`` (the total number of ranks, if known) only checks
     that ``batch_size`` covers every rank.  Returns the path."""
-    args = dict(data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess, epochs=epochs,
-                batch_size=batch_size, lr=lr, val=val, test=test, val_data=val_data, test_data=test_data, seed=seed,
-                metrics=metrics, patience=patience, scheduler=scheduler, target=target, monitor=monitor)
+    args = dict(
+        data=data,
+        model=model,
+        loss=loss,
+        optimizer=optimizer,
+        preprocess=preprocess,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        val=val,
+        test=test,
+        val_data=val_data,
+        test_data=test_data,
+        seed=seed,
+        metrics=metrics,
+        patience=patience,
+        scheduler=scheduler,
+        target=target,
+        monitor=monitor,
+    )
     world = check_processes(processes) if processes is not None else 1
     settings = rank_settings(world, device, amp, backend)
     run, job = prepare_for_ranks(args, settings, name or os.path.splitext(os.path.basename(os.fspath(path)))[0])
@@ -58,8 +98,17 @@ def export(path, data=None, model=None, loss=None, optimizer=None, preprocess=No
     return write_runfile(path, run, job, settings)
 
 
-def attach(path, *, out=None, display="auto", callbacks=(), timeout: Optional[float] = None, watch=(),
-           name=None, register: bool = True):
+def attach(
+    path,
+    *,
+    out=None,
+    display="auto",
+    callbacks=(),
+    timeout: float | None = None,
+    watch=(),
+    name=None,
+    register: bool = True,
+):
     """Follow a run started with ``torchrun ... -m nbtrain.worker path`` and return its :class:`Run`.
 
     Rank 0's numbers reach the views as they come; the Run ends with rank 0's history, weights and
@@ -69,6 +118,7 @@ def attach(path, *, out=None, display="auto", callbacks=(), timeout: Optional[fl
     """
     from ..api import _views
     from ..core.run import runs
+
     if isinstance(callbacks, Callback):
         callbacks = [callbacks]
     payload = read_runfile(os.fspath(path))
@@ -93,8 +143,12 @@ def attach(path, *, out=None, display="auto", callbacks=(), timeout: Optional[fl
         relay.send_stop(run._stop_reason)
         done = relay.loop(time.monotonic() + relay.grace)
     if not done and relay.end is None and relay.failure is None:
-        relay.failure = {"rank": 0, "type": "TimeoutError", "traceback": "",
-                         "message": f"no result from rank 0 in {outdir!r} within {timeout} s"}
+        relay.failure = {
+            "rank": 0,
+            "type": "TimeoutError",
+            "traceback": "",
+            "message": f"no result from rank 0 in {outdir!r} within {timeout} s",
+        }
     relay.finish()
     return run
 

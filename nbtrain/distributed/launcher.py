@@ -6,6 +6,7 @@ not initialised in the kernel) or started as ``python -m nbtrain.worker RUNFILE`
 ``start="spawn"``).  They join a ``TCPStore`` the kernel hosts on a port the OS chose.  Whatever
 happens (end, error, Stop, interrupt), every rank is ended and the store closed before returning.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,12 +21,13 @@ import torch
 
 from ..core.errors import ConfigError, DeviceError
 from ..core.events import CallbackList
-from .relay import RankError, RemoteLive, Relay  # noqa: F401  (RankError is public here too)
+from .relay import RankError, Relay, RemoteLive  # noqa: F401  (RankError is public here too)
 
 START_METHODS = ("auto", "fork", "spawn")
 
 
 # ------------------------------------------------------------------------------------ settings
+
 
 def check_processes(processes) -> int:
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
@@ -46,10 +48,14 @@ def rank_settings(processes: int, device="auto", amp=None, backend=None, threads
     if kind == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise DeviceError("device='cuda' with processes > 1 needs CUDA GPUs, and none is available; use device='cpu'.")
+            raise DeviceError(
+                "device='cuda' with processes > 1 needs CUDA GPUs, and none is available; use device='cpu'."
+            )
         if processes > count and backend in (None, "nccl"):
-            raise DeviceError(f"processes={processes} needs one GPU per rank but this machine has {count}; "
-                              f"use processes={count}, or backend='gloo' to share GPUs.")
+            raise DeviceError(
+                f"processes={processes} needs one GPU per rank but this machine has {count}; "
+                f"use processes={count}, or backend='gloo' to share GPUs."
+            )
     backend = backend or ("nccl" if kind == "cuda" else "gloo")
     if backend not in ("gloo", "nccl"):
         raise ConfigError(f"backend must be 'gloo' or 'nccl', got {backend!r}.")
@@ -63,6 +69,7 @@ def rank_settings(processes: int, device="auto", amp=None, backend=None, threads
 def prepare_for_ranks(args: dict, settings: dict, name: str):
     """``core.prepare`` in the kernel, on the CPU: checks, split, preprocessing fitted once."""
     from ..core.prepare import prepare
+
     for key in ("checkpoint", "resume", "compile"):
         if args.get(key):
             raise ConfigError(f"{key}= is not supported with processes > 1 yet; train in one process for it.")
@@ -70,11 +77,17 @@ def prepare_for_ranks(args: dict, settings: dict, name: str):
     run, job = prepare(**keep, device="cpu", amp=None, name=name)
     world = settings["processes"]
     bs = job.batch_size
-    run.config.update(device=f"{world} x {settings['device']} ({settings['backend']})", processes=world,
-                      backend=settings["backend"], amp=settings["amp"] or "fp32")
+    run.config.update(
+        device=f"{world} x {settings['device']} ({settings['backend']})",
+        processes=world,
+        backend=settings["backend"],
+        amp=settings["amp"] or "fp32",
+    )
     if bs < world:
-        raise ConfigError(f"batch_size={bs} is smaller than processes={world}: each rank needs rows of every "
-                          f"batch; use batch_size >= {world}.")
+        raise ConfigError(
+            f"batch_size={bs} is smaller than processes={world}: each rank needs rows of every "
+            f"batch; use batch_size >= {world}."
+        )
     return run, job
 
 
@@ -86,10 +99,12 @@ def default_start(settings: dict) -> str:
 
 def _mp():
     import multiprocessing
+
     return multiprocessing
 
 
 # ------------------------------------------------------------------------------------ ranks
+
 
 def _kill_rank(pid: int) -> None:
     """SIGKILL a rank's process group (each rank runs in its own session), else the rank itself."""
@@ -149,42 +164,66 @@ def start_ranks(run, job, settings: dict, outdir: str, start: str, store_port: i
     world = settings["processes"]
     if start == "fork":
         if torch.cuda.is_initialized():
-            raise DeviceError("CUDA is already initialised in this kernel, so ranks cannot be forked; "
-                              "use start='spawn' (the default for GPUs) or torchrun.")
+            raise DeviceError(
+                "CUDA is already initialised in this kernel, so ranks cannot be forked; "
+                "use start='spawn' (the default for GPUs) or torchrun."
+            )
         import importlib
+
         # DDP imports torch._dynamo lazily: ~1 s in every rank unless done once here, before the fork
         importlib.import_module("torch._dynamo")
         importlib.import_module("torch.nn.parallel")
         from .worker import fork_target
+
         ctx = _mp().get_context("fork")
         for r in range(world):
-            p = ctx.Process(target=fork_target, args=(r, world, run, job, settings, outdir, store_port, os.getpid()),
-                            name=f"nbtrain-rank{r}", daemon=False)
+            p = ctx.Process(
+                target=fork_target,
+                args=(r, world, run, job, settings, outdir, store_port, os.getpid()),
+                name=f"nbtrain-rank{r}",
+                daemon=False,
+            )
             p.start()
             ranks.append(_Forked(p))
         return ranks
     from .export import write_runfile
+
     runfile = write_runfile(os.path.join(outdir, "run.nbtrain"), run, job, settings)
     for r in range(world):
-        env = dict(os.environ, RANK=str(r), LOCAL_RANK=str(r), WORLD_SIZE=str(world), NBTRAIN_STORE_PORT=str(store_port),
-                   NBTRAIN_STORE_HOST="127.0.0.1", NBTRAIN_PARENT_PID=str(os.getpid()))
+        env = dict(
+            os.environ,
+            RANK=str(r),
+            LOCAL_RANK=str(r),
+            WORLD_SIZE=str(world),
+            NBTRAIN_STORE_PORT=str(store_port),
+            NBTRAIN_STORE_HOST="127.0.0.1",
+            NBTRAIN_PARENT_PID=str(os.getpid()),
+        )
         if settings["device"] == "cpu":
             env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("GLOO_SOCKET_IFNAME", "lo")
         log = open(os.path.join(outdir, f"rank-{r}.log"), "ab")
         try:
-            p = subprocess.Popen([sys.executable, "-m", "nbtrain.worker", runfile, "--out", outdir], env=env,
-                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            p = subprocess.Popen(
+                [sys.executable, "-m", "nbtrain.worker", runfile, "--out", outdir],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         finally:
             log.close()
         ranks.append(_Spawned(p))
     return ranks
 
 
-def run_ranks(run, job, cbs: CallbackList, settings: dict, start: str = "auto", grace: float = 10.0,
-              keep_files: bool = False):
+def run_ranks(
+    run, job, cbs: CallbackList, settings: dict, start: str = "auto", grace: float = 10.0, keep_files: bool = False
+):
     """Start the ranks, relay until the end, clean up.  Returns ``run``."""
     import torch.distributed as dist
+
     start = start or "auto"
     if start not in START_METHODS:
         raise ConfigError(f"start must be one of {', '.join(START_METHODS)}, got {start!r}.")
@@ -233,8 +272,9 @@ def run_ranks(run, job, cbs: CallbackList, settings: dict, start: str = "auto", 
             shutil.rmtree(outdir, ignore_errors=True)
 
 
-def train_processes(args: dict, *, processes, callbacks=(), display="auto", name=None, start="auto",
-                    backend=None, views=None):
+def train_processes(
+    args: dict, *, processes, callbacks=(), display="auto", name=None, start="auto", backend=None, views=None
+):
     """``nbtrain.train(..., processes=N)``: the arguments of ``train`` in ``args``.
 
     ``start``: "auto" (fork CPU ranks; spawn when GPUs are used or CUDA is initialised), "fork" or
@@ -242,6 +282,7 @@ def train_processes(args: dict, *, processes, callbacks=(), display="auto", name
     for GPUs, gloo for CPUs; gloo lets ranks share a GPU).
     """
     from ..core.run import runs
+
     processes = check_processes(processes)
     settings = rank_settings(processes, args.get("device", "auto"), args.get("amp"), backend)
     run_name = name or runs.next_name()
@@ -249,6 +290,7 @@ def train_processes(args: dict, *, processes, callbacks=(), display="auto", name
     run.config["checkpoint"] = None
     if views is None:
         from ..api import _views
+
         views = lambda r: _views(display, r)  # noqa: E731
     cbs = CallbackList(list(callbacks) + views(run))
     runs.pop(run_name, None)

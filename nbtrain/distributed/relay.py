@@ -1,10 +1,10 @@
 """Kernel side of a running distributed fit: rank 0's events into the Run and its views, the ranks
 watched, and the outcome decided (result, failure with the failing rank's own message, or stop)."""
+
 from __future__ import annotations
 
 import signal
 import time
-from typing import Optional
 
 from ..core.errors import NbtrainError
 from ..core.events import CallbackList
@@ -15,7 +15,7 @@ from .channel import Reader
 class RankError(NbtrainError, RuntimeError):
     """A rank raised; the message is that rank's own error (its traceback is chained below)."""
 
-    def __init__(self, message: str, rank: Optional[int] = None, remote_traceback: str = ""):
+    def __init__(self, message: str, rank: int | None = None, remote_traceback: str = ""):
         super().__init__(message)
         self.rank, self.remote_traceback = rank, remote_traceback
 
@@ -30,14 +30,13 @@ class RemoteLive(Live):
 
     def __init__(self):
         super().__init__()
-        self.remote_loss: Optional[float] = None
+        self.remote_loss: float | None = None
 
-    def loss(self) -> Optional[float]:
+    def loss(self) -> float | None:
         return self.remote_loss
 
-    def last_loss(self) -> Optional[float]:
+    def last_loss(self) -> float | None:
         return self.remote_loss
-
 
 
 class Relay:
@@ -46,10 +45,10 @@ class Relay:
     def __init__(self, run, cbs: CallbackList, outdir: str, ranks=(), poll: float = 0.02, grace: float = 10.0):
         self.run, self.cbs, self.reader, self.ranks = run, cbs, Reader(outdir), list(ranks)
         self.poll, self.grace = poll, grace
-        self.end: Optional[dict] = None
-        self.failure: Optional[dict] = None
+        self.end: dict | None = None
+        self.failure: dict | None = None
         self._stop_sent = False
-        self._end_seen: Optional[float] = None
+        self._end_seen: float | None = None
         self.exit_grace = 5.0
         self.late_exit = False  # a rank had to be ended after rank 0 reported the result
         self._last_pump = time.monotonic()
@@ -102,8 +101,12 @@ class Relay:
             for ev in self.reader.poll():
                 self.dispatch(ev)
             if self.end is None:
-                self.failure = {"rank": 0, "type": "RankExit", "traceback": "",
-                                "message": "the ranks ended without rank 0 reporting the end of training"}
+                self.failure = {
+                    "rank": 0,
+                    "type": "RankExit",
+                    "traceback": "",
+                    "message": "the ranks ended without rank 0 reporting the end of training",
+                }
             return True
         now = time.monotonic()
         if now - self._last_pump > 0.25 and self.run.live.batch:
@@ -122,7 +125,9 @@ class Relay:
         for i, r in enumerate(self.ranks):
             code = r.poll()
             if code not in (None, 0) and not self.reader.has_error(i):
-                msg = f"rank {i} ended with {_describe_exit(code)} without reporting an error (out of memory, or killed?)"
+                msg = (
+                    f"rank {i} ended with {_describe_exit(code)} without reporting an error (out of memory, or killed?)"
+                )
                 if err is not None:
                     first = err["message"].splitlines()[0] if err["message"] else ""
                     msg += f"; then rank {err['rank']} failed: {err['type']}: {first}"
@@ -133,7 +138,7 @@ class Relay:
         self._stop_sent = True
         self.reader.request_stop(reason)
 
-    def loop(self, deadline: Optional[float] = None) -> bool:
+    def loop(self, deadline: float | None = None) -> bool:
         while not self.step():
             if deadline is not None and time.monotonic() > deadline:
                 return False
@@ -170,8 +175,10 @@ class Relay:
             run.best_epoch = self.end.get("best_epoch")
         else:  # interrupted and the ranks did not answer in time
             run.status = "stopped"
-            run.note = ((run._stop_reason or "interrupted") + "; the ranks did not stop in time and were ended, "
-                        "so run.model holds the weights it started with (the history of finished epochs is kept)")
+            run.note = (
+                (run._stop_reason or "interrupted") + "; the ranks did not stop in time and were ended, "
+                "so run.model holds the weights it started with (the history of finished epochs is kept)"
+            )
         run.live.batch = 0
         self.cbs.on_fit_end(run, status=run.status)
 
@@ -183,5 +190,3 @@ def _describe_exit(code) -> str:
         except ValueError:
             return f"signal {-code}"
     return f"exit code {code}"
-
-

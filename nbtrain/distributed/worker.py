@@ -6,6 +6,7 @@
 ``RUNFILE`` comes from :func:`nbtrain.distributed.export`; rank 0 writes its events and final
 weights to ``DIR`` (default ``RUNFILE.out``), where :func:`nbtrain.distributed.attach` reads them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,7 @@ def _guard_parent(parent_pid) -> None:
     """Die with the launcher: SIGKILL on parent death (Linux), and never outlive it at start."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
@@ -29,9 +31,10 @@ def _guard_parent(parent_pid) -> None:
 
 def _to_device(run, job, device) -> None:
     import torch
+
     if device.type == "cpu":
         return
-    run.model.to(device)   # in place: the optimizer keeps the same Parameter objects
+    run.model.to(device)  # in place: the optimizer keeps the same Parameter objects
     for b in {id(b): b for b in [job.train_batches, job.val_batches, *run._splits.values()] if b is not None}.values():
         if isinstance(getattr(b, "X", None), torch.Tensor):
             b.X, b.y = b.X.to(device), b.y.to(device)
@@ -43,15 +46,27 @@ def _to_device(run, job, device) -> None:
                 state[k] = v.to(device)
 
 
-def rank_main(rank: int, world: int, local_rank: int, run, job, settings: dict, outdir: str,
-              store_port=None, store_host: str = "127.0.0.1") -> int:
+def rank_main(
+    rank: int,
+    world: int,
+    local_rank: int,
+    run,
+    job,
+    settings: dict,
+    outdir: str,
+    store_port=None,
+    store_host: str = "127.0.0.1",
+) -> int:
     """Join the process group, train, report.  Returns 0; on an error records it and exits 1."""
     from .channel import Channel, record_error
+
     channel = None
     try:
         import datetime
+
         import torch
         import torch.distributed as dist
+
         from ..core.device import make_precision
         from ..core.evaluation import make_evaluator
         from .ddp import ddp_fit
@@ -73,16 +88,30 @@ def rank_main(rank: int, world: int, local_rank: int, run, job, settings: dict, 
         job.precision = make_precision(settings.get("amp"), device)
         run._precision = job.precision
         c = run.config
-        evaluator = make_evaluator(job.loss_fn, job.precision, c.get("metrics") or [], run.task,
-                                   c.get("n_classes", 0), chunk=max(int(c.get("batch_size", 32)), 1024))
+        evaluator = make_evaluator(
+            job.loss_fn,
+            job.precision,
+            c.get("metrics") or [],
+            run.task,
+            c.get("n_classes", 0),
+            chunk=max(int(c.get("batch_size", 32)), 1024),
+        )
         torch.manual_seed(int(c.get("seed", 0)) + 1 + rank)  # dropout masks differ between ranks
         channel = Channel(outdir, lead=rank == 0, interval=float(settings.get("interval", 0.1)))
-        ddp_fit(run, job, rank=rank, world=world, device=device, channel=channel, evaluator=evaluator,
-                stop_every=int(settings.get("stop_every", 1)))
+        ddp_fit(
+            run,
+            job,
+            rank=rank,
+            world=world,
+            device=device,
+            channel=channel,
+            evaluator=evaluator,
+            stop_every=int(settings.get("stop_every", 1)),
+        )
         dist.destroy_process_group()
         channel.close()
         return 0
-    except BaseException as exc:  # noqa: BLE001 - every failure is reported, then this rank ends at once
+    except BaseException as exc:
         try:
             record_error(outdir, rank, exc)
         finally:
@@ -94,7 +123,7 @@ def _flush() -> None:
     for s in (sys.stdout, sys.stderr):
         try:
             s.flush()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
 
@@ -109,9 +138,10 @@ def _redirect_output(outdir: str, rank: int) -> None:
 def fork_target(rank: int, world: int, run, job, settings: dict, outdir: str, store_port: int, parent_pid: int):
     """Entry of a forked rank (``multiprocessing`` fork context)."""
     import gc
+
     gc.freeze()  # the kernel's objects: keeps gc.collect() at the end fast and stops copying their pages
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the kernel handles interrupts and stops every rank
-    os.setsid()                                   # a kernel interrupt to the process group misses the ranks
+    os.setsid()  # a kernel interrupt to the process group misses the ranks
     _guard_parent(parent_pid)
     _redirect_output(outdir, rank)
     code = rank_main(rank, world, rank, run, job, settings, outdir, store_port=store_port)
@@ -121,10 +151,12 @@ def fork_target(rank: int, world: int, run, job, settings: dict, outdir: str, st
 
 def read_runfile(path: str) -> dict:
     import pickle
+
     with open(path, "rb") as f:
         payload = pickle.load(f)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         from ..core.errors import RunFileError
+
         raise RunFileError(f"{path!r} is not an nbtrain run file; create one with nbtrain.distributed.export().")
     return payload
 
@@ -144,8 +176,9 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # launched by a kernel: the kernel stops us
     try:
         payload = read_runfile(args.runfile)
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         from .channel import record_error
+
         record_error(outdir, rank, exc)
         print(f"rank {rank}: {type(exc).__name__}: {exc}", file=sys.stderr)
         _flush()
@@ -153,8 +186,17 @@ def main(argv=None) -> int:
     settings = dict(payload["settings"])
     if env.get("NBTRAIN_THREADS"):
         settings["threads"] = int(env["NBTRAIN_THREADS"])
-    code = rank_main(rank, world, local_rank, payload["run"], payload["job"], settings, outdir,
-                     store_port=env.get("NBTRAIN_STORE_PORT"), store_host=env.get("NBTRAIN_STORE_HOST", "127.0.0.1"))
+    code = rank_main(
+        rank,
+        world,
+        local_rank,
+        payload["run"],
+        payload["job"],
+        settings,
+        outdir,
+        store_port=env.get("NBTRAIN_STORE_PORT"),
+        store_host=env.get("NBTRAIN_STORE_HOST", "127.0.0.1"),
+    )
     _flush()
     os._exit(code)  # never hang in interpreter teardown after training
 

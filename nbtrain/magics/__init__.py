@@ -3,6 +3,7 @@
 ``%load_ext nbtrain`` calls :func:`load_ipython_extension`; ``%unload_ext nbtrain`` removes the
 magics again.  Settings live on :class:`NbtrainMagics` (``%config NbtrainMagics.epochs = 20``).
 """
+
 from __future__ import annotations
 
 from .core import NbtrainMagics
@@ -18,9 +19,9 @@ def load_ipython_extension(ip) -> None:
     """Register the magics and the settings object (loading twice is harmless)."""
     if _loaded(ip) is not None:
         return
-    magics = NbtrainMagics(shell=ip, parent=ip)   # parent: settings from ipython_config.py apply
+    magics = NbtrainMagics(shell=ip, parent=ip)  # parent: settings from ipython_config.py apply
     ip.register_magics(magics)
-    if magics not in ip.configurables:   # register_magics adds it on IPython 8+; %config needs it there
+    if magics not in ip.configurables:  # register_magics adds it on IPython 8+; %config needs it there
         ip.configurables.append(magics)
 
 

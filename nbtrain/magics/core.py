@@ -1,4 +1,5 @@
 """The magics class: settings (traitlets) and thin magics over ``nbtrain.train`` and the display twins."""
+
 from __future__ import annotations
 
 import difflib
@@ -26,7 +27,7 @@ def parse(func, line: str, magic: str):
     """Parse a magic's options; unknown options get a 'did you mean' and a pointer to the help."""
     try:
         return parse_argstring(func, line)
-    except ValueError as exc:   # shlex: "No closing quotation" and the like
+    except ValueError as exc:  # shlex: "No closing quotation" and the like
         raise UsageError(f"{magic}: cannot read the options {line.strip()!r}: {exc}; check the quotes.") from None
     except UsageError as exc:
         msg = str(exc)
@@ -46,11 +47,15 @@ class NbtrainMagics(Magics):
 
     epochs = Int(10, min=1, help="Default number of epochs for %%train (--epochs overrides it).").tag(config=True)
     batch_size = Int(32, min=1, help="Default batch size for %%train (--batch-size overrides it).").tag(config=True)
-    device = Unicode("auto", help="Default device for %%train: auto, cpu, cuda, cuda:N or mps "
-                                  "(--device overrides it).").tag(config=True)
-    display = Enum(DISPLAYS, "auto", help="How %%train shows training: auto (widgets and live plot in a "
-                                          "notebook, text in a terminal), notebook, console or none."
-                   ).tag(config=True)
+    device = Unicode(
+        "auto", help="Default device for %%train: auto, cpu, cuda, cuda:N or mps (--device overrides it)."
+    ).tag(config=True)
+    display = Enum(
+        DISPLAYS,
+        "auto",
+        help="How %%train shows training: auto (widgets and live plot in a "
+        "notebook, text in a terminal), notebook, console or none.",
+    ).tag(config=True)
     seed = Int(0, min=0, help="Default random seed for %%train (--seed overrides it).").tag(config=True)
 
     @validate("device")
@@ -61,37 +66,65 @@ class NbtrainMagics(Magics):
         return value
 
     # ------------------------------------------------------------------ %%train
-    @magic_arguments("%train")   # the usage line then reads "%%train"
+    @magic_arguments("%train")  # the usage line then reads "%%train"
     @argument("--epochs", type=int, default=None, help="epochs to train (default: NbtrainMagics.epochs, 10)")
-    @argument("--batch-size", type=int, default=None, dest="batch_size",
-              help="mini-batch size (default: NbtrainMagics.batch_size, 32)")
+    @argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        dest="batch_size",
+        help="mini-batch size (default: NbtrainMagics.batch_size, 32)",
+    )
     @argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's own default)")
     @argument("--name", default=None, help="name of the run in nbtrain.runs (default: run1, run2, ...)")
     @argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: NbtrainMagics.device, auto)")
     @argument("--seed", type=int, default=None, help="random seed; results repeat (default: NbtrainMagics.seed, 0)")
-    @argument("--val", type=float, default=0.2,
-              help="validation fraction, stratified for classification; ignored when the cell declares "
-                   "val_data (default: 0.2)")
-    @argument("--test", type=float, default=0.2,
-              help="test fraction; ignored when the cell declares test_data (default: 0.2)")
-    @argument("--metrics", default=None,
-              help="comma-separated metrics, e.g. accuracy,f1,auc or mse,mae,r2 "
-                   "(default: accuracy,f1 for classification, mse,r2 for regression)")
-    @argument("--patience", type=int, default=None,
-              help="early stopping after this many epochs without improvement (default: off)")
+    @argument(
+        "--val",
+        type=float,
+        default=0.2,
+        help="validation fraction, stratified for classification; ignored when the cell declares "
+        "val_data (default: 0.2)",
+    )
+    @argument(
+        "--test", type=float, default=0.2, help="test fraction; ignored when the cell declares test_data (default: 0.2)"
+    )
+    @argument(
+        "--metrics",
+        default=None,
+        help="comma-separated metrics, e.g. accuracy,f1,auc or mse,mae,r2 "
+        "(default: accuracy,f1 for classification, mse,r2 for regression)",
+    )
+    @argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="early stopping after this many epochs without improvement (default: off)",
+    )
     @argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision (default: off)")
     @argument("--compile", action="store_true", help="use torch.compile (default: off)")
-    @argument("--no-plot", action="store_true", dest="no_plot",
-              help="no loss plot: the progress panel and the metric table only (default: off)")
+    @argument(
+        "--no-plot",
+        action="store_true",
+        dest="no_plot",
+        help="no loss plot: the progress panel and the metric table only (default: off)",
+    )
     @argument("--quiet", action="store_true", help="show nothing while training (default: off)")
     @argument("--checkpoint", metavar="PATH", default=None, help="save a checkpoint after every epoch (default: none)")
     @argument("--resume", action="store_true", help="continue from --checkpoint PATH (default: off)")
-    @argument("--target", metavar="COLUMN", default=None,
-              help="target column when data is a DataFrame (default: none)")
-    @argument("--data", metavar="NAME", default=None,
-              help="train on this existing variable instead of a `data` the cell assigns (default: none)")
-    @argument("--processes", type=int, default=None,
-              help="data-parallel training on N processes (default: one process, in the kernel)")
+    @argument("--target", metavar="COLUMN", default=None, help="target column when data is a DataFrame (default: none)")
+    @argument(
+        "--data",
+        metavar="NAME",
+        default=None,
+        help="train on this existing variable instead of a `data` the cell assigns (default: none)",
+    )
+    @argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="data-parallel training on N processes (default: one process, in the kernel)",
+    )
     @cell_magic("train")
     def train(self, line, cell):
         """Train a model from the declarations of this cell and return the Run.
@@ -101,7 +134,7 @@ class NbtrainMagics(Magics):
         scheduler, metrics, callbacks.  The trained model is put back as `model`, the Run is
         registered in nbtrain.runs under --name and returned (so `_` holds it).
         """
-        __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in the user's tracebacks)
+        __tracebackhide__ = True
         args = parse(self.train, line, "%%train")
         return run_train(self, args, cell)
 
@@ -109,16 +142,22 @@ class NbtrainMagics(Magics):
     @magic_arguments()
     @argument("name", nargs="?", default=None, help="run name (default: the latest run)")
     @argument("--on", choices=["test", "val", "train"], default="test", help="which split (default: test)")
-    @argument("--metrics", default=None,
-              help="comma-separated metrics (default: all that fit the task: accuracy,precision,recall,f1,auc "
-                   "or mse,mae,r2)")
-    @argument("--plot", default=None,
-              help="confusion, roc or confusion,roc for classification; pred (predicted vs true) for "
-                   "regression (default: no plot)")
+    @argument(
+        "--metrics",
+        default=None,
+        help="comma-separated metrics (default: all that fit the task: accuracy,precision,recall,f1,auc or mse,mae,r2)",
+    )
+    @argument(
+        "--plot",
+        default=None,
+        help="confusion, roc or confusion,roc for classification; pred (predicted vs true) for "
+        "regression (default: no plot)",
+    )
     @line_magic("evaluate")
     def evaluate(self, line):
         """Evaluate a run on a split: a metric table (and plots); returns the metrics dict."""
         from ..display.evaluation import evaluate as evaluate_run
+
         args = parse(self.evaluate, line, "%evaluate")
         run = self._run(args.name)
         try:
@@ -138,11 +177,13 @@ class NbtrainMagics(Magics):
         text = line.strip()
         proba = text.startswith("--proba") or text.endswith(" --proba")
         if proba:
-            text = text[len("--proba"):].strip() if text.startswith("--proba") else text[:-len(" --proba")].strip()
+            text = text[len("--proba") :].strip() if text.startswith("--proba") else text[: -len(" --proba")].strip()
         name, _, expr = text.partition(" ")
         if not name or not expr.strip() or name.startswith("-"):
-            raise UsageError("%predict needs a run name and an expression: %predict run1 X_new "
-                             "(or %predict --proba run1 X_new). See %predict?.")
+            raise UsageError(
+                "%predict needs a run name and an expression: %predict run1 X_new "
+                "(or %predict --proba run1 X_new). See %predict?."
+            )
         run = self._run(name)
         try:
             value = self.shell.ev(expr.strip())
@@ -158,6 +199,7 @@ class NbtrainMagics(Magics):
     def runs(self, line=""):
         """A table of this session's runs: name, model, loss, optimizer, epochs, status, best val metric, time."""
         from ..display.evaluation import runs_table
+
         if line.strip():
             raise UsageError("%runs takes no arguments; use %evaluate NAME or %compare A B for one run's details.")
         return runs_table(list(runs.values()))
@@ -168,6 +210,7 @@ class NbtrainMagics(Magics):
     def compare(self, line):
         """Overlaid loss curves and configs / final metrics side by side, differing settings marked."""
         from ..display.evaluation import compare as compare_runs
+
         args = parse(self.compare, line, "%compare")
         names = args.names or list(runs)
         if not names:
@@ -178,12 +221,15 @@ class NbtrainMagics(Magics):
     def train_panel(self, line=""):
         """Show the interactive training builder (nbtrain.panel())."""
         from IPython.display import display
+
         try:
             from .. import panel
+
             widget = panel()
         except ImportError as exc:
-            raise UsageError(f"%train_panel: the builder panel is not available here ({exc}); "
-                             "use %%train or nbtrain.train instead.") from None
+            raise UsageError(
+                f"%train_panel: the builder panel is not available here ({exc}); use %%train or nbtrain.train instead."
+            ) from None
         display(widget)
 
     # ------------------------------------------------------------------ helpers

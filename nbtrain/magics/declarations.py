@@ -8,14 +8,24 @@ earlier cell is never read.
 >>> sorted(assigned_names("data = data\\nmodel: str = 'mlp'\\nx = [loss for loss in range(3)]"))
 ['data', 'model', 'x']
 """
+
 from __future__ import annotations
 
 import ast
-from typing import Optional
 
 #: what a %%train cell may declare, and the train() keyword each one feeds
-DECLARED = ("data", "val_data", "test_data", "preprocess", "model", "loss", "optimizer", "scheduler",
-            "metrics", "callbacks")
+DECLARED = (
+    "data",
+    "val_data",
+    "test_data",
+    "preprocess",
+    "model",
+    "loss",
+    "optimizer",
+    "scheduler",
+    "metrics",
+    "callbacks",
+)
 
 _MISSING = object()
 
@@ -87,7 +97,7 @@ class _Binder(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def assigned_names(source: str) -> Optional[set]:
+def assigned_names(source: str) -> set | None:
     """Names the (already IPython-transformed) source binds at the top level; None on a syntax error."""
     try:
         tree = ast.parse(source)

@@ -1,4 +1,5 @@
 """``%%train``: run the cell, read its declarations, call ``nbtrain.train``, store the result."""
+
 from __future__ import annotations
 
 import difflib
@@ -14,22 +15,34 @@ from .declarations import DECLARED, declared, snapshot, stale
 def options(magics, args) -> dict:
     """``nbtrain.train`` keywords from the parsed options and the magics' settings."""
     display = "none" if args.quiet else magics.display
-    kw = dict(epochs=magics.epochs if args.epochs is None else args.epochs,
-              batch_size=magics.batch_size if args.batch_size is None else args.batch_size,
-              lr=args.lr, val=args.val, test=args.test,
-              seed=magics.seed if args.seed is None else args.seed,
-              device=magics.device if args.device is None else args.device,
-              patience=args.patience, amp=args.amp, compile=args.compile, checkpoint=args.checkpoint,
-              resume=args.resume, target=args.target, display=display)
+    kw = dict(
+        epochs=magics.epochs if args.epochs is None else args.epochs,
+        batch_size=magics.batch_size if args.batch_size is None else args.batch_size,
+        lr=args.lr,
+        val=args.val,
+        test=args.test,
+        seed=magics.seed if args.seed is None else args.seed,
+        device=magics.device if args.device is None else args.device,
+        patience=args.patience,
+        amp=args.amp,
+        compile=args.compile,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        target=args.target,
+        display=display,
+    )
     if args.no_plot:
-        kw["plot"] = False   # the panel and the table stay; only the loss plot is left out
+        kw["plot"] = False  # the panel and the table stay; only the loss plot is left out
     if args.metrics is not None:
         kw["metrics"] = args.metrics
     if args.processes is not None:
         from .. import api
+
         if "processes" not in inspect.signature(api.train).parameters:
-            raise UsageError("%%train: --processes is not supported by this nbtrain installation; "
-                             "remove it to train in the kernel's process.")
+            raise UsageError(
+                "%%train: --processes is not supported by this nbtrain installation; "
+                "remove it to train in the kernel's process."
+            )
         kw["processes"] = args.processes
     return kw
 
@@ -37,14 +50,14 @@ def options(magics, args) -> dict:
 def execute(shell, source: str) -> None:
     """Run the (transformed) cell body in the user's namespace.  Its exceptions keep their normal
     traceback; this frame is hidden from it."""
-    __tracebackhide__ = True  # noqa: F841
+    __tracebackhide__ = True
     filename = shell.compile.cache(source, shell.execution_count)
     try:
         code = shell.compile(source, filename, "exec")
     except (SyntaxError, ValueError):
-        shell.showsyntaxerror(filename)   # the usual caret display, without our frames
+        shell.showsyntaxerror(filename)  # the usual caret display, without our frames
         raise UsageError("%%train: the cell has a syntax error (shown above); nothing was run or trained.") from None
-    exec(code, shell.user_ns)  # noqa: S102  (this is the user's own cell)
+    exec(code, shell.user_ns)
 
 
 def _declarations(shell, args, source: str, before: dict) -> dict:
@@ -54,16 +67,23 @@ def _declarations(shell, args, source: str, before: dict) -> dict:
         if args.data not in ns:
             close = difflib.get_close_matches(args.data, [k for k in ns if not k.startswith("_")], n=1, cutoff=0.7)
             hint = f"did you mean --data {close[0]}? " if close else ""
-            raise UsageError(f"%%train: --data {args.data}: there is no variable {args.data!r} in the notebook; "
-                             f"{hint}define it in an earlier cell or in this one.")
+            raise UsageError(
+                f"%%train: --data {args.data}: there is no variable {args.data!r} in the notebook; "
+                f"{hint}define it in an earlier cell or in this one."
+            )
         if "data" in decl:
             raise UsageError(f"%%train: the cell assigns `data` and --data names {args.data!r}; use one of them.")
         decl["data"] = ns[args.data]
     if "data" not in decl:
-        old = " (a `data` from an earlier cell exists but is not used: add --data data to train on it)" \
-            if "data" in stale(ns, source, before) else ""
-        raise UsageError("%%train: the cell did not assign `data`; declare it, e.g. "
-                         f"data = load_iris(return_X_y=True), or name a variable with --data NAME{old}.")
+        old = (
+            " (a `data` from an earlier cell exists but is not used: add --data data to train on it)"
+            if "data" in stale(ns, source, before)
+            else ""
+        )
+        raise UsageError(
+            "%%train: the cell did not assign `data`; declare it, e.g. "
+            f"data = load_iris(return_X_y=True), or name a variable with --data NAME{old}."
+        )
     if "metrics" in decl and args.metrics is not None:
         raise UsageError("%%train: the cell assigns `metrics` and --metrics is given; use one of them.")
     return decl
@@ -71,7 +91,7 @@ def _declarations(shell, args, source: str, before: dict) -> dict:
 
 def run_train(magics, args, cell: str):
     """The body of ``%%train`` (see NbtrainMagics.train)."""
-    __tracebackhide__ = True  # noqa: F841
+    __tracebackhide__ = True
     from .. import api
 
     shell = magics.shell

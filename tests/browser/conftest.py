@@ -5,6 +5,7 @@ root; otherwise they skip and say why).  Playwright's own browser download is ne
 JupyterLab server runs on 127.0.0.1 on a free port with a random token, in private config and
 runtime directories, and is stopped by its PID.  Screenshots go to ``test-artifacts/browser/``.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,17 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 
@@ -43,10 +52,22 @@ def _ensure_chromium() -> str:
         pytest.skip(f"{CHROMIUM} is missing and this user cannot install it: run `apt-get install -y chromium` as root")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     try:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=300,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, timeout=600,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(
+            ["apt-get", "update", "-qq"],
+            check=True,
+            env=env,
+            timeout=300,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium"],
+            check=True,
+            env=env,
+            timeout=600,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         err = getattr(exc, "stderr", b"") or b""
         pytest.skip(f"could not install chromium with apt-get: {exc}; {err.decode(errors='replace')[-300:]}")
@@ -70,23 +91,43 @@ class Lab:
         self.base = f"http://127.0.0.1:{self.port}"
         conf = tmp / "config"
         (conf / "labconfig").mkdir(parents=True, exist_ok=True)
-        (conf / "labconfig" / "page_config.json").write_text(json.dumps(
-            {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(conf), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-                   IPYTHONDIR=str(tmp / "ipython"), MPLCONFIGDIR=str(tmp / "mpl"), JUPYTER_PLATFORM_DIRS="1",
-                   PYTHONUNBUFFERED="1")
-        for var in ("MPLBACKEND", "NBTRAIN_COMM_MODE"):   # the kernel should see what a user's kernel sees
+        (conf / "labconfig" / "page_config.json").write_text(
+            json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+        )
+        env = dict(
+            os.environ,
+            JUPYTER_CONFIG_DIR=str(conf),
+            JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+            IPYTHONDIR=str(tmp / "ipython"),
+            MPLCONFIGDIR=str(tmp / "mpl"),
+            JUPYTER_PLATFORM_DIRS="1",
+            PYTHONUNBUFFERED="1",
+        )
+        for var in ("MPLBACKEND", "NBTRAIN_COMM_MODE"):  # the kernel should see what a user's kernel sees
             env.pop(var, None)
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-               f"--ServerApp.root_dir={root}", "--allow-root", "--LabApp.news_url=None",
-               "--LabApp.extension_manager=readonly",
-               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-               f"--LabApp.workspaces_dir={tmp / 'workspaces'}", f"--LabApp.user_settings_dir={tmp / 'settings'}",
-               "--LabApp.expose_app_in_browser=True"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+            "--LabApp.news_url=None",
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
+            f"--LabApp.user_settings_dir={tmp / 'settings'}",
+            "--LabApp.expose_app_in_browser=True",
+        ]
         self.log = open(tmp / "jupyterlab.log", "wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
+        )
         self._wait_up(timeout=60)
 
     def _wait_up(self, timeout):
@@ -105,8 +146,9 @@ class Lab:
         return (self.tmp / "jupyterlab.log").read_text(errors="replace")
 
     def api(self, method, path, timeout=10):
-        req = urllib.request.Request(f"{self.base}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            f"{self.base}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(req, timeout=timeout) as r:
             body = r.read()
         return json.loads(body) if body else None
@@ -128,7 +170,7 @@ class Lab:
         except OSError:
             pass
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)       # the server's own process group, by its PID
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the server's own process group, by its PID
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -157,6 +199,7 @@ def lab(chromium_path, tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
         try:

@@ -7,6 +7,7 @@
 - the builder panel's Train button starts a run.
 Screenshots of each are saved under ``test-artifacts/browser/``.
 """
+
 from __future__ import annotations
 
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"   # as in conftest.py
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"  # as in conftest.py
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -57,12 +58,13 @@ def open_and_run_all(page, lab, name, n_cells):
     page.locator(".jp-Notebook .jp-CodeCell").nth(n_cells - 1).wait_for(state="attached")
     page.wait_for_function(KERNEL_IDLE, timeout=60_000)
     first = page.locator(".jp-Notebook .jp-CodeCell").first.locator(".jp-InputArea-prompt")
-    for _ in range(3):           # a Run All right after load can be lost: check a prompt changed
+    for _ in range(3):  # a Run All right after load can be lost: check a prompt changed
         # not awaited: the command's promise resolves only when every cell has run
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         try:
-            page.wait_for_function("(el) => el.textContent.trim() !== '[ ]:'", arg=first.element_handle(),
-                                   timeout=5_000)
+            page.wait_for_function(
+                "(el) => el.textContent.trim() !== '[ ]:'", arg=first.element_handle(), timeout=5_000
+            )
             return
         except Exception:
             continue
@@ -93,20 +95,24 @@ def wait_training(page, i, seconds_in=2.0):
     page.wait_for_function("(el) => el.textContent.startsWith('epoch')", arg=status.element_handle(), timeout=90_000)
     started = time.monotonic()
     epochs = panel.locator(".nbtrain-epochs")
-    page.wait_for_function("(el) => /^[1-9]\\d*\\/\\d+$/.test(el.textContent)", arg=epochs.element_handle(),
-                           timeout=60_000)     # one epoch finished
+    page.wait_for_function(
+        "(el) => /^[1-9]\\d*\\/\\d+$/.test(el.textContent)", arg=epochs.element_handle(), timeout=60_000
+    )  # one epoch finished
     time.sleep(max(0.0, seconds_in - (time.monotonic() - started)))
     return panel
 
 
 def stop_time(page, panel, click):
     """Seconds from the user's click (pointerup) to the panel showing "stopped"."""
-    page.evaluate("() => { window.__clickAt = null; document.addEventListener('pointerup', "
-                  "() => { window.__clickAt = window.__clickAt || performance.now(); }, {capture: true}); }")
+    page.evaluate(
+        "() => { window.__clickAt = null; document.addEventListener('pointerup', "
+        "() => { window.__clickAt = window.__clickAt || performance.now(); }, {capture: true}); }"
+    )
     click()
     status = panel.locator(".nbtrain-status")
-    page.wait_for_function("(el) => el.textContent.includes('stopped')", arg=status.element_handle(),
-                           timeout=10_000, polling=10)
+    page.wait_for_function(
+        "(el) => el.textContent.includes('stopped')", arg=status.element_handle(), timeout=10_000, polling=10
+    )
     return page.evaluate("() => (performance.now() - window.__clickAt) / 1000")
 
 
@@ -114,11 +120,19 @@ BUILDER = """nbtrain.panel(dataset="wine", epochs=100000, model="mlp(16)")"""
 
 
 def test_train_cell_renders_plot_table_and_panel_then_builder_trains(page, lab):
-    write_notebook(lab, "render.ipynb", [SETUP, """%%train --epochs 8 --name iris_mlp
+    write_notebook(
+        lab,
+        "render.ipynb",
+        [
+            SETUP,
+            """%%train --epochs 8 --name iris_mlp
 from sklearn.datasets import load_iris
 data = load_iris(return_X_y=True)
 preprocess = "standardize"
-model = "mlp(16)\"""", BUILDER])
+model = "mlp(16)\"""",
+            BUILDER,
+        ],
+    )
     open_and_run_all(page, lab, "render.ipynb", 3)
     wait_cell_done(page, 1)
     out = cell(page, 1)
@@ -127,7 +141,7 @@ model = "mlp(16)\"""", BUILDER])
     assert img.evaluate("el => el.naturalWidth") > 100
     table = out.locator(".jp-OutputArea-output table").first
     table.wait_for(state="attached")
-    assert table.locator("tr").count() >= 9            # header + 8 epochs
+    assert table.locator("tr").count() >= 9  # header + 8 epochs
     panel = out.locator(".nbtrain-panel")
     assert panel.locator(".widget-hprogress").count() == 2
     assert "completed: 8 epochs" in panel.locator(".nbtrain-status").text_content()
@@ -145,12 +159,16 @@ model = "mlp(16)\"""", BUILDER])
     # the run trains inside the Train click's handler; its own Stop button still works
     panel = builder.locator(".nbtrain-panel")
     panel.wait_for(state="attached", timeout=90_000)
-    page.wait_for_function("(el) => el.textContent.startsWith('epoch')",
-                           arg=panel.locator(".nbtrain-status").element_handle(), timeout=90_000)
+    page.wait_for_function(
+        "(el) => el.textContent.startsWith('epoch')",
+        arg=panel.locator(".nbtrain-status").element_handle(),
+        timeout=90_000,
+    )
     time.sleep(1.0)
     took = stop_time(page, panel, lambda: panel.locator(".nbtrain-stop").click())
-    page.wait_for_function("(el) => el.textContent.includes('run1: stopped')",
-                           arg=builder.element_handle(), timeout=30_000)
+    page.wait_for_function(
+        "(el) => el.textContent.includes('run1: stopped')", arg=builder.element_handle(), timeout=30_000
+    )
     print(f"builder: click to 'stopped' shown in {took:.3f} s")
     assert took < 1.0
     builder.locator(".jp-OutputArea-output.jp-RenderedImage img").first.wait_for(state="attached")
@@ -170,7 +188,7 @@ def _click_stop(page, i, name):
     print(f"{name}: click to 'stopped' shown in {took:.3f} s; {text.splitlines()[-1]}")
     assert took < 1.0, f"the run took {took:.2f} s to stop after the click ({text})"
     assert "NEXT stopped | Stop button |" in text, text
-    assert int(text.split("|")[2].split()[0]) >= 1     # finished epochs were kept
+    assert int(text.split("|")[2].split()[0]) >= 1  # finished epochs were kept
     assert "finished epoch" in panel.text_content()
     shot(cell(page, i), f"{name}-panel")
     shot(cell(page, i + 1), f"{name}-next-cell")
@@ -182,9 +200,19 @@ def test_stop_button_then_kernel_interrupt_mid_cell(page, lab):
     subshell), Stop the second with clicks read from the kernel's queue between batches (the cells
     queued behind it must still run in order), interrupt the third from the Kernel menu."""
     queue_mode = NEXT.format(name="long") + '\nimport os; os.environ["NBTRAIN_COMM_MODE"] = "queue"'
-    write_notebook(lab, "stop.ipynb", [SETUP, LONG.format(name="long"), queue_mode,
-                                       LONG.format(name="long2"), NEXT.format(name="long2"),
-                                       LONG.format(name="long3"), NEXT.format(name="long3")])
+    write_notebook(
+        lab,
+        "stop.ipynb",
+        [
+            SETUP,
+            LONG.format(name="long"),
+            queue_mode,
+            LONG.format(name="long2"),
+            NEXT.format(name="long2"),
+            LONG.format(name="long3"),
+            NEXT.format(name="long3"),
+        ],
+    )
     open_and_run_all(page, lab, "stop.ipynb", 7)
 
     text = _click_stop(page, 1, "stop-button")

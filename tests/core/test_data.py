@@ -11,8 +11,7 @@ pd = pytest.importorskip("pandas")
 def test_adapt_arrays_tensors_lists_frames():
     X = np.random.rand(10, 3)
     y = np.arange(10) % 2
-    for data in [(X, y), (torch.tensor(X), torch.tensor(y)), (X.tolist(), y.tolist()),
-                 (pd.DataFrame(X), pd.Series(y))]:
+    for data in [(X, y), (torch.tensor(X), torch.tensor(y)), (X.tolist(), y.tolist()), (pd.DataFrame(X), pd.Series(y))]:
         t = D.adapt(data)
         assert len(t) == 10 and t.y.shape == (10,)
     df = pd.DataFrame({"a": range(6), "b": range(6), "t": ["x", "y"] * 3})

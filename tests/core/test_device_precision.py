@@ -1,4 +1,5 @@
 """Precision as a null object, AMP on CPU, optional compile, and no host sync per batch."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,8 +41,9 @@ def test_no_host_sync_per_batch(monkeypatch):
 
         monkeypatch.setattr(torch.Tensor, name, counting)
     X, y = blobs(2048)
-    nbtrain.train((X, y), model="mlp(16)", epochs=3, batch_size=16, val=0.0, test=0.0, metrics=[],
-                  display="none")  # 3 x 128 batches
+    nbtrain.train(
+        (X, y), model="mlp(16)", epochs=3, batch_size=16, val=0.0, test=0.0, metrics=[], display="none"
+    )  # 3 x 128 batches
     assert 3 <= counts["n"] <= 3 * 4, counts  # the lower bound proves the counter sees reads
 
 

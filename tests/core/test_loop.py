@@ -1,4 +1,5 @@
 """The loop through the public API: events, stop, interrupt, NaN guard, early stopping, resume."""
+
 import signal
 
 import numpy as np
@@ -43,9 +44,20 @@ class Recorder(Callback):
 def test_event_order():
     rec = Recorder()
     nbtrain.train(blobs(40), epochs=2, batch_size=16, val=0, test=0, callbacks=[rec], display="none")
-    assert rec.events == ["fit_start", "epoch_start1", "batch1.1/3", "batch1.2/3", "batch1.3/3", "epoch_end1",
-                          "epoch_start2", "batch2.1/3", "batch2.2/3", "batch2.3/3", "epoch_end2",
-                          "fit_end:completed"]
+    assert rec.events == [
+        "fit_start",
+        "epoch_start1",
+        "batch1.1/3",
+        "batch1.2/3",
+        "batch1.3/3",
+        "epoch_end1",
+        "epoch_start2",
+        "batch2.1/3",
+        "batch2.2/3",
+        "batch2.3/3",
+        "epoch_end2",
+        "fit_end:completed",
+    ]
 
 
 def test_history_columns():
@@ -62,7 +74,10 @@ def test_same_seed_same_history_bit_for_bit():
     a = nbtrain.train(blobs(), model="mlp(16, dropout=0.2)", epochs=3, display="none", seed=3)
     b = nbtrain.train(blobs(), model="mlp(16, dropout=0.2)", epochs=3, display="none", seed=3)
     c = nbtrain.train(blobs(), model="mlp(16, dropout=0.2)", epochs=3, display="none", seed=4)
-    strip = lambda h: [{k: v for k, v in r.items() if k != "time"} for r in h]
+
+    def strip(h):
+        return [{k: v for k, v in r.items() if k != "time"} for r in h]
+
     assert strip(a.history) == strip(b.history)
     assert strip(a.history) != strip(c.history)
     for pa, pb in zip(a.model.parameters(), b.model.parameters()):
@@ -111,8 +126,7 @@ def test_nan_guard_keeps_last_good_weights():
 
 def test_early_stopping_restores_best():
     X, y = blobs(300)
-    run = nbtrain.train((X, y), model="mlp(64)", optimizer="adam(lr=0.05)", epochs=60, patience=3,
-                        display="none")
+    run = nbtrain.train((X, y), model="mlp(64)", optimizer="adam(lr=0.05)", epochs=60, patience=3, display="none")
     assert len(run.history) < 60 and "early stopping" in run.note
     best = run.history.best_epoch()
     assert run.best_epoch == best
@@ -126,14 +140,22 @@ def test_early_stopping_restores_best():
 @pytest.mark.parametrize("sched", [None, "onecycle", "cosine", "step(step_size=2, gamma=0.5)"])
 def test_checkpoint_resume_continues_exactly(tmp_path, sched):
     data = blobs()
-    kw = dict(model="mlp(16, dropout=0.1)", optimizer="sgd(lr=0.05, momentum=0.9)", scheduler=sched,
-              batch_size=16, display="none")
+    kw = dict(
+        model="mlp(16, dropout=0.1)",
+        optimizer="sgd(lr=0.05, momentum=0.9)",
+        scheduler=sched,
+        batch_size=16,
+        display="none",
+    )
     full = nbtrain.train(data, epochs=6, **kw)
     ck = tmp_path / "ck.pt"
     part = nbtrain.train(data, epochs=6, checkpoint=ck, callbacks=[StopAt(4, 1)], **kw)
     assert part.status == "stopped" and len(part.history) == 3
     resumed = nbtrain.train(data, epochs=6, checkpoint=ck, resume=True, **kw)
-    strip = lambda h: [{k: v for k, v in r.items() if k != "time"} for r in h]
+
+    def strip(h):
+        return [{k: v for k, v in r.items() if k != "time"} for r in h]
+
     assert strip(resumed.history) == strip(full.history)
     for a, b in zip(full.model.parameters(), resumed.model.parameters()):
         assert torch.equal(a, b)

@@ -1,4 +1,5 @@
 """Unit tests for preprocessing, models, losses, optimizers and metrics (torch/sklearn as oracles)."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,7 +41,7 @@ def test_preprocess_frame_onehot_and_non_numeric_error():
     tr = P.build(P.parse("impute | onehot | standardize"), df)
     out = P.features(tr, df, fit=True, what="train")
     assert out.shape == (4, 3) and np.isfinite(out).all()
-    with pytest.raises(DataError, match="add \"onehot\""):
+    with pytest.raises(DataError, match='add "onehot"'):
         P.build(P.parse("standardize"), df)
 
 
@@ -117,6 +118,7 @@ def test_optimizers():
 
 def test_metrics_against_sklearn():
     from sklearn import metrics as S
+
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 50)
     scores = rng.random((50, 3))
@@ -127,8 +129,8 @@ def test_metrics_against_sklearn():
     assert got["auc"] == pytest.approx(S.roc_auc_score(y, scores, multi_class="ovr"))
     yb = rng.integers(0, 2, 50)
     sb = rng.random(50)
-    got = M.compute(("precision", "auc"), "classification", yb, (sb > .5).astype(int), np.c_[1 - sb, sb], 2)
-    assert got["precision"] == pytest.approx(S.precision_score(yb, sb > .5))
+    got = M.compute(("precision", "auc"), "classification", yb, (sb > 0.5).astype(int), np.c_[1 - sb, sb], 2)
+    assert got["precision"] == pytest.approx(S.precision_score(yb, sb > 0.5))
     assert got["auc"] == pytest.approx(S.roc_auc_score(yb, sb))
     with pytest.raises(ConfigError, match="does not fit a regression"):
         M.parse_metrics("accuracy", "regression")

@@ -17,16 +17,19 @@ def test_colon_shorthand_and_negative_numbers():
     assert parse_preset("cnn((8, 16))").args == ((8, 16),)
 
 
-@pytest.mark.parametrize("text", [
-    "__import__('os').system('touch /tmp/pwned')",
-    "os.system('x')",
-    "mlp(__import__('os'))",
-    "mlp(64, dropout=open('x'))",
-    "(lambda: 1)()",
-    "mlp(**{'a': 1})",
-    "mlp(64)[0]",
-    "a.b",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('touch /tmp/pwned')",
+        "os.system('x')",
+        "mlp(__import__('os'))",
+        "mlp(64, dropout=open('x'))",
+        "(lambda: 1)()",
+        "mlp(**{'a': 1})",
+        "mlp(64)[0]",
+        "a.b",
+    ],
+)
 def test_code_is_never_evaluated(text, tmp_path):
     with pytest.raises(PresetError):
         parse_preset(text)

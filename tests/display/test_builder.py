@@ -1,11 +1,12 @@
 """The builder panel: widget state, the %%train text it offers, and that the text reproduces the run."""
+
 import numpy as np
 import pytest
 
 import nbtrain
 
 pytest.importorskip("ipywidgets")
-from nbtrain.display.builder import BUNDLED, VARIABLE, BuilderPanel  # noqa: E402
+from nbtrain.display.builder import BUNDLED, VARIABLE, BuilderPanel
 
 
 def _state(w):
@@ -25,12 +26,14 @@ def test_panel_entry_point_returns_the_builder_with_presets():
 
 def test_cell_text_follows_the_controls():
     p = nbtrain.panel(display="none")
-    assert p.cell() == ("%%train --epochs 20 --batch-size 32 --lr 0.01 --seed 0\n"
-                        "from sklearn.datasets import load_iris\n"
-                        "data = load_iris(return_X_y=True)\n"
-                        'preprocess = "standardize"\n'
-                        'model = "mlp(32)"\n'
-                        'optimizer = "adam"\n')
+    assert p.cell() == (
+        "%%train --epochs 20 --batch-size 32 --lr 0.01 --seed 0\n"
+        "from sklearn.datasets import load_iris\n"
+        "data = load_iris(return_X_y=True)\n"
+        'preprocess = "standardize"\n'
+        'model = "mlp(32)"\n'
+        'optimizer = "adam"\n'
+    )
     p.dataset.value = "diabetes"
     p.loss.value = "huber"
     p.preprocess.value = "none"
@@ -67,8 +70,15 @@ def test_a_variable_from_the_namespace_with_a_target_column():
     rng = np.random.default_rng(0)
     df = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
     df["label"] = np.where(df["a"] > 0, "pos", "neg")
-    p = nbtrain.panel(dataset=VARIABLE, variable="df", target="label", epochs=2, display="none",
-                      namespace={"df": df}, model="logistic")
+    p = nbtrain.panel(
+        dataset=VARIABLE,
+        variable="df",
+        target="label",
+        epochs=2,
+        display="none",
+        namespace={"df": df},
+        model="logistic",
+    )
     run = p.train()
     assert run.status == "completed" and set(run.classes) == {"neg", "pos"}
 
@@ -87,16 +97,27 @@ def test_user_mistakes_show_one_red_sentence():
 def test_copied_cell_reproduces_the_run_exactly():
     """Run the builder's text through the real %%train magic: same config, same history."""
     from IPython.core.interactiveshell import InteractiveShell
-    ip = InteractiveShell.instance()       # the same shell the magics tests use
+
+    ip = InteractiveShell.instance()  # the same shell the magics tests use
     try:
         ip.run_line_magic("load_ext", "nbtrain")
     except Exception as exc:  # the magics are another module; say so rather than pass silently
         pytest.skip(f"%load_ext nbtrain is not available yet: {exc}")
-    p = nbtrain.panel(dataset="wine", epochs=3, model="mlp(16)", loss="cross_entropy", optimizer="sgd(momentum=0.9)",
-                      preprocess="impute:median | standardize", lr=0.02, batch_size=16, name="built", display="none")
+    p = nbtrain.panel(
+        dataset="wine",
+        epochs=3,
+        model="mlp(16)",
+        loss="cross_entropy",
+        optimizer="sgd(momentum=0.9)",
+        preprocess="impute:median | standardize",
+        lr=0.02,
+        batch_size=16,
+        name="built",
+        display="none",
+    )
     built = p.train()
     first, body = p.cell().replace("--name built", "--name copied --quiet").split("\n", 1)
-    ip.run_cell_magic("train", first[len("%%train "):], body)
+    ip.run_cell_magic("train", first[len("%%train ") :], body)
     copied = nbtrain.runs["copied"]
     assert copied.history["val_loss"] == built.history["val_loss"]
     assert copied.history["train_loss"] == built.history["train_loss"]

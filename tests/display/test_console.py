@@ -1,14 +1,16 @@
 """The text front end: progress line only on a TTY, an epoch table, a status line; no widget or image noise."""
+
 import io
 import os
 import subprocess
 import sys
 
+from view_fakes import FakeRun, HandClock, blobs, drive
+
 import nbtrain
 from nbtrain.display import views_for
 from nbtrain.display.console import ConsoleView
 from nbtrain.display.env import front_end, shell_kind
-from view_fakes import FakeRun, HandClock, blobs, drive
 
 
 class Tty(io.StringIO):
@@ -34,10 +36,10 @@ def test_tty_progress_line_is_rewritten_in_place_and_throttled():
     out = Tty()
     clock = HandClock()
     view = ConsoleView(out, clock=clock, min_interval=0.5)
-    drive([view], FakeRun(epochs=2), epochs=2, batches=50, clock=clock, dt=0.02)   # 2 s
+    drive([view], FakeRun(epochs=2), epochs=2, batches=50, clock=clock, dt=0.02)  # 2 s
     text = out.getvalue()
     frames = [seg for seg in text.split("\r") if seg.startswith("epoch ")]
-    assert 3 <= len(frames) <= 5                         # every 0.5 s after the first 0.5 s
+    assert 3 <= len(frames) <= 5  # every 0.5 s after the first 0.5 s
     assert "it/s" in frames[0] and "ETA" in frames[0] and "[" in frames[0] and "loss " in frames[0]
     # printed rows start on a clean line: the progress line is blanked first
     lines = text.split("\n")
@@ -49,10 +51,16 @@ def test_tty_progress_line_is_rewritten_in_place_and_throttled():
 def test_long_fast_runs_do_not_flood_logs():
     out = io.StringIO()
     clock = HandClock()
-    drive([ConsoleView(out, clock=clock, row_interval=2.0)], FakeRun(epochs=200), epochs=200, batches=1,
-          clock=clock, dt=0.05)                            # 10 s, 200 epochs
+    drive(
+        [ConsoleView(out, clock=clock, row_interval=2.0)],
+        FakeRun(epochs=200),
+        epochs=200,
+        batches=1,
+        clock=clock,
+        dt=0.05,
+    )  # 10 s, 200 epochs
     rows = [ln for ln in out.getvalue().splitlines()[2:] if not ln.startswith("[")]
-    assert 5 <= len(rows) <= 8                           # first, ~every 2 s, last
+    assert 5 <= len(rows) <= 8  # first, ~every 2 s, last
     assert rows[0].split()[0] == "1" and rows[-1].split()[0] == "200"
 
 
@@ -73,7 +81,8 @@ def test_stopped_and_failed_status_lines():
 
 def test_script_front_end_prints_text_only(capsys, monkeypatch):
     import IPython
-    monkeypatch.setattr(IPython, "get_ipython", lambda: None)   # other tests may have started a shell
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # other tests may have started a shell
     assert shell_kind() == "script" and front_end() == "console"
     run = nbtrain.train(blobs(), model="mlp(8)", epochs=2, batch_size=32, display="auto")
     text = capsys.readouterr().out
@@ -81,25 +90,33 @@ def test_script_front_end_prints_text_only(capsys, monkeypatch):
     assert [type(v).__name__ for v in views_for("console", run)] == ["ConsoleView"]
     assert views_for("none", run) == []
     nbtrain.train(blobs(), model="mlp(8)", epochs=1, batch_size=32, display="none")
-    assert capsys.readouterr() == ("", "")                   # display="none" shows nothing
+    assert capsys.readouterr() == ("", "")  # display="none" shows nothing
 
 
 def test_terminal_ipython_gets_the_text_views(tmp_path):
     """In terminal IPython: display="none" loads no view code at all; "auto" gives the text views
     (no widget or image libraries imported, no image or widget noise in the output)."""
-    code = ("import sys, nbtrain, numpy as np\n"
-            "X = np.random.default_rng(0).normal(size=(120, 4)).astype('float32'); y = (X[:, 0] > 0).astype('int64')\n"
-            "nbtrain.train((X, y), model='mlp(8)', epochs=1, display='none', name='quiet')\n"
-            "print('none loaded', [m for m in sys.modules if m.startswith('nbtrain.display')])\n"
-            "from nbtrain.display.env import shell_kind\n"
-            "print('kind', shell_kind())\n"
-            "run = nbtrain.train((X, y), model='mlp(8)', epochs=2)\n"
-            "print('ui', [m for m in ('matplotlib', 'ipywidgets') if m in sys.modules])\n")
+    code = (
+        "import sys, nbtrain, numpy as np\n"
+        "X = np.random.default_rng(0).normal(size=(120, 4)).astype('float32'); y = (X[:, 0] > 0).astype('int64')\n"
+        "nbtrain.train((X, y), model='mlp(8)', epochs=1, display='none', name='quiet')\n"
+        "print('none loaded', [m for m in sys.modules if m.startswith('nbtrain.display')])\n"
+        "from nbtrain.display.env import shell_kind\n"
+        "print('kind', shell_kind())\n"
+        "run = nbtrain.train((X, y), model='mlp(8)', epochs=2)\n"
+        "print('ui', [m for m in ('matplotlib', 'ipywidgets') if m in sys.modules])\n"
+    )
     script = tmp_path / "t.ipy"
     script.write_text(code)
     env = dict(os.environ, IPYTHONDIR=str(tmp_path / "ipy"), MPLBACKEND="Agg")
-    out = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", str(script)],
-                         capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[:2] == ["none loaded []", "kind terminal"]

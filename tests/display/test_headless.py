@@ -1,5 +1,6 @@
 """Headless execution (nbclient, as nbconvert --execute and papermill do) saves exactly the final
 plot and table, and the saved notebook passes strict nbval with a sanitize rule for times."""
+
 import base64
 import os
 import subprocess
@@ -49,8 +50,9 @@ def test_saved_notebook_holds_final_plot_and_table_and_passes_strict_nbval(tmp_p
     monkeypatch.setenv("NBTRAIN_TEST_LIVE", "1")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in (SETUP, TRAIN, CHECK)]
-    client = nbclient.NotebookClient(nb, timeout=120, startup_timeout=60, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=120, startup_timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     path = tmp_path / "executed.ipynb"
     nbformat.validate(nb)
@@ -59,11 +61,11 @@ def test_saved_notebook_holds_final_plot_and_table_and_passes_strict_nbval(tmp_p
     outs = nb.cells[1].outputs
     assert all(o.output_type == "display_data" for o in outs), [o.output_type for o in outs]
     widgets = [o for o in outs if "application/vnd.jupyter.widget-view+json" in o.data]
-    live = [o for o in outs if dict(o.data) == {}]          # the live slot, emptied: drawn as nothing
+    live = [o for o in outs if dict(o.data) == {}]  # the live slot, emptied: drawn as nothing
     plots = [o for o in outs if "image/png" in o.data]
     tables = [o for o in outs if "text/html" in o.data]
     assert len(widgets) <= 1 and len(live) == 1 and len(plots) == 1 and len(tables) == 1
-    assert len(outs) == len(widgets) + 3                     # nothing else: no leftovers, no stderr
+    assert len(outs) == len(widgets) + 3  # nothing else: no leftovers, no stderr
     assert outs.index(live[0]) < outs.index(plots[0]) < outs.index(tables[0])
     assert plots[0].data["text/plain"] == "<nbtrain plot of run1: train_loss, val_loss, val_accuracy>"
     assert base64.b64decode(plots[0].data["image/png"]).startswith(b"\x89PNG")
@@ -72,14 +74,33 @@ def test_saved_notebook_holds_final_plot_and_table_and_passes_strict_nbval(tmp_p
     assert text.startswith("run1: completed, 3/3 epochs\n") and len(text.splitlines()) == 6
     assert tables[0].data["text/html"].startswith('<table class="nbtrain-table"')
     import re
-    assert len(re.findall(TIME_SANITIZE, text)) == 3         # the epoch times: the only varying text
+
+    assert len(re.findall(TIME_SANITIZE, text)) == 3  # the epoch times: the only varying text
     assert nb.cells[2].outputs[0].data["text/plain"] == "('completed', 3)"
 
     sanitize = tmp_path / "sanitize.cfg"
     sanitize.write_text(f"[epoch times]\nregex: {TIME_SANITIZE}\nreplace: TIME\n", encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval", str(path),
-         "--nbval-sanitize-with", str(sanitize), "--nbval-current-env", "--nbval-cell-timeout", "120"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=dict(_env(tmp_path), NBTRAIN_TEST_LIVE="0"))
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--nbval",
+            str(path),
+            "--nbval-sanitize-with",
+            str(sanitize),
+            "--nbval-current-env",
+            "--nbval-cell-timeout",
+            "120",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(_env(tmp_path), NBTRAIN_TEST_LIVE="0"),
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "3 passed" in proc.stdout

@@ -5,6 +5,7 @@ is busy, and checks that the run stopped within a second, kept its epochs, and t
 queued behind it ran afterwards, in order.  Both delivery modes are covered: a private kernel
 subshell, and reading the main shell's queue between batches (with in-order replay).
 """
+
 import os
 import queue
 import time
@@ -49,7 +50,7 @@ class Kernel:
         env = dict(os.environ, MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
         env.pop("NBTRAIN_COMM_MODE", None)
         self.km, self.kc = jc_manager.start_new_kernel(kernel_name="python3", startup_timeout=90, env=env)
-        self.outputs = []       # (msg_id, text) of stream output, in arrival order
+        self.outputs = []  # (msg_id, text) of stream output, in arrival order
 
     def execute(self, code):
         return self.kc.execute(code, store_history=False)
@@ -72,15 +73,22 @@ class Kernel:
         raise AssertionError(f"timed out; outputs so far: {self.outputs[-10:]}")
 
     def wait_idle(self, msg_id, timeout=60):
-        return self.wait_for(lambda m: m["msg_type"] == "status" and m["content"]["execution_state"] == "idle"
-                             and m["parent_header"].get("msg_id") == msg_id, timeout)
+        return self.wait_for(
+            lambda m: (
+                m["msg_type"] == "status"
+                and m["content"]["execution_state"] == "idle"
+                and m["parent_header"].get("msg_id") == msg_id
+            ),
+            timeout,
+        )
 
     def text_of(self, msg_id):
         return "".join(t for mid, t in self.outputs if mid == msg_id)
 
     def click(self, model_id):
-        msg = self.kc.session.msg("comm_msg", {"comm_id": model_id,
-                                               "data": {"method": "custom", "content": {"event": "click"}}})
+        msg = self.kc.session.msg(
+            "comm_msg", {"comm_id": model_id, "data": {"method": "custom", "content": {"event": "click"}}}
+        )
         self.kc.shell_channel.send(msg)
 
     def close(self):
@@ -105,7 +113,7 @@ def kernel():
 def _start_training(kernel, mode):
     kernel.outputs.clear()
     train = kernel.execute(TRAIN.format(mode=mode))
-    early = kernel.execute("order.append('early')")      # queued before the cell starts training
+    early = kernel.execute("order.append('early')")  # queued before the cell starts training
     kernel.wait_for(lambda m: m["msg_type"] == "stream" and "TRAINING" in m["content"]["text"], 60)
     text = kernel.text_of(train)
     model_id = text.split("BUTTON", 1)[1].split()[0]
@@ -164,15 +172,19 @@ def test_without_delivery_the_click_waits_for_the_cell_and_changes_nothing(kerne
     status, note, epochs, used, _ = (s.strip() for s in kernel.text_of(train).split("RESULT", 1)[1].split("|"))
     assert (status, epochs, used) == ("completed", "3", "none")
     # the click was delivered after the cell, and changed nothing
-    check = kernel.execute("print('LATE', view.stop_clicked_at is not None, run.status, run.stop_requested, flush=True)")
+    check = kernel.execute(
+        "print('LATE', view.stop_clicked_at is not None, run.status, run.stop_requested, flush=True)"
+    )
     kernel.wait_idle(check)
     assert "LATE True completed False" in kernel.text_of(check)
 
 
 # ---------------------------------------------------------------- without a real kernel (fast)
 
+
 def test_outside_a_kernel_nothing_is_touched():
     from nbtrain.display.kernel_poll import LiveComms
+
     W = pytest.importorskip("ipywidgets")
     live = LiveComms([W.Button()])
     assert live.start() == "none" and "not running in a Jupyter kernel" in live.reason
@@ -187,7 +199,7 @@ def test_unknown_kernel_internals_fall_back_to_none_with_a_reason():
     class FakeComm:
         comm_id = "abc"
 
-    class FakeKernel:     # a kernel without subshells, comm routing or a shell stream
+    class FakeKernel:  # a kernel without subshells, comm routing or a shell stream
         session = object()
         shell_channel_thread = None
         shell_stream = None
@@ -259,38 +271,45 @@ class _FakeQueueKernel:
 
 def test_queue_mode_handles_ours_now_and_replays_the_rest_in_order():
     from nbtrain.display.kernel_poll import LiveComms
-    raws = [("execute_request", {"code": "a"}), ("comm_msg", {"comm_id": "c1"}),
-            ("comm_msg", {"comm_id": "other"}), ("execute_request", {"code": "b"})]
+
+    raws = [
+        ("execute_request", {"code": "a"}),
+        ("comm_msg", {"comm_id": "c1"}),
+        ("comm_msg", {"comm_id": "other"}),
+        ("execute_request", {"code": "b"}),
+    ]
     k = _FakeQueueKernel(list(raws))
     live = LiveComms([k.comm], kernel=k, mode="queue", clock=lambda: 0.0)
     assert live.start() == "queue"
     assert live.poll() == 1 and len(k.handled) == 1
-    assert live.poll() == 0                            # throttled: the clock has not moved
-    assert k.replayed == []                            # nothing handed back while the cell runs
+    assert live.poll() == 0  # throttled: the clock has not moved
+    assert k.replayed == []  # nothing handed back while the cell runs
     live.close()
-    assert k.replayed == [raws[0], raws[2], raws[3]]   # the rest, in arrival order
+    assert k.replayed == [raws[0], raws[2], raws[3]]  # the rest, in arrival order
     live.close()
-    assert len(k.replayed) == 3                        # closing twice replays nothing twice
+    assert len(k.replayed) == 3  # closing twice replays nothing twice
 
 
 def test_an_interrupt_during_the_drain_loses_no_message():
     import signal
+
     from nbtrain.display.kernel_poll import LiveComms
+
     raws = [("execute_request", {"code": "a"}), ("comm_msg", {"comm_id": "c1"}), ("execute_request", {"code": "b"})]
     sent = []
 
     def interrupt_once(raw):
         if not sent:
             sent.append(raw)
-            signal.raise_signal(signal.SIGINT)         # arrives in the middle of reading the queue
+            signal.raise_signal(signal.SIGINT)  # arrives in the middle of reading the queue
 
     k = _FakeQueueKernel(list(raws), on_recv=interrupt_once)
     live = LiveComms([k.comm], kernel=k, mode="queue")
     live.start()
     with pytest.raises(KeyboardInterrupt):
         live.poll(force=True)
-    assert len(k.handled) == 1                         # the click was still handled
-    assert live.held == [raws[0], raws[2]]             # and nothing read was dropped
+    assert len(k.handled) == 1  # the click was still handled
+    assert live.held == [raws[0], raws[2]]  # and nothing read was dropped
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     live.close()
     assert k.replayed == [raws[0], raws[2]]

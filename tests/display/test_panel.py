@@ -1,4 +1,5 @@
 """The progress panel: widget state (no front end), throttling with an injected clock, final states."""
+
 import numpy as np
 import pytest
 
@@ -27,8 +28,15 @@ class Clock:
 
 
 def _train(view, epochs=3, batch_size=16, callbacks=(), **kw):
-    return nbtrain.train(_data(), model="mlp(8)", epochs=epochs, batch_size=batch_size,
-                         callbacks=[*callbacks, view], display="none", **kw)
+    return nbtrain.train(
+        _data(),
+        model="mlp(8)",
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=[*callbacks, view],
+        display="none",
+        **kw,
+    )
 
 
 def test_panel_is_a_callback_built_once_with_stable_text_twin():
@@ -36,7 +44,7 @@ def test_panel_is_a_callback_built_once_with_stable_text_twin():
     assert isinstance(view, nbtrain.Callback)
     children = view.widget.children
     run = _train(view)
-    assert view.widget.children is children          # built once: values change, widgets do not
+    assert view.widget.children is children  # built once: values change, widgets do not
     assert repr(view.widget) == f"nbtrain panel: {run.name}"
     bundle = view.widget._repr_mimebundle_()
     assert bundle["text/plain"] == f"nbtrain panel: {run.name}"
@@ -82,9 +90,9 @@ def test_redraws_are_throttled_by_the_clock_not_per_batch():
     _train(fast, epochs=3)
     slow = PanelView(display=False, min_interval=10.0, clock=Clock(0.01))
     _train(slow, epochs=3)
-    n_batches = 3 * 5                                 # 120 rows -> 72 train rows / 16 = 5 batches
-    assert slow.draws == 1                            # only the first batch: the interval never elapses
-    assert 2 < fast.draws < n_batches                 # about every fifth batch
+    n_batches = 3 * 5  # 120 rows -> 72 train rows / 16 = 5 batches
+    assert slow.draws == 1  # only the first batch: the interval never elapses
+    assert 2 < fast.draws < n_batches  # about every fifth batch
 
 
 def test_stop_button_stops_at_next_batch_and_keeps_epochs():
@@ -105,7 +113,7 @@ def test_stop_button_stops_at_next_batch_and_keeps_epochs():
     status = view.status.get_state()["value"]
     assert "stopped at epoch 3 &middot; Stop button &middot; 2 finished epochs kept" in status
     assert view.stop_button.get_state()["description"] == "Stopped"
-    assert view.batch_text.get_state()["value"] == "2/5"    # the batch it stopped after
+    assert view.batch_text.get_state()["value"] == "2/5"  # the batch it stopped after
     # the model still predicts
     assert run.predict(_data()[0][:5]).shape == (5,)
 

@@ -1,13 +1,14 @@
 """The live plot and the throttling base: injected clocks, recorded display calls, real training."""
+
 import base64
 import io
 
 import pytest
+from view_fakes import FakeRun, HandClock, blobs, drive, row
 
 import nbtrain
 from nbtrain.display.base import DisplaySink, RecordingSink, ThrottledView
 from nbtrain.display.plot import EMPTY, LivePlot, draw, new_figure, wants_log
-from view_fakes import FakeRun, HandClock, blobs, drive, row
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -29,13 +30,13 @@ def test_throttle_waits_first_after_then_min_interval():
     view = Costly(clock, 0.0, min_interval=1.0, first_after=2.0, budget=0.5)
     run = FakeRun()
     view.on_fit_start(run)
-    for _ in range(55):                      # 5.5 s of batches, 0.1 s apart
+    for _ in range(55):  # 5.5 s of batches, 0.1 s apart
         clock.advance(0.1)
         view.on_batch_end(run, 1, 1, 10)
     assert view.at[0] == pytest.approx(2.0)
     gaps = [b - a for a, b in zip(view.at, view.at[1:])]
     assert gaps and min(gaps) >= 1.0 - 1e-9
-    assert len(view.at) == 4                 # 2, 3, 4, 5
+    assert len(view.at) == 4  # 2, 3, 4, 5
 
 
 def test_throttle_keeps_slow_refreshes_within_budget():
@@ -44,14 +45,14 @@ def test_throttle_keeps_slow_refreshes_within_budget():
     run = FakeRun()
     view.on_fit_start(run)
     wall = []
-    for _ in range(3000):                    # 30 s of 10 ms batches
+    for _ in range(3000):  # 30 s of 10 ms batches
         clock.advance(0.01)
         view.on_batch_end(run, 1, 1, 10)
         wall.append(view.overhead())
     assert view.refreshes >= 2
     assert view.overhead() <= 0.03 + 1e-9
     # the first refresh waits until it fits in the budget too: cost is learnt, then respected
-    assert max(wall[len(wall) // 2:]) <= 0.03 + 1e-9
+    assert max(wall[len(wall) // 2 :]) <= 0.03 + 1e-9
 
 
 def test_refresh_with_nothing_to_draw_is_retried_not_counted():
@@ -85,21 +86,22 @@ def test_one_handle_updated_in_place_then_emptied_and_final_plot_shown():
     plot = LivePlot(sink, clock=clock, min_interval=1.0, first_after=0.5, budget=1.0, sample_interval=0.2)
     run = drive([plot], FakeRun(epochs=3), epochs=3, batches=10, clock=clock, dt=0.1)
     kinds = [(k, h) for k, h, _ in sink.calls]
-    assert kinds[0] == ("show", "h1")                       # one live handle ...
-    assert all(k == "update" and h == "h1" for k, h in kinds[1:-1])   # ... updated in place
-    assert kinds[-1] == ("show", None)                      # the final plot is a new output
+    assert kinds[0] == ("show", "h1")  # one live handle ...
+    assert all(k == "update" and h == "h1" for k, h in kinds[1:-1])  # ... updated in place
+    assert kinds[-1] == ("show", None)  # the final plot is a new output
     assert plot.frames >= 2 and len(sink.calls) == plot.frames + 2
-    for _, _, bundle in sink.calls[:plot.frames]:
+    for _, _, bundle in sink.calls[: plot.frames]:
         _png(bundle)
-        assert set(bundle) == {"image/png"}                  # nothing nbval compares, live or not
-    assert sink.calls[-2] == ("update", "h1", {})            # the live slot ends empty
+        assert set(bundle) == {"image/png"}  # nothing nbval compares, live or not
+    assert sink.calls[-2] == ("update", "h1", {})  # the live slot ends empty
     final = sink.calls[-1][2]
-    assert set(final) == {"image/png", "text/plain"}        # PNG only: no SVG (it carries a date)
+    assert set(final) == {"image/png", "text/plain"}  # PNG only: no SVG (it carries a date)
     assert final["text/plain"] == "<nbtrain plot of run1: train_loss, val_loss, val_accuracy>"
     import matplotlib.image
+
     img = matplotlib.image.imread(io.BytesIO(_png(final)), format="png")
-    assert img.shape[1] > 2 * img.shape[0] > 300             # two panels side by side
-    assert plot.fig is None                                  # released
+    assert img.shape[1] > 2 * img.shape[0] > 300  # two panels side by side
+    assert plot.fig is None  # released
     assert sink.final_outputs() == [EMPTY, final]
     assert run.live.loss_calls >= len(plot.samples) > 5
 
@@ -107,8 +109,8 @@ def test_one_handle_updated_in_place_then_emptied_and_final_plot_shown():
 def test_running_loss_is_sampled_throttled():
     clock = HandClock()
     plot = LivePlot(RecordingSink(), clock=clock, sample_interval=0.25, first_after=100)
-    run = drive([plot], FakeRun(epochs=3), epochs=3, batches=100, clock=clock, dt=0.01)   # 3 s, 300 batches
-    assert 8 <= run.live.loss_calls <= 13                    # ~4 host syncs a second, not 300
+    run = drive([plot], FakeRun(epochs=3), epochs=3, batches=100, clock=clock, dt=0.01)  # 3 s, 300 batches
+    assert 8 <= run.live.loss_calls <= 13  # ~4 host syncs a second, not 300
     xs = [x for x, _ in plot.samples]
     assert xs == sorted(xs) and 0 < xs[0] < 3 and all(0 < x <= 3 for x in xs)
 
@@ -133,7 +135,7 @@ def test_no_epoch_no_plot_and_live_slot_still_emptied():
         plot.on_batch_end(run, 1, b, 10)
     run.status, run.error = "failed", "RuntimeError: boom"
     plot.on_fit_end(run, status="failed")
-    assert sink.calls[0][0] == "show" and sink.calls[0][1] == "h1"   # samples made a live frame
+    assert sink.calls[0][0] == "show" and sink.calls[0][1] == "h1"  # samples made a live frame
     assert sink.final_outputs() == [EMPTY]
 
 
@@ -157,17 +159,19 @@ def test_metric_panel_only_with_a_validation_metric():
     drive([plot], FakeRun(epochs=2, metrics=()), epochs=2, batches=2, rows=rows)
     assert sink.calls[-1][2]["text/plain"] == "<nbtrain plot of run1: train_loss>"
     import matplotlib.image
+
     img = matplotlib.image.imread(io.BytesIO(_png(sink.calls[-1][2])), format="png")
-    assert img.shape[1] < 2 * img.shape[0]                   # one panel
+    assert img.shape[1] < 2 * img.shape[0]  # one panel
 
 
 def test_real_training_leaves_pyplot_alone():
     import matplotlib
     import matplotlib.pyplot as plt
+
     backend, before = matplotlib.get_backend(), plt.get_fignums()
     sink = RecordingSink()
     plot = LivePlot(sink, first_after=0, min_interval=0, budget=0.1, sample_interval=0)
-    plot.first_cost, plot.learned_cost = 0.0, None   # the first frame comes at once; later ones within 10%
+    plot.first_cost, plot.learned_cost = 0.0, None  # the first frame comes at once; later ones within 10%
     run = nbtrain.train(blobs(), model="mlp(8)", epochs=3, batch_size=16, callbacks=[plot], display="none")
     assert run.status == "completed"
     assert plot.frames >= 1 and plot.fig is None
@@ -179,7 +183,8 @@ def test_real_training_leaves_pyplot_alone():
 
 def test_outside_ipython_the_sink_prints_text_twins_only(capsys, monkeypatch):
     import IPython
-    monkeypatch.setattr(IPython, "get_ipython", lambda: None)   # other tests may have started a shell
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)  # other tests may have started a shell
     sink = DisplaySink()
     assert sink.show({"image/png": "iVBOR"}, handle=True) is None
     sink.update(None, EMPTY)

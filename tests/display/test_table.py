@@ -1,13 +1,21 @@
 """Metric and generic tables: HTML and plain-text renderings, best epoch, stability, the final-table view."""
+
 import re
 
-import pytest
+from view_fakes import FakeRun, blobs, drive, row
 
 import nbtrain
 from nbtrain.display.base import RecordingSink
-from nbtrain.display.table import (TIME_SANITIZE, MetricTable, Table, TableView, format_value, html_table,
-                                   metric_columns, text_table)
-from view_fakes import FakeRun, blobs, drive, row
+from nbtrain.display.table import (
+    TIME_SANITIZE,
+    MetricTable,
+    Table,
+    TableView,
+    format_value,
+    html_table,
+    metric_columns,
+    text_table,
+)
 
 
 def test_format_value():
@@ -20,6 +28,7 @@ def test_format_value():
     assert format_value(3, "epoch") == "3" and format_value("adam") == "adam"
     assert format_value(1e-3, "lr") == "0.001"
     import numpy as np
+
     assert format_value(np.float32(0.5)) == "0.5"
 
 
@@ -42,14 +51,14 @@ def test_metric_table_columns_best_epoch_and_footer():
     run = FakeRun(epochs=5, rows=rows)
     run.status = "stopped"
     t = MetricTable.from_run(run)
-    assert t.best == 2 and t.highlight == 1                  # lowest val_loss
+    assert t.best == 2 and t.highlight == 1  # lowest val_loss
     text = repr(t)
     assert text.splitlines()[0] == "run1: stopped, 3/5 epochs"
     assert text.splitlines()[-1] == "* best epoch 2 (val_loss)"
     assert text.splitlines()[3].startswith("* 2")
-    run.config["monitor"] = "val_accuracy"                   # higher is better
+    run.config["monitor"] = "val_accuracy"  # higher is better
     assert MetricTable.from_run(run).best == 3
-    run.best_epoch = 1                                       # early stopping restored epoch 1: mark that
+    run.best_epoch = 1  # early stopping restored epoch 1: mark that
     assert MetricTable.from_run(run).best == 1
     html = t._repr_html_()
     assert html.count("<tr") == 4 and "<caption" in html and "best epoch 2" in html
@@ -67,11 +76,12 @@ def test_only_times_vary_and_the_sanitize_rule_covers_them():
 
 def test_ipython_formats_html_and_text_twin():
     from IPython.core.formatters import DisplayFormatter
+
     t = Table.from_dict({"accuracy": 0.96667, "f1": 0.9}, key="metric")
     data, _ = DisplayFormatter().format(t)
     assert set(data) == {"text/plain", "text/html"}
     assert data["text/plain"] == "  metric    value\n  accuracy  0.9667\n  f1        0.9"
-    assert "<td style=\"text-align:right;padding:2px 8px\">0.9667</td>" in data["text/html"]
+    assert '<td style="text-align:right;padding:2px 8px">0.9667</td>' in data["text/html"]
 
 
 def test_table_view_shows_one_final_table_and_nothing_for_no_epochs():

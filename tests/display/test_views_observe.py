@@ -1,6 +1,9 @@
 """Views are observers: they get the loop's events and redraw from the run; the core imports none of them."""
+
 import ast
 import pathlib
+
+from view_fakes import FakeRun, blobs
 
 import nbtrain
 from nbtrain.core.events import Callback
@@ -8,7 +11,6 @@ from nbtrain.display.base import RecordingSink
 from nbtrain.display.notebook import notebook_views
 from nbtrain.display.plot import LivePlot
 from nbtrain.display.table import TableView
-from view_fakes import FakeRun, blobs
 
 CORE = pathlib.Path(nbtrain.__file__).parent / "core"
 HOOKS = {"on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end", "on_interrupt"}
@@ -22,7 +24,7 @@ def test_core_source_imports_no_view_or_ui_library():
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
                 names = [("." * node.level) + (node.module or "")]
-                if node.level == 2:                     # from ..display import x
+                if node.level == 2:  # from ..display import x
                     names = ["nbtrain." + (node.module or "")]
             else:
                 continue
@@ -57,8 +59,14 @@ def test_views_redraw_from_events_and_run_state_only():
     they need nothing from the loop but its events and the run's history."""
     sink = RecordingSink()
     rec = Recorder()
-    run = nbtrain.train(blobs(), model="mlp(8)", epochs=3, batch_size=32, display="none",
-                        callbacks=[rec, *notebook_views(None, sink, panel=False)])
+    run = nbtrain.train(
+        blobs(),
+        model="mlp(8)",
+        epochs=3,
+        batch_size=32,
+        display="none",
+        callbacks=[rec, *notebook_views(None, sink, panel=False)],
+    )
     names = [e for e, _ in rec.events]
     assert names[0] == "on_fit_start" and names[-1] == "on_fit_end" and names.count("on_epoch_end") == 3
 
@@ -74,8 +82,8 @@ def test_views_redraw_from_events_and_run_state_only():
             fake.history.append(kw["logs"])
     real, again = sink.final_outputs(), replay.final_outputs()
     assert len(real) == len(again) == 2
-    assert real[1] == again[1]                                   # the metric table, exactly
-    assert real[0]["text/plain"] == again[0]["text/plain"]       # the plot's text twin
+    assert real[1] == again[1]  # the metric table, exactly
+    assert real[0]["text/plain"] == again[0]["text/plain"]  # the plot's text twin
 
 
 def test_a_view_attached_late_shows_the_whole_history(tmp_path):
@@ -83,7 +91,7 @@ def test_a_view_attached_late_shows_the_whole_history(tmp_path):
     loaded = nbtrain.load(run.save(tmp_path / "r.nbtrain"))
     sink = RecordingSink()
     for v in (LivePlot(sink), TableView(sink)):
-        v.on_fit_end(loaded, status=loaded.status)                # only the last event
+        v.on_fit_end(loaded, status=loaded.status)  # only the last event
     plot, table = sink.final_outputs()
     assert table["text/plain"].count("\n") == 1 + 4 + 1 and "image/png" in plot
 
@@ -98,7 +106,7 @@ def test_notebook_views_are_callbacks_in_display_order():
     for v in views:
         assert isinstance(v, Callback)
         public = {m for m in dir(type(v)) if m.startswith("on_")}
-        assert public <= HOOKS, public - HOOKS                  # they only listen to events
+        assert public <= HOOKS, public - HOOKS  # they only listen to events
     assert notebook_views(FakeRun(), sink, panel=False, plot=False, table=False) == []
 
 

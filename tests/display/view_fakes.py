@@ -1,4 +1,5 @@
 """Test helpers for the display views: a hand clock, a fake run, a small dataset."""
+
 import numpy as np
 
 from nbtrain.core.history import History
@@ -35,8 +36,17 @@ class FakeRun:
 
     def __init__(self, name="run1", epochs=5, metrics=("accuracy",), monitor="val_loss", rows=()):
         self.name, self.status = name, "running"
-        self.config = {"epochs": epochs, "metrics": list(metrics), "monitor": monitor, "model": "mlp(8)",
-                       "loss": "cross_entropy", "optimizer": "adam", "lr": 0.01, "batch_size": 16, "device": "cpu"}
+        self.config = {
+            "epochs": epochs,
+            "metrics": list(metrics),
+            "monitor": monitor,
+            "model": "mlp(8)",
+            "loss": "cross_entropy",
+            "optimizer": "adam",
+            "lr": 0.01,
+            "batch_size": 16,
+            "device": "cpu",
+        }
         self.history = History(rows)
         self.live = FakeLive()
         self.best_epoch = None

@@ -1,4 +1,5 @@
 """Shared by the distributed tests: tiny data, weight comparison, process and port checks."""
+
 from __future__ import annotations
 
 import os

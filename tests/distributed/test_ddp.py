@@ -1,17 +1,16 @@
 """2 CPU ranks (gloo) launched from this process, against one process on the same global batches."""
+
 import math
 import os
 import shutil
 
 import pytest
 import torch
+from dist_helpers import alive, bindable, classification, listening, max_weight_diff, regression
 
 import nbtrain
-from nbtrain.core.errors import ConfigError
 from nbtrain.distributed import RankError
 from nbtrain.distributed.ddp import shard_bounds
-
-from dist_helpers import alive, bindable, classification, listening, max_weight_diff, regression
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -46,8 +45,9 @@ def test_classification_matches_one_process_with_uneven_last_batch():
     X, y = classification(n=90)
     # 54 training rows, batch 8: the last global batch has 6 rows (3 + 3); momentum and a
     # metric make any difference in gradients or validation show
-    one, two = _pair((X, y), model="mlp(8)", optimizer="sgd(momentum=0.9)", lr=0.1, epochs=4, batch_size=8,
-                     metrics="accuracy")
+    one, two = _pair(
+        (X, y), model="mlp(8)", optimizer="sgd(momentum=0.9)", lr=0.1, epochs=4, batch_size=8, metrics="accuracy"
+    )
     _assert_same(one, two)
     assert two.config["processes"] == 2 and two.config["backend"] == "gloo"
     assert two.history["val_accuracy"] == one.history["val_accuracy"]
@@ -63,8 +63,18 @@ def test_regression_last_batch_with_fewer_rows_than_ranks():
     X, y = regression(n=41)
     Xv, yv = regression(n=10, seed=5)
     # 41 training rows, batch 8: the last global batch has 1 row, so rank 0 trains on none of it
-    one, two = _pair((X, y), val_data=(Xv, yv), test=0.0, model="mlp(6)", optimizer="adam", lr=0.01,
-                     epochs=3, batch_size=8, preprocess="standardize", scheduler="cosine")
+    one, two = _pair(
+        (X, y),
+        val_data=(Xv, yv),
+        test=0.0,
+        model="mlp(6)",
+        optimizer="adam",
+        lr=0.01,
+        epochs=3,
+        batch_size=8,
+        preprocess="standardize",
+        scheduler="cosine",
+    )
     _assert_same(one, two)
 
 
@@ -81,8 +91,15 @@ def test_stop_request_from_the_kernel_stops_every_rank():
         def on_batch_end(self, run, epoch, batch, num_batches, **kw):
             seen.append((epoch, batch, run.live.loss()))
 
-    run = nbtrain.train((X, y), model="mlp(8)", epochs=10_000, batch_size=4, processes=2, display="none",
-                        callbacks=[StopAfterTwo(), Record()])
+    run = nbtrain.train(
+        (X, y),
+        model="mlp(8)",
+        epochs=10_000,
+        batch_size=4,
+        processes=2,
+        display="none",
+        callbacks=[StopAfterTwo(), Record()],
+    )
     assert run.status == "stopped" and run.note == "Stop button"
     assert 2 <= len(run.history) < 10_000
     assert seen and all(loss is None or math.isfinite(loss) for _, _, loss in seen)
@@ -102,6 +119,7 @@ def test_failing_rank_shows_its_own_error_and_leaves_no_ranks():
 
         def forward(self, x):
             import torch.distributed as dist
+
             if self.training and dist.is_initialized() and dist.get_rank() == 1:
                 raise ValueError("rank one cannot go on")
             return self.lin(x)
@@ -121,13 +139,16 @@ def test_failing_rank_shows_its_own_error_and_leaves_no_ranks():
     assert ok.status == "completed"
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(processes=0), "processes must be a positive integer"),
-    (dict(processes="2"), "processes must be a positive integer"),
-    (dict(processes=2, batch_size=1), "batch_size=1 is smaller than processes=2"),
-    (dict(processes=2, compile=True), "compile= is not supported"),
-    (dict(processes=2, device="mps"), "device='cpu' or 'cuda'"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(processes=0), "processes must be a positive integer"),
+        (dict(processes="2"), "processes must be a positive integer"),
+        (dict(processes=2, batch_size=1), "batch_size=1 is smaller than processes=2"),
+        (dict(processes=2, compile=True), "compile= is not supported"),
+        (dict(processes=2, device="mps"), "device='cpu' or 'cuda'"),
+    ],
+)
 def test_mistakes_are_config_errors_before_any_rank_starts(kw, match):
     X, y = classification(n=30)
     with pytest.raises(nbtrain.NbtrainError, match=match):
@@ -167,6 +188,7 @@ def test_spawned_ranks_with_a_model_defined_here_match_one_process():
 
 def test_never_forks_once_cuda_is_initialised(monkeypatch):
     from nbtrain.distributed import launcher
+
     settings = launcher.rank_settings(2, "cpu")
     assert launcher.default_start(settings) == "fork"
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
@@ -185,8 +207,9 @@ def test_a_rank_killed_by_a_signal_is_named_and_the_others_end():
 
     X, y = classification(n=60)
     with pytest.raises(RankError, match="rank 1 ended with signal SIGKILL"):
-        nbtrain.train((X, y), epochs=100_000, batch_size=4, processes=2, display="none", name="killed",
-                      callbacks=[KillRankOne()])
+        nbtrain.train(
+            (X, y), epochs=100_000, batch_size=4, processes=2, display="none", name="killed", callbacks=[KillRankOne()]
+        )
     run = nbtrain.runs["killed"]
     assert run.status == "failed" and len(run.history) >= 2
     shutil.rmtree(run.config["rank_files"])
@@ -195,6 +218,7 @@ def test_a_rank_killed_by_a_signal_is_named_and_the_others_end():
 
 def test_a_torch_dataset_is_sharded_the_same_way():
     from torch.utils.data import TensorDataset
+
     X, y = classification(n=70)
     ds = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
     one, two = _pair(ds, model="mlp(8)", optimizer="sgd(momentum=0.9)", lr=0.1, epochs=3, batch_size=8)

@@ -1,13 +1,13 @@
 """``train(..., processes=2)`` in a real IPython kernel (jupyter_client): interrupts of both kinds end
 every rank, free the port and keep the finished epochs; a failing rank's message reaches the cell;
 a relaunch works at once."""
+
 import json
 import os
 import signal
 import time
 
 import pytest
-
 from dist_helpers import RANK_ENV, alive, bindable, listening
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
@@ -27,13 +27,17 @@ def report(run):
                                      dist=run._distributed, cols=run.history.keys())))
 """
 
-LONG = "run = nbtrain.train((X, y), model='mlp(8)', epochs=100000, batch_size=4, processes=2, display='none', callbacks=[Mark()])"
+LONG = (
+    "run = nbtrain.train((X, y), model='mlp(8)', epochs=100000, batch_size=4, processes=2, display='none', "
+    "callbacks=[Mark()])"
+)
 
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
     """One kernel for the module: both interrupt kinds and the relaunches happen in the same session."""
     from jupyter_client.manager import KernelManager
+
     km = KernelManager(kernel_name="python3")
     env = dict(os.environ, MPLBACKEND="Agg", **RANK_ENV)
     km.start_kernel(env=env, cwd=str(tmp_path_factory.mktemp("kernel")))
@@ -151,4 +155,5 @@ bad = nbtrain.train((X, y), model=Fails(), epochs=2, processes=2, display='none'
 
 def _children(pid):
     from dist_helpers import children
+
     return children(pid)

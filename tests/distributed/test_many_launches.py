@@ -1,5 +1,6 @@
 """20 launches in a row under a watchdog: catches the end-of-training hang (destroying the process
 group while DDP lives), leaked ranks and leaked ports."""
+
 import faulthandler
 import sys
 import time
@@ -7,10 +8,9 @@ import time
 import numpy as np
 import pytest
 import torch
+from dist_helpers import alive, listening
 
 import nbtrain
-
-from dist_helpers import alive, listening
 
 # the watchdog: pytest-timeout ends a hung launch (the launcher then kills its ranks), and
 # faulthandler prints every thread's stack first so a hang shows where it is

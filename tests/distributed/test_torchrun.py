@@ -1,5 +1,6 @@
 """Two torchrun "nodes" (two agents, c10d rendezvous on 127.0.0.1) run an exported run; the notebook
 side attaches and gets rank 0's history and weights, equal to one process."""
+
 import os
 import signal
 import socket
@@ -7,11 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from dist_helpers import RANK_ENV, alive, classification, max_weight_diff
 
 import nbtrain
 import nbtrain.distributed as ndist
-
-from dist_helpers import RANK_ENV, alive, classification, max_weight_diff
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -24,11 +24,29 @@ def _free_port() -> int:
 
 
 def _agent(path, port, log, run_id):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc-per-node=1",
-           "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", "--local-addr=127.0.0.1",
-           f"--rdzv-id={run_id}", "--max-restarts=0", "-m", "nbtrain.worker", path]
-    return subprocess.Popen(cmd, env=dict(os.environ, **RANK_ENV), stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=2",
+        "--nproc-per-node=1",
+        "--rdzv-backend=c10d",
+        f"--rdzv-endpoint=127.0.0.1:{port}",
+        "--local-addr=127.0.0.1",
+        f"--rdzv-id={run_id}",
+        "--max-restarts=0",
+        "-m",
+        "nbtrain.worker",
+        path,
+    ]
+    return subprocess.Popen(
+        cmd,
+        env=dict(os.environ, **RANK_ENV),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def test_two_torchrun_nodes_match_one_process(tmp_path):
@@ -75,6 +93,7 @@ def test_attach_reports_a_missing_result_within_its_timeout(tmp_path):
 def test_a_file_that_is_not_a_run_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "x.nbtrain"
     import pickle
+
     bad.write_bytes(pickle.dumps({"hello": 1}))
     with pytest.raises(nbtrain.NbtrainError, match="not an nbtrain run file"):
         ndist.attach(bad, display="none", timeout=1)

@@ -1,4 +1,5 @@
 """GPU checks; skipped without CUDA (CI has none).  The lent-GPU script is benchmarks/gpu_check.py."""
+
 import numpy as np
 import pytest
 import torch
@@ -44,6 +45,7 @@ def test_real_oom_releases_memory():
     assert run.status == "failed" and "batch size" in run.error
     del huge, run
     import gc
+
     gc.collect()
     torch.cuda.empty_cache()
     assert torch.cuda.memory_allocated() - base < 64 << 20

@@ -1,4 +1,5 @@
 """Helpers shared by the hardening tests (a unique module name: tests have no __init__.py)."""
+
 import io
 import os
 import zipfile
@@ -16,6 +17,7 @@ def tiny_data(n=60, d=4, classes=3, seed=0):
 
 def train_small(**kw):
     import nbtrain
+
     args = dict(model="mlp(8)", preprocess="standardize", epochs=2, display="none")
     args.update(kw)
     return nbtrain.train(tiny_data(), **args)
@@ -57,10 +59,19 @@ def resume_scenario(mode: str, ck: str, kill_at=(4, 3)):
     class Kill(nbtrain.Callback):
         def on_batch_end(self, run, epoch, batch, num_batches, **kw):
             if (epoch, batch) == tuple(kill_at):
-                os.kill(os.getpid(), signal.SIGKILL)   # a killed kernel: no cleanup, no finally
+                os.kill(os.getpid(), signal.SIGKILL)  # a killed kernel: no cleanup, no finally
 
-    run = nbtrain.train((X, y), model="mlp(16, 16, dropout=0.3)", optimizer="adam", scheduler="cosine",
-                        preprocess="standardize", epochs=6, batch_size=16, display="none",
-                        checkpoint=None if mode == "full" else ck, resume=(mode == "resume"),
-                        callbacks=[Kill()] if mode == "killed" else [])
+    run = nbtrain.train(
+        (X, y),
+        model="mlp(16, 16, dropout=0.3)",
+        optimizer="adam",
+        scheduler="cosine",
+        preprocess="standardize",
+        epochs=6,
+        batch_size=16,
+        display="none",
+        checkpoint=None if mode == "full" else ck,
+        resume=(mode == "resume"),
+        callbacks=[Kill()] if mode == "killed" else [],
+    )
     return run.model.state_dict(), run.history.rows, run.status

@@ -1,6 +1,7 @@
 """Promise 3: a checkpoint write interrupted at any point (patched write, full disk, killed writer)
 leaves the previous checkpoint loadable; a training process killed with SIGKILL resumes from its
 last checkpoint and reaches bitwise the same weights as an uninterrupted run (CPU)."""
+
 import errno
 import io
 import os
@@ -12,12 +13,11 @@ import time
 
 import pytest
 import torch
+from hardening_helpers import resume_scenario, train_small
 
 import nbtrain
 from nbtrain import RunFileError
 from nbtrain.core import store
-
-from hardening_helpers import resume_scenario, train_small
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -63,12 +63,16 @@ def test_interrupted_checkpoint_write_keeps_previous(fail_at, checkpoint_bytes, 
     if fail_at == "write":
         monkeypatch.setattr(store.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode)))
     elif fail_at == "fsync":
+
         def fsync(fd):
             raise OSError(errno.EIO, "Input/output error")
+
         monkeypatch.setattr(store.os, "fsync", fsync)
     else:
+
         def replace(a, b):
             raise OSError(errno.EXDEV, "Invalid cross-device link")
+
         monkeypatch.setattr(store.os, "replace", replace)
     with pytest.raises(store.CheckpointWriteError) as err:
         store.save_checkpoint(path, _payload(checkpoint_bytes, 2))
@@ -150,8 +154,9 @@ def test_writer_killed_mid_write_leaves_a_loadable_checkpoint(checkpoint_bytes, 
     blobs = {}
     for gen in (1, 2, 3):
         buf = io.BytesIO()
-        torch.save(dict(_payload(checkpoint_bytes, gen, pad_mb=16), format=store.CKPT_FORMAT,
-                        version=store.CKPT_VERSION), buf)
+        torch.save(
+            dict(_payload(checkpoint_bytes, gen, pad_mb=16), format=store.CKPT_FORMAT, version=store.CKPT_VERSION), buf
+        )
         blobs[gen] = buf.getvalue()
     store.atomic_write(ck, blobs[1])
     seen, interrupted = set(), 0
@@ -168,12 +173,12 @@ def test_writer_killed_mid_write_leaves_a_loadable_checkpoint(checkpoint_bytes, 
         time.sleep(delay)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        payload = store.load_checkpoint(ck)      # always a complete old or new file
+        payload = store.load_checkpoint(ck)  # always a complete old or new file
         gen = payload["epoch"]
         assert torch.equal(payload["pad"], torch.full_like(payload["pad"], float(gen)))
         seen.add(gen)
         left = _leftovers(tmp_path)
-        interrupted += bool(left)                # a temp file left behind: the kill hit mid-write
+        interrupted += bool(left)  # a temp file left behind: the kill hit mid-write
         for f in left:
             os.unlink(tmp_path / f)
     print(f"generations seen after kills: {sorted(seen)}; kills that hit mid-write: {interrupted}/5")
@@ -194,12 +199,17 @@ resume_scenario("killed", sys.argv[1])
 
 def test_sigkill_then_resume_reaches_the_same_weights(tmp_path):
     ck = str(tmp_path / "ck.pt")
-    killed = subprocess.run([sys.executable, "-c", _KILLED, ck, os.path.dirname(__file__)],
-                            capture_output=True, text=True, timeout=180, cwd=ROOT)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED, ck, os.path.dirname(__file__)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
     assert store.load_checkpoint(ck)["epoch"] == 3, "the last checkpoint is that of the last finished epoch"
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)                     # the same arithmetic as the killed process
+    torch.set_num_threads(1)  # the same arithmetic as the killed process
     try:
         full_state, full_hist, _ = resume_scenario("full", ck)
         state, hist, status = resume_scenario("resume", ck)
@@ -217,9 +227,10 @@ def test_resume_keeps_early_stopping_state(tmp_path):
     """Stopped after the best epoch and resumed, a run with patience stops at the same epoch and
     restores the same best weights as an uninterrupted one (the counters travel in the checkpoint)."""
     import numpy as np
+
     rng = np.random.default_rng(3)
     X = rng.normal(size=(80, 5)).astype(np.float32)
-    y = (rng.random(80) > 0.5).astype(int)          # noise: the validation loss soon rises
+    y = (rng.random(80) > 0.5).astype(int)  # noise: the validation loss soon rises
 
     class StopAt(nbtrain.Callback):
         def __init__(self, at):
@@ -235,7 +246,7 @@ def test_resume_keeps_early_stopping_state(tmp_path):
     assert full.note and "early stopping" in full.note
     best = full.best_epoch
     assert best is not None and best < len(full.history)
-    for stop in (best, best + 1):                   # the interesting cases: at and after the best epoch
+    for stop in (best, best + 1):  # the interesting cases: at and after the best epoch
         ck = str(tmp_path / f"ck{stop}.pt")
         nbtrain.train((X, y), checkpoint=ck, callbacks=[StopAt(stop)], **kw)
         resumed = nbtrain.train((X, y), checkpoint=ck, resume=True, **kw)

@@ -1,16 +1,16 @@
 """Promise 2: a truncated, zero-byte, wrong-format or wrong-version run file or checkpoint gives a
 specific RunFileError that names the file and says what is wrong with it."""
+
 import io
 import json
 import zipfile
 
 import pytest
 import torch
+from hardening_helpers import one_line_short, rezip, train_small
 
 import nbtrain
 from nbtrain import RunFileError
-
-from hardening_helpers import one_line_short, rezip, train_small
 
 
 def _meta(good: bytes) -> dict:
@@ -48,7 +48,10 @@ RUN_CASES = {
     "truncated-tail": (lambda g: g[:-10], "truncated"),
     "text file": (lambda g: b"hello, this is not a run\n", "not an nbtrain run file"),
     "png": (lambda g: b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "not an nbtrain run file"),
-    "empty zip": (lambda g: rezip(g, drop=("meta.json", "weights.pt", "preprocess.skops")), "meta.json or weights.pt is missing"),
+    "empty zip": (
+        lambda g: rezip(g, drop=("meta.json", "weights.pt", "preprocess.skops")),
+        "meta.json or weights.pt is missing",
+    ),
     "no weights": (lambda g: rezip(g, drop=("weights.pt",)), "missing"),
     "meta not json": (lambda g: rezip(g, {"meta.json": b"{not json"}), "meta.json is not valid JSON"),
     "meta a list": (lambda g: rezip(g, {"meta.json": b"[1, 2]"}), "wrong format marker"),
@@ -64,7 +67,10 @@ RUN_CASES = {
     "weights truncated": (lambda g: rezip(g, {"weights.pt": rezip_bytes_weights(g)[:100]}), "weights.pt"),
     "weights not a state_dict": (lambda g: rezip(g, {"weights.pt": _state_list()}), "not a model state_dict"),
     "weights are text": (lambda g: rezip(g, {"weights.pt": b"plain text"}), "weights.pt"),
-    "preprocess damaged": (lambda g: rezip(g, {"preprocess.skops": b"PK\x03\x04garbage"}), "preprocess.skops is damaged"),
+    "preprocess damaged": (
+        lambda g: rezip(g, {"preprocess.skops": b"PK\x03\x04garbage"}),
+        "preprocess.skops is damaged",
+    ),
     "bit flip in weights": (lambda g: _flip_member_byte(g, "weights.pt"), "weights.pt is damaged"),
 }
 
@@ -103,6 +109,7 @@ def test_checkpoint_given_to_load_is_named_as_such(checkpoint_bytes, tmp_path):
 
 # ----------------------------------------------------------------------------- checkpoints
 
+
 def _ck_with(good: bytes, **changes) -> bytes:
     payload = torch.load(io.BytesIO(good), weights_only=True)
     for k, v in changes.items():
@@ -134,9 +141,12 @@ CKPT_CASES = {
     "no rng": (lambda g: _ck_with(g, rng=KeyError), "random-number state"),
     "bad epoch": (lambda g: _ck_with(g, epoch="2"), "epoch"),
     "bad history": (lambda g: _ck_with(g, history=[1, 2]), "history is malformed"),
-    "bad rng bytes": (lambda g: _ck_with(g, rng={"torch": torch.zeros(3, dtype=torch.uint8),
-                                                 "batches": torch.zeros(3, dtype=torch.uint8)}),
-                      "random-number state"),
+    "bad rng bytes": (
+        lambda g: _ck_with(
+            g, rng={"torch": torch.zeros(3, dtype=torch.uint8), "batches": torch.zeros(3, dtype=torch.uint8)}
+        ),
+        "random-number state",
+    ),
 }
 
 

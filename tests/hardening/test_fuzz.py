@@ -1,6 +1,7 @@
 """Promise 5: fuzzed inputs either train or raise an NbtrainError with a short one-line message —
 never a raw internal exception, a hang, or a changed ``nbtrain.runs`` on failure.  Preset strings
 are parsed, never evaluated.  (Hypothesis example counts are kept modest for CI time.)"""
+
 import os
 import time
 import warnings
@@ -8,28 +9,28 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hardening_helpers import one_line_short, tiny_data
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import event as _hyp_event
-from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 import nbtrain
 from nbtrain import NbtrainError
 from nbtrain.core.presets import PresetError, parse_preset
 
-from hardening_helpers import one_line_short, tiny_data
-
-_DEEP = int(os.environ.get("NBTRAIN_FUZZ_EXAMPLES", "0"))   # e.g. 2000 for a long random exploration
+_DEEP = int(os.environ.get("NBTRAIN_FUZZ_EXAMPLES", "0"))  # e.g. 2000 for a long random exploration
 
 
 def fuzz(n: int):
     """CI: ``n`` fixed examples (derandomized, so CI is stable); NBTRAIN_FUZZ_EXAMPLES=N: N random ones."""
-    return settings(deadline=None, max_examples=_DEEP or n, derandomize=not _DEEP,
-                    suppress_health_check=list(HealthCheck))
+    return settings(
+        deadline=None, max_examples=_DEEP or n, derandomize=not _DEEP, suppress_health_check=list(HealthCheck)
+    )
 
 
 FUZZ = fuzz(60)
-SLOW_LIMIT_S = 30.0     # one tiny training call taking longer than this counts as a hang
+SLOW_LIMIT_S = 30.0  # one tiny training call taking longer than this counts as a hang
 
 
 def event(text: str) -> None:
@@ -57,7 +58,7 @@ def outcome(**kw):
         assert list(nbtrain.runs.items()) == before, "a refused call changed nbtrain.runs"
         event(f"refused: {type(exc).__name__}")
         return "refused"
-    except Exception as exc:  # noqa: BLE001 - this is what the test is looking for
+    except Exception as exc:
         pytest.fail(f"raw {type(exc).__name__} escaped for {kw!r}: {exc}")
     finally:
         assert time.perf_counter() - t0 < SLOW_LIMIT_S, "a tiny training call took too long"
@@ -71,6 +72,7 @@ def outcome(**kw):
 
 # ----------------------------------------------------------------------------- preset parser
 
+
 @FUZZ
 @given(st.text(max_size=120))
 def test_parse_preset_any_text(text):
@@ -83,30 +85,127 @@ def test_parse_preset_any_text(text):
     assert all(isinstance(k, str) for k in p.kwargs)
 
 
-NAMES = ["mlp", "cnn", "linear", "logistic", "svm", "mse", "mae", "huber", "cross_entropy", "bce", "hinge",
-         "sgd", "adam", "adamw", "rmsprop", "adagrad", "gd", "cosine", "step", "onecycle", "impute",
-         "standardize", "normalize", "onehot", "dropna", "accuracy", "f1", "auc", "r2", "Mlp", "foo", "_x"]
-KW = ["dropout", "activation", "lr", "momentum", "betas", "eps", "weight_decay", "amsgrad", "nesterov", "delta",
-      "label_smoothing", "step_size", "gamma", "T_max", "max_lr", "strategy", "fill_value", "channels",
-      "kernel_size", "alpha", "foo", "__class__"]
+NAMES = [
+    "mlp",
+    "cnn",
+    "linear",
+    "logistic",
+    "svm",
+    "mse",
+    "mae",
+    "huber",
+    "cross_entropy",
+    "bce",
+    "hinge",
+    "sgd",
+    "adam",
+    "adamw",
+    "rmsprop",
+    "adagrad",
+    "gd",
+    "cosine",
+    "step",
+    "onecycle",
+    "impute",
+    "standardize",
+    "normalize",
+    "onehot",
+    "dropna",
+    "accuracy",
+    "f1",
+    "auc",
+    "r2",
+    "Mlp",
+    "foo",
+    "_x",
+]
+KW = [
+    "dropout",
+    "activation",
+    "lr",
+    "momentum",
+    "betas",
+    "eps",
+    "weight_decay",
+    "amsgrad",
+    "nesterov",
+    "delta",
+    "label_smoothing",
+    "step_size",
+    "gamma",
+    "T_max",
+    "max_lr",
+    "strategy",
+    "fill_value",
+    "channels",
+    "kernel_size",
+    "alpha",
+    "foo",
+    "__class__",
+]
 ATOMS = st.one_of(
     st.integers(-3, 70).map(str),
-    st.sampled_from(["10**9", "2**63", "1e999", "-1e999", "nan", "inf", "0.0", "-0.5", "1.5", "0.999", "1e-12",
-                     "99999999999", "True", "False", "None", "relu", "gelu", "'x'", "\"tanh\"", "median", "()",
-                     "(0.9, 0.999)", "(1, 2, 3)", "[64]", "{}", "x.y", "f()", "a[0]", "lambda: 0", "*a", "1+1"]),
+    st.sampled_from(
+        [
+            "10**9",
+            "2**63",
+            "1e999",
+            "-1e999",
+            "nan",
+            "inf",
+            "0.0",
+            "-0.5",
+            "1.5",
+            "0.999",
+            "1e-12",
+            "99999999999",
+            "True",
+            "False",
+            "None",
+            "relu",
+            "gelu",
+            "'x'",
+            '"tanh"',
+            "median",
+            "()",
+            "(0.9, 0.999)",
+            "(1, 2, 3)",
+            "[64]",
+            "{}",
+            "x.y",
+            "f()",
+            "a[0]",
+            "lambda: 0",
+            "*a",
+            "1+1",
+        ]
+    ),
 )
 
 
 SLOT_NAMES = {
-    "model": ["mlp", "cnn", "linear", "logistic", "svm"], "loss": ["mse", "mae", "huber", "cross_entropy", "bce", "hinge"],
-    "optimizer": ["sgd", "adam", "adamw", "rmsprop", "adagrad", "gd"], "scheduler": ["cosine", "step", "onecycle"],
-    "preprocess": ["impute", "standardize", "normalize", "onehot", "dropna"], "metrics": ["accuracy", "f1", "auc", "r2", "mse"],
+    "model": ["mlp", "cnn", "linear", "logistic", "svm"],
+    "loss": ["mse", "mae", "huber", "cross_entropy", "bce", "hinge"],
+    "optimizer": ["sgd", "adam", "adamw", "rmsprop", "adagrad", "gd"],
+    "scheduler": ["cosine", "step", "onecycle"],
+    "preprocess": ["impute", "standardize", "normalize", "onehot", "dropna"],
+    "metrics": ["accuracy", "f1", "auc", "r2", "mse"],
 }
-GOOD_KW = {"mlp": ["dropout", "activation"], "sgd": ["momentum", "nesterov", "weight_decay"], "adam": ["betas", "eps", "amsgrad"],
-           "huber": ["delta"], "cross_entropy": ["label_smoothing"], "step": ["step_size", "gamma"], "cosine": ["T_max"],
-           "onecycle": ["max_lr"], "impute": ["strategy", "fill_value"]}
-SMALL = st.one_of(st.integers(1, 16).map(str), st.sampled_from(["0.1", "0.5", "0.9", "(0.9, 0.99)", "relu", "tanh", "True",
-                                                                 "median", "constant"]))
+GOOD_KW = {
+    "mlp": ["dropout", "activation"],
+    "sgd": ["momentum", "nesterov", "weight_decay"],
+    "adam": ["betas", "eps", "amsgrad"],
+    "huber": ["delta"],
+    "cross_entropy": ["label_smoothing"],
+    "step": ["step_size", "gamma"],
+    "cosine": ["T_max"],
+    "onecycle": ["max_lr"],
+    "impute": ["strategy", "fill_value"],
+}
+SMALL = st.one_of(
+    st.integers(1, 16).map(str),
+    st.sampled_from(["0.1", "0.5", "0.9", "(0.9, 0.99)", "relu", "tanh", "True", "median", "constant"]),
+)
 
 
 @st.composite
@@ -114,7 +213,7 @@ def preset_strings(draw, names=None):
     """Preset strings: mostly well-formed for ``names`` (so that many train), some hostile."""
     pool = names or NAMES
     name = draw(st.one_of(st.sampled_from(pool), st.sampled_from(NAMES)) if names else st.sampled_from(NAMES))
-    if draw(st.integers(0, 2)) > 0 and names:   # a plausible call: known keywords, sane values
+    if draw(st.integers(0, 2)) > 0 and names:  # a plausible call: known keywords, sane values
         args = draw(st.lists(st.integers(1, 16).map(str), max_size=2)) if name in ("mlp", "cnn") else []
         kws = draw(st.dictionaries(st.sampled_from(GOOD_KW.get(name, ["foo"])), SMALL, max_size=2))
         inner = ", ".join(args + [f"{k}={v}" for k, v in kws.items()])
@@ -142,8 +241,11 @@ def test_parse_preset_grammar(text):
 
 
 @fuzz(80)
-@given(slot=st.sampled_from(["model", "loss", "optimizer", "scheduler", "preprocess", "metrics"]),
-       data=st.data(), regression=st.booleans())
+@given(
+    slot=st.sampled_from(["model", "loss", "optimizer", "scheduler", "preprocess", "metrics"]),
+    data=st.data(),
+    regression=st.booleans(),
+)
 def test_preset_slots_train_or_refuse(slot, data, regression):
     spec = data.draw(preset_strings(SLOT_NAMES[slot]), label="spec")
     X, y = tiny_data(n=30)
@@ -162,7 +264,7 @@ PAYLOADS = [
     "mlp(x=open('{m}', 'w'))",
     "(lambda: __import__('os').system('touch {m}'))()",
     "[c for c in ().__class__.__base__.__subclasses__()]",
-    "f'{{__import__(\"os\").system(\"touch {m}\")}}'",
+    'f\'{{__import__("os").system("touch {m}")}}\'',
     "eval(\"__import__('os').system('touch {m}')\")",
     "impute:__import__('os').system('touch {m}')",
     "standardize | __import__('os').system('touch {m}')",
@@ -185,25 +287,48 @@ def test_preset_payloads_are_never_evaluated(slot, tmp_path):
 
 def test_payload_control_is_live(tmp_path):
     marker = tmp_path / "EVALUATED"
-    eval(PAYLOADS[0].format(m=marker))  # noqa: S307 - proves the payload would run if evaluated
+    eval(PAYLOADS[0].format(m=marker))
     assert marker.exists()
 
 
 # ----------------------------------------------------------------------------- data adapters
 
 DTYPES = ["float32", "float64", "float16", "int8", "int64", "uint8", "bool", "complex64", "str", "object"]
-LABELS = ["int2", "int3", "int1", "negint", "bool", "str", "float", "float_nan", "float_inf", "mixed", "2d_float",
-          "2d_int", "bytes", "categorical", "huge_int"]
+LABELS = [
+    "int2",
+    "int3",
+    "int1",
+    "negint",
+    "bool",
+    "str",
+    "float",
+    "float_nan",
+    "float_inf",
+    "mixed",
+    "2d_float",
+    "2d_int",
+    "bytes",
+    "categorical",
+    "huge_int",
+]
 
 
 def _labels(kind, n, rng):
     i = np.arange(n)
     return {
-        "int2": i % 2, "int3": i % 3, "int1": np.zeros(n, int), "negint": i % 3 - 5, "bool": i % 2 == 0,
-        "str": np.array(["cat", "dog", "eel"])[i % 3], "float": rng.normal(size=n),
-        "float_nan": np.where(i % 4 == 0, np.nan, 1.0), "float_inf": np.where(i % 5 == 0, np.inf, 0.5),
-        "mixed": np.array([1, "a"] * n, dtype=object)[:n], "2d_float": rng.normal(size=(n, 2)),
-        "2d_int": np.stack([i % 2, i % 2], 1), "bytes": np.array([b"a", b"b"])[i % 2],
+        "int2": i % 2,
+        "int3": i % 3,
+        "int1": np.zeros(n, int),
+        "negint": i % 3 - 5,
+        "bool": i % 2 == 0,
+        "str": np.array(["cat", "dog", "eel"])[i % 3],
+        "float": rng.normal(size=n),
+        "float_nan": np.where(i % 4 == 0, np.nan, 1.0),
+        "float_inf": np.where(i % 5 == 0, np.inf, 0.5),
+        "mixed": np.array([1, "a"] * n, dtype=object)[:n],
+        "2d_float": rng.normal(size=(n, 2)),
+        "2d_int": np.stack([i % 2, i % 2], 1),
+        "bytes": np.array([b"a", b"b"])[i % 2],
         "categorical": __import__("pandas").Series(__import__("pandas").Categorical(np.array(["u", "v"])[i % 2])),
         "huge_int": (i % 2) * 10**18,
     }[kind]
@@ -241,21 +366,25 @@ def datasets(draw):
         X, y = X.tolist(), list(np.asarray(y).tolist())
     elif container == "pandas" and X.ndim == 2:
         import pandas as pd
+
         X = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
     return X, y
 
 
 _IMG_NAN = np.random.default_rng(0).normal(size=(30, 1, 4, 4)).astype(np.float32)
-_IMG_NAN[:, 0, 0, 0] = np.nan      # a pixel missing everywhere: impute drops it (found by a long fuzz run)
+_IMG_NAN[:, 0, 0, 0] = np.nan  # a pixel missing everywhere: impute drops it (found by a long fuzz run)
 
 
 @fuzz(100)
 @example(data=(_IMG_NAN, np.arange(30) % 3), split=(0.2, 0.2), preprocess="impute:median | standardize", batch_size=1)
-@given(data=datasets(),
-       split=st.sampled_from([(0.2, 0.2), (0.0, 0.0), (0.5, 0.4), (0.0, 0.5), ("one", 0.0), ("same", "one")]),
-       preprocess=st.sampled_from([None, "standardize", "impute:median | standardize", "dropna", "onehot",
-                                   "drop_duplicates | normalize"]),
-       batch_size=st.sampled_from([1, 4, 32]))
+@given(
+    data=datasets(),
+    split=st.sampled_from([(0.2, 0.2), (0.0, 0.0), (0.5, 0.4), (0.0, 0.5), ("one", 0.0), ("same", "one")]),
+    preprocess=st.sampled_from(
+        [None, "standardize", "impute:median | standardize", "dropna", "onehot", "drop_duplicates | normalize"]
+    ),
+    batch_size=st.sampled_from([1, 4, 32]),
+)
 def test_data_adapters_train_or_refuse(data, split, preprocess, batch_size):
     X, y = data
     kw = dict(data=(X, y), preprocess=preprocess, batch_size=batch_size)
@@ -284,19 +413,38 @@ class _Items(torch.utils.data.Dataset):
         return self.items[i]
 
 
-X_ITEMS = {"vec3": lambda i: torch.randn(3), "img": lambda i: torch.randn(1, 4, 4), "scalar": lambda i: torch.tensor(1.0),
-           "int vec": lambda i: torch.arange(3), "numpy": lambda i: np.ones(3, np.float32), "list": lambda i: [1.0, 2.0],
-           "ragged": lambda i: torch.randn(2 + i % 2), "nan": lambda i: torch.full((3,), float("nan"))}
-Y_ITEMS = {"int": lambda i: i % 2, "int3": lambda i: i % 3, "neg": lambda i: -1 - i % 2, "float": lambda i: float(i),
-           "tensor": lambda i: torch.tensor(i % 2), "float tensor": lambda i: torch.tensor(float(i)),
-           "vec": lambda i: torch.zeros(2), "str": lambda i: "ab"[i % 2], "none": lambda i: None,
-           "bool": lambda i: bool(i % 2)}
+X_ITEMS = {
+    "vec3": lambda i: torch.randn(3),
+    "img": lambda i: torch.randn(1, 4, 4),
+    "scalar": lambda i: torch.tensor(1.0),
+    "int vec": lambda i: torch.arange(3),
+    "numpy": lambda i: np.ones(3, np.float32),
+    "list": lambda i: [1.0, 2.0],
+    "ragged": lambda i: torch.randn(2 + i % 2),
+    "nan": lambda i: torch.full((3,), float("nan")),
+}
+Y_ITEMS = {
+    "int": lambda i: i % 2,
+    "int3": lambda i: i % 3,
+    "neg": lambda i: -1 - i % 2,
+    "float": lambda i: float(i),
+    "tensor": lambda i: torch.tensor(i % 2),
+    "float tensor": lambda i: torch.tensor(float(i)),
+    "vec": lambda i: torch.zeros(2),
+    "str": lambda i: "ab"[i % 2],
+    "none": lambda i: None,
+    "bool": lambda i: bool(i % 2),
+}
 
 
 @fuzz(40)
-@given(n=st.sampled_from([0, 1, 2, 5, 20, 20, 20]), x=st.sampled_from(sorted(X_ITEMS) + ["vec3", "img"] * 3),
-       y=st.sampled_from(sorted(Y_ITEMS) + ["int", "int3", "float", "tensor"] * 2),
-       shape=st.sampled_from(["pairs"] * 4 + ["triples", "bare"]), split=st.sampled_from([(0.2, 0.2), (0.0, 0.0), (0.5, 0.5)]))
+@given(
+    n=st.sampled_from([0, 1, 2, 5, 20, 20, 20]),
+    x=st.sampled_from(sorted(X_ITEMS) + ["vec3", "img"] * 3),
+    y=st.sampled_from(sorted(Y_ITEMS) + ["int", "int3", "float", "tensor"] * 2),
+    shape=st.sampled_from(["pairs"] * 4 + ["triples", "bare"]),
+    split=st.sampled_from([(0.2, 0.2), (0.0, 0.0), (0.5, 0.5)]),
+)
 def test_torch_datasets_train_or_refuse(n, x, y, shape, split):
     torch.manual_seed(0)
     items = []
@@ -307,11 +455,16 @@ def test_torch_datasets_train_or_refuse(n, x, y, shape, split):
 
 
 @fuzz(30)
-@given(target=st.sampled_from(["t"] * 5 + ["T", "a", "", "missing", 0, None]), dup=st.sampled_from([False] * 4 + [True]),
-       cat=st.booleans(), nan=st.booleans(),
-       preprocess=st.sampled_from([None, "onehot", "impute | onehot", "dropna | onehot | standardize", "impute | onehot"]))
+@given(
+    target=st.sampled_from(["t"] * 5 + ["T", "a", "", "missing", 0, None]),
+    dup=st.sampled_from([False] * 4 + [True]),
+    cat=st.booleans(),
+    nan=st.booleans(),
+    preprocess=st.sampled_from([None, "onehot", "impute | onehot", "dropna | onehot | standardize", "impute | onehot"]),
+)
 def test_dataframe_target_train_or_refuse(target, dup, cat, nan, preprocess):
     import pandas as pd
+
     X, y = tiny_data(n=30)
     df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     df["t"] = y
@@ -325,23 +478,28 @@ def test_dataframe_target_train_or_refuse(target, dup, cat, nan, preprocess):
 
 
 @fuzz(40)
-@given(kw=st.fixed_dictionaries({}, optional={
-    "epochs": st.sampled_from([0, -1, 1, 2, 1.5, "2", True, None]),
-    "batch_size": st.sampled_from([0, -4, 1, 7, 10**9, 2.0, "8"]),
-    "lr": st.sampled_from([None, 0.0, -0.1, 1e-3, float("nan"), float("inf"), "0.1", 10.0]),
-    "val": st.sampled_from([0.0, 0.2, 0.9, 1.0, -0.1, "0.2", float("nan")]),
-    "test": st.sampled_from([0.0, 0.2, 0.9, 1.0, 2]),
-    "seed": st.sampled_from([0, -1, 2**70, 1.5, "0", None]),
-    "device": st.sampled_from(["auto", "cpu", "cuda", "cuda:9", "mps", "tpu", "", 3, None]),
-    "patience": st.sampled_from([None, 0, 1, -1, 2.5]),
-    "amp": st.sampled_from([None, "bf16", "fp16", "fp8", True]),
-    "monitor": st.sampled_from([None, "val_loss", "val_accuracy", "train_loss", "nonsense", 3]),
-    "metrics": st.sampled_from([None, "accuracy", "accuracy,f1", ["auc"], "mse", 5, ["accuracy", 1], ""]),
-    "name": st.sampled_from([None, "fuzz", "", "   ", 7]),
-    "display": st.sampled_from(["none", "auto", "bogus", None, False]),
-    "checkpoint": st.sampled_from([None, 3, True, b"ck.pt", "/proc/nbtrain-no-such-dir/ck.pt"]),
-    "resume": st.booleans(),
-}))
+@given(
+    kw=st.fixed_dictionaries(
+        {},
+        optional={
+            "epochs": st.sampled_from([0, -1, 1, 2, 1.5, "2", True, None]),
+            "batch_size": st.sampled_from([0, -4, 1, 7, 10**9, 2.0, "8"]),
+            "lr": st.sampled_from([None, 0.0, -0.1, 1e-3, float("nan"), float("inf"), "0.1", 10.0]),
+            "val": st.sampled_from([0.0, 0.2, 0.9, 1.0, -0.1, "0.2", float("nan")]),
+            "test": st.sampled_from([0.0, 0.2, 0.9, 1.0, 2]),
+            "seed": st.sampled_from([0, -1, 2**70, 1.5, "0", None]),
+            "device": st.sampled_from(["auto", "cpu", "cuda", "cuda:9", "mps", "tpu", "", 3, None]),
+            "patience": st.sampled_from([None, 0, 1, -1, 2.5]),
+            "amp": st.sampled_from([None, "bf16", "fp16", "fp8", True]),
+            "monitor": st.sampled_from([None, "val_loss", "val_accuracy", "train_loss", "nonsense", 3]),
+            "metrics": st.sampled_from([None, "accuracy", "accuracy,f1", ["auc"], "mse", 5, ["accuracy", 1], ""]),
+            "name": st.sampled_from([None, "fuzz", "", "   ", 7]),
+            "display": st.sampled_from(["none", "auto", "bogus", None, False]),
+            "checkpoint": st.sampled_from([None, 3, True, b"ck.pt", "/proc/nbtrain-no-such-dir/ck.pt"]),
+            "resume": st.booleans(),
+        },
+    )
+)
 def test_train_keywords_train_or_refuse(kw):
     if kw.get("display", "none") not in ("none", None, False, "bogus"):
         kw["display"] = "none"
@@ -351,6 +509,7 @@ def test_train_keywords_train_or_refuse(kw):
 
 # ----------------------------------------------------------------------------- %%train options
 
+
 def _magics_parse():
     try:
         from nbtrain.magics.core import NbtrainMagics, parse
@@ -359,11 +518,55 @@ def _magics_parse():
     return NbtrainMagics, parse
 
 
-OPTIONS = ["--epochs", "--batch-size", "--lr", "--name", "--device", "--seed", "--val", "--test", "--metrics",
-           "--patience", "--amp", "--no-plot", "--quiet", "--target", "--data", "--epoch", "-e", "--", "--lr=",
-           "--bogus", "--resume"]
-VALUES = ["1", "2", "0", "-1", "1e999", "nan", "0.5", "abc", "'quoted value'", '"x y"', "cuda:9", "cpu", "bf16",
-          "accuracy,f1", "--quiet", "'", "run_a", "data", "X", "", "${x}", "$(touch {m})", "`touch {m}`", "{m}"]
+OPTIONS = [
+    "--epochs",
+    "--batch-size",
+    "--lr",
+    "--name",
+    "--device",
+    "--seed",
+    "--val",
+    "--test",
+    "--metrics",
+    "--patience",
+    "--amp",
+    "--no-plot",
+    "--quiet",
+    "--target",
+    "--data",
+    "--epoch",
+    "-e",
+    "--",
+    "--lr=",
+    "--bogus",
+    "--resume",
+]
+VALUES = [
+    "1",
+    "2",
+    "0",
+    "-1",
+    "1e999",
+    "nan",
+    "0.5",
+    "abc",
+    "'quoted value'",
+    '"x y"',
+    "cuda:9",
+    "cpu",
+    "bf16",
+    "accuracy,f1",
+    "--quiet",
+    "'",
+    "run_a",
+    "data",
+    "X",
+    "",
+    "${x}",
+    "$(touch {m})",
+    "`touch {m}`",
+    "{m}",
+]
 
 
 @st.composite
@@ -379,6 +582,7 @@ def option_lines(draw, marker):
 @pytest.fixture(scope="module")
 def ipshell():
     from IPython.core.interactiveshell import InteractiveShell
+
     _magics_parse()
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "nbtrain")
@@ -399,6 +603,7 @@ MARK = "/tmp/nbtrain_fuzz_marker_should_not_exist"
 @given(line=option_lines(MARK))
 def test_train_magic_options_train_or_refuse(ipshell, line):
     from IPython.core.error import UsageError
+
     NbtrainMagics, parse = _magics_parse()
     magics = ipshell.magics_manager.registry.get("NbtrainMagics")
     try:
@@ -423,6 +628,7 @@ def test_train_magic_options_train_or_refuse(ipshell, line):
 
 def test_train_magic_unclosed_quote_is_a_usage_error(ipshell):
     from IPython.core.error import UsageError
+
     res = ipshell.run_cell("%%train --name 'oops\ndata = (X, y)", store_history=False, silent=True)
     err = res.error_before_exec or res.error_in_exec
     assert isinstance(err, (UsageError, NbtrainError)), repr(err)

@@ -2,15 +2,15 @@
 naming the batch size and suggesting a smaller one; the model of the last finished epoch and the
 history are kept; the run is returned and registered.  The OOM is injected (torch.OutOfMemoryError,
 as CUDA raises it) or real (the CPU allocator refusing a huge tensor)."""
+
 import copy
 
 import pytest
 import torch
+from hardening_helpers import one_line_short, tiny_data
 from torch import nn
 
 import nbtrain
-
-from hardening_helpers import one_line_short, tiny_data
 
 
 class OOMAt(nn.Module):
@@ -34,7 +34,7 @@ class OOMAt(nn.Module):
     def _oom(self):
         if self.kind == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected)")
-        torch.empty(2**50, dtype=torch.uint8)   # a real allocation failure: 1 PiB
+        torch.empty(2**50, dtype=torch.uint8)  # a real allocation failure: 1 PiB
         raise AssertionError("the allocator accepted 1 PiB")
 
 
@@ -85,7 +85,7 @@ def test_oom_in_first_step_keeps_initial_weights():
 
 
 def test_oom_in_validation_is_reported_as_validation():
-    model, snaps = OOMAt(at=-1, in_eval_after=6), Snapshots()   # epochs 1-2 fine, epoch 2's validation fails
+    model, snaps = OOMAt(at=-1, in_eval_after=6), Snapshots()  # epochs 1-2 fine, epoch 2's validation fails
     run = _train(model, snaps)
     assert run.status == "failed" and "validation" in run.error and "batch size 16" in run.error, run.error
     assert len(run.history) == 1

@@ -1,15 +1,14 @@
 """Promise 4 (GPU): after a real CUDA out-of-memory error the run is "failed" and the memory the
 failed step held is released (``torch.cuda.memory_allocated`` and ``memory_reserved``)."""
+
 import pytest
 import torch
+from hardening_helpers import tiny_data
 from torch import nn
 
 import nbtrain
 
-from hardening_helpers import tiny_data
-
-pytestmark = [pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
 GIB = 2**30
 
@@ -27,9 +26,9 @@ class Hog(nn.Module):
         if self.training:
             self.calls += 1
             if self.calls == self.at:
-                big = torch.ones(GIB, device=x.device, requires_grad=True) * 2   # 4 GiB held by autograd
+                big = torch.ones(GIB, device=x.device, requires_grad=True) * 2  # 4 GiB held by autograd
                 out = out + big[:1].sum()
-                torch.empty(4 * 1024 * GIB, dtype=torch.uint8, device=x.device)   # 4 TiB: a real CUDA OOM
+                torch.empty(4 * 1024 * GIB, dtype=torch.uint8, device=x.device)  # 4 TiB: a real CUDA OOM
         return out
 
 
@@ -41,8 +40,10 @@ def test_real_cuda_oom_releases_memory():
     run = nbtrain.train((X, y), model=Hog(at=5), epochs=3, batch_size=16, device="cuda", display="none")
     torch.cuda.synchronize()
     alloc, reserved = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
-    print(f"allocated {base_alloc / 2**20:.1f} -> {alloc / 2**20:.1f} MiB, "
-          f"reserved {base_reserved / 2**20:.1f} -> {reserved / 2**20:.1f} MiB")
+    print(
+        f"allocated {base_alloc / 2**20:.1f} -> {alloc / 2**20:.1f} MiB, "
+        f"reserved {base_reserved / 2**20:.1f} -> {reserved / 2**20:.1f} MiB"
+    )
     assert run.status == "failed" and "batch size 16" in run.error and "batch_size=8" in run.error, run.error
     assert len(run.history) == 1
     assert alloc - base_alloc < 256 * 2**20, "the failed step's activations are still allocated"

@@ -4,6 +4,7 @@ Each test plants a live payload (a pickle whose ``__reduce__`` runs ``touch MARK
 node that calls a function at load) in one slot of the format and shows that loading runs
 nothing and raises a clear RunFileError.  The control tests prove each payload really is live.
 """
+
 import io
 import json
 import operator
@@ -14,11 +15,10 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from hardening_helpers import one_line_short, rezip, tiny_data, train_small
 
 import nbtrain
 from nbtrain import RunFileError
-
-from hardening_helpers import one_line_short, rezip, tiny_data, train_small
 
 
 class Evil:
@@ -57,17 +57,38 @@ def skops_schema_blob(schema: dict) -> bytes:
 
 def skops_call(module: str, func: str, args: list) -> bytes:
     """A skops file whose loader calls ``module.func(*args)`` at load time (ConstructorFromReduceNode)."""
+
     def s(v):
-        return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode",
-                "content": json.dumps(v), "is_json": True, "__id__": id(v)}
-    return skops_schema_blob({
-        "__class__": func, "__module__": module, "__loader__": "ConstructorFromReduceNode",
-        "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
-                    "content": [s(a) for a in args], "__id__": 1},
-        "__id__": 2, "protocol": 2, "_skops_version": "0.16.0"})
+        return {
+            "__class__": "str",
+            "__module__": "builtins",
+            "__loader__": "JsonNode",
+            "content": json.dumps(v),
+            "is_json": True,
+            "__id__": id(v),
+        }
+
+    return skops_schema_blob(
+        {
+            "__class__": func,
+            "__module__": module,
+            "__loader__": "ConstructorFromReduceNode",
+            "content": {
+                "__class__": "tuple",
+                "__module__": "builtins",
+                "__loader__": "TupleNode",
+                "content": [s(a) for a in args],
+                "__id__": 1,
+            },
+            "__id__": 2,
+            "protocol": 2,
+            "_skops_version": "0.16.0",
+        }
+    )
 
 
 # ----------------------------------------------------------------------------- controls
+
 
 def test_control_the_pickle_payloads_are_live(marker):
     pickle.loads(evil_pickle(marker))
@@ -79,6 +100,7 @@ def test_control_the_pickle_payloads_are_live(marker):
 
 def test_control_the_skops_payloads_are_live(tmp_path):
     import skops.io as sio
+
     target = tmp_path / "made_by_skops"
     # an alias of os.makedirs that lives in the sklearn namespace: a "sklearn." prefix rule trusts it
     blob = skops_call("sklearn.datasets._base", "makedirs", [str(target)])
@@ -97,9 +119,11 @@ RUN_SLOTS = {
     "preprocess.skops (torch)": lambda m: {"preprocess.skops": evil_torch(m)},
     "preprocess.skops (os.system call)": lambda m: {"preprocess.skops": skops_call("posix", "system", [f"touch {m}"])},
     "preprocess.skops (sklearn alias of subprocess)": lambda m: {
-        "preprocess.skops": skops_call("sklearn.utils._testing", "check_output", [["touch", str(m)]])},
+        "preprocess.skops": skops_call("sklearn.utils._testing", "check_output", [["touch", str(m)]])
+    },
     "preprocess.skops (sklearn alias of os.makedirs)": lambda m: {
-        "preprocess.skops": skops_call("sklearn.datasets._base", "makedirs", [str(m)])},
+        "preprocess.skops": skops_call("sklearn.datasets._base", "makedirs", [str(m)])
+    },
 }
 
 
@@ -128,6 +152,7 @@ def test_skops_refusal_names_the_untrusted_type(saved_run_bytes, marker, tmp_pat
 
 
 # ----------------------------------------------------------------------------- checkpoints
+
 
 def _evil_checkpoint(good: bytes, marker, how: str) -> bytes:
     if how == "raw pickle":
@@ -164,11 +189,14 @@ def test_malicious_checkpoint_runs_nothing(how, checkpoint_bytes, marker, tmp_pa
 
 # ----------------------------------------------------------------------------- trusted types
 
+
 def test_untrusted_preprocess_type_refused_then_accepted_when_trusted(tmp_path):
     from sklearn.preprocessing import FunctionTransformer
+
     X, y = tiny_data()
-    run = nbtrain.train((X, y), model="logistic", preprocess=FunctionTransformer(operator.neg), epochs=2,
-                        display="none")
+    run = nbtrain.train(
+        (X, y), model="logistic", preprocess=FunctionTransformer(operator.neg), epochs=2, display="none"
+    )
     path = run.save(tmp_path / "neg.nbtrain")
     with pytest.raises(RunFileError) as err:
         nbtrain.load(path)
@@ -221,7 +249,8 @@ def test_genuine_runs_of_every_kind_load_without_trusting_anything(tmp_path):
     for name, kw in cases.items():
         data = kw.pop("data")
         run = nbtrain.train(data, epochs=1, display="none", name=name, **kw)
-        loaded = nbtrain.load(run.save(tmp_path / f"{name}.nbtrain"),
-                              model=nn.Sequential(nn.Linear(4, 3)) if name == "custom" else None)
+        loaded = nbtrain.load(
+            run.save(tmp_path / f"{name}.nbtrain"), model=nn.Sequential(nn.Linear(4, 3)) if name == "custom" else None
+        )
         feats = df if name == "frame" else X
         np.testing.assert_array_equal(loaded.predict(feats), run.predict(feats))

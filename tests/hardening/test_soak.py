@@ -1,18 +1,18 @@
 """Promise 6: 200 short runs back to back in one process, then in one Jupyter kernel: memory (RSS)
 and open file descriptors stay within a small bound.  The figures are printed (pytest -s)."""
+
 import gc
 import os
 import sys
 import time
 
 import pytest
+from hardening_helpers import tiny_data
 
 import nbtrain
 
-from hardening_helpers import tiny_data
-
 N_RUNS = 200
-RSS_BOUND_MB = 40      # growth allowed between run 20 (warmed up) and run 200
+RSS_BOUND_MB = 40  # growth allowed between run 20 (warmed up) and run 200
 FD_BOUND = 3
 
 
@@ -38,8 +38,16 @@ def test_soak_in_process(tmp_path):
     t0 = time.perf_counter()
     for i in range(1, N_RUNS + 1):
         # the same name each time: re-running a cell replaces the run (no legitimate growth)
-        run = nbtrain.train((X, y), model="mlp(8)", preprocess="standardize", epochs=1, batch_size=16,
-                            display="none", name="soak", checkpoint=ck if i % 10 == 5 else None)
+        run = nbtrain.train(
+            (X, y),
+            model="mlp(8)",
+            preprocess="standardize",
+            epochs=1,
+            batch_size=16,
+            display="none",
+            name="soak",
+            checkpoint=ck if i % 10 == 5 else None,
+        )
         assert run.status == "completed"
         if i % 10 == 0:
             loaded = nbtrain.load(run.save(tmp_path / "soak.nbtrain"))
@@ -49,9 +57,11 @@ def test_soak_in_process(tmp_path):
             figures.append((i, rss_mb(), n_fds()))
     elapsed = time.perf_counter() - t0
     (i0, rss0, fd0), (i1, rss1, fd1) = figures
-    print(f"\nsoak in process: {N_RUNS} runs in {elapsed:.1f} s; RSS {rss0:.1f} MB after run {i0} -> "
-          f"{rss1:.1f} MB after run {i1} (+{rss1 - rss0:.1f} MB); open fds {fd0} -> {fd1}; "
-          f"runs registered: {len(nbtrain.runs)}")
+    print(
+        f"\nsoak in process: {N_RUNS} runs in {elapsed:.1f} s; RSS {rss0:.1f} MB after run {i0} -> "
+        f"{rss1:.1f} MB after run {i1} (+{rss1 - rss0:.1f} MB); open fds {fd0} -> {fd1}; "
+        f"runs registered: {len(nbtrain.runs)}"
+    )
     assert len(nbtrain.runs) == 1
     assert rss1 - rss0 < RSS_BOUND_MB, f"RSS grew by {rss1 - rss0:.1f} MB over {N_RUNS - 20} runs"
     assert fd1 - fd0 <= FD_BOUND, f"open file descriptors grew from {fd0} to {fd1}"
@@ -87,6 +97,7 @@ def test_soak_in_a_kernel():
 
     km, kc = start_new_kernel(kernel_name="python3", startup_timeout=120)
     try:
+
         def run(code, timeout=60):
             reply = kc.execute_interactive(code, timeout=timeout, output_hook=lambda msg: None)
             assert reply["content"]["status"] == "ok", reply["content"]
@@ -98,6 +109,7 @@ def test_soak_in_a_kernel():
             def hook(msg):
                 if msg["msg_type"] == "execute_result":
                     out["v"] = msg["content"]["data"]["text/plain"]
+
             kc.execute_interactive("_fig()", timeout=60, output_hook=hook)
             rss, fds = out["v"].strip("()").split(",")
             return float(rss), int(fds)
@@ -110,8 +122,10 @@ def test_soak_in_a_kernel():
                 rss0, fd0 = figures()
         rss1, fd1 = figures()
         elapsed = time.perf_counter() - t0
-        print(f"\nsoak in a kernel: {N_RUNS} %%train cells in {elapsed:.1f} s; RSS {rss0:.1f} MB after run 20 -> "
-              f"{rss1:.1f} MB after run {N_RUNS} (+{rss1 - rss0:.1f} MB); open fds {fd0} -> {fd1}")
+        print(
+            f"\nsoak in a kernel: {N_RUNS} %%train cells in {elapsed:.1f} s; RSS {rss0:.1f} MB after run 20 -> "
+            f"{rss1:.1f} MB after run {N_RUNS} (+{rss1 - rss0:.1f} MB); open fds {fd0} -> {fd1}"
+        )
         assert rss1 - rss0 < RSS_BOUND_MB, f"kernel RSS grew by {rss1 - rss0:.1f} MB"
         assert fd1 - fd0 <= FD_BOUND, f"kernel fds grew from {fd0} to {fd1}"
     finally:

@@ -1,4 +1,5 @@
 """A testing shell: a real IPython ``InteractiveShell`` whose cells raise their errors (jupysql style)."""
+
 import pytest
 
 
@@ -20,12 +21,10 @@ class TestingShell:
     def capture(self, cell: str):
         """Run a cell; return (result, outputs) where outputs are the display bundles (dicts) it showed."""
         from IPython.utils.capture import capture_output
+
         with capture_output() as cap:
             res = self.run(cell)
         return res, [o.data for o in cap.outputs]
-
-
-
 
 
 def _clear(ip):
@@ -38,6 +37,7 @@ def _clear(ip):
 @pytest.fixture(scope="session")
 def _ipython():
     from IPython.core.interactiveshell import InteractiveShell
+
     return InteractiveShell.instance()
 
 

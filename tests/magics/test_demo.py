@@ -1,4 +1,5 @@
 """``python -m nbtrain.demo``: executes a notebook headless, writes it and its HTML, prints the metric table."""
+
 import os
 
 import nbformat
@@ -21,14 +22,18 @@ def _notebook(path, cells):
 
 def test_demo_runs_a_notebook_and_prints_its_metric_table(tmp_path, capsys):
     from nbtrain.demo import main
-    nb_path = _notebook(tmp_path / "tiny.ipynb", [
-        "import torch\ntorch.set_num_threads(1)\n%load_ext nbtrain",
-        "%%train --epochs 2 --name tiny --quiet\nfrom sklearn.datasets import load_iris\n"
-        "data = load_iris(return_X_y=True)",
-        "%evaluate tiny --metrics accuracy,f1",
-    ])
+
+    nb_path = _notebook(
+        tmp_path / "tiny.ipynb",
+        [
+            "import torch\ntorch.set_num_threads(1)\n%load_ext nbtrain",
+            "%%train --epochs 2 --name tiny --quiet\nfrom sklearn.datasets import load_iris\n"
+            "data = load_iris(return_X_y=True)",
+            "%evaluate tiny --metrics accuracy,f1",
+        ],
+    )
     out = tmp_path / "out"
-    assert main([str(nb_path), "--out", str(out)]) == 0   # what python -m nbtrain.demo runs
+    assert main([str(nb_path), "--out", str(out)]) == 0  # what python -m nbtrain.demo runs
     proc = capsys.readouterr()
     assert f"executed notebook: {out / 'tiny.ipynb'}" in proc.out
     assert f"HTML:              {out / 'tiny.html'}" in proc.out
@@ -42,6 +47,7 @@ def test_demo_runs_a_notebook_and_prints_its_metric_table(tmp_path, capsys):
 
 def test_demo_reports_a_failing_cell_briefly(tmp_path, capsys):
     from nbtrain.demo import main
+
     nb_path = _notebook(tmp_path / "bad.ipynb", ["x = 1", "raise ValueError('broken cell')"])
     assert main([str(nb_path), "--out", str(tmp_path / "out"), "--timeout", "60"]) == 1
     err = capsys.readouterr().err

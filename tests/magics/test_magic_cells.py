@@ -1,4 +1,5 @@
 """What a %%train cell declares, and how mistakes, user exceptions and interrupts look."""
+
 import re
 
 import pytest
@@ -12,12 +13,30 @@ IRIS = "from sklearn.datasets import load_iris\ndata = load_iris(return_X_y=True
 
 
 def test_assigned_names_covers_python_binding_forms():
-    src = ("data = data\nmodel: str = 'mlp'\nloss, (optimizer, x) = 1, (2, 3)\nfor scheduler in []: pass\n"
-           "import numpy as metrics\nfrom os import path as callbacks\ndef preprocess(a=val_data): pass\n"
-           "class test_data: pass\nwith open('f') as fh: pass\ny = [z for z in range(3)]\n"
-           "w = lambda q: q\nif (k := 1): pass\ntry: pass\nexcept Exception as err: pass\nn += 1\n")
-    assert assigned_names(src) == {"data", "model", "loss", "optimizer", "x", "scheduler", "metrics",
-                                   "callbacks", "preprocess", "test_data", "fh", "y", "w", "k", "err", "n"}
+    src = (
+        "data = data\nmodel: str = 'mlp'\nloss, (optimizer, x) = 1, (2, 3)\nfor scheduler in []: pass\n"
+        "import numpy as metrics\nfrom os import path as callbacks\ndef preprocess(a=val_data): pass\n"
+        "class test_data: pass\nwith open('f') as fh: pass\ny = [z for z in range(3)]\n"
+        "w = lambda q: q\nif (k := 1): pass\ntry: pass\nexcept Exception as err: pass\nn += 1\n"
+    )
+    assert assigned_names(src) == {
+        "data",
+        "model",
+        "loss",
+        "optimizer",
+        "x",
+        "scheduler",
+        "metrics",
+        "callbacks",
+        "preprocess",
+        "test_data",
+        "fh",
+        "y",
+        "w",
+        "k",
+        "err",
+        "n",
+    }
     assert assigned_names("def f():\n    model = 1\nclass C:\n    loss = 2\n") == {"f", "C"}
     assert assigned_names("x = (") is None
     assert assigned_names("model.x = 1\nloss[0] = 2\nprint(data)") == set()
@@ -43,13 +62,15 @@ def test_same_object_reassigned_counts_as_declared(shell):
 
 
 def test_declarations_reach_train(shell):
-    cell = (IRIS + "from sklearn.model_selection import train_test_split\nimport nbtrain\n"
-            "X, y = data\nX, Xt, y, yt = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)\n"
-            "data = (X[:70], y[:70])\nval_data = (X[70:], y[70:])\ntest_data = (Xt, yt)\n"
-            "preprocess = 'standardize'\nmodel = 'mlp(8)'\nloss = 'cross_entropy'\noptimizer = 'adam'\n"
-            "metrics = ['accuracy', 'precision']\nscheduler = 'cosine'\n"
-            "class Count(nbtrain.Callback):\n    n = 0\n    def on_epoch_end(self, run, epoch, logs, **kw):\n"
-            "        Count.n += 1\ncallbacks = [Count()]\n")
+    cell = (
+        IRIS + "from sklearn.model_selection import train_test_split\nimport nbtrain\n"
+        "X, y = data\nX, Xt, y, yt = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)\n"
+        "data = (X[:70], y[:70])\nval_data = (X[70:], y[70:])\ntest_data = (Xt, yt)\n"
+        "preprocess = 'standardize'\nmodel = 'mlp(8)'\nloss = 'cross_entropy'\noptimizer = 'adam'\n"
+        "metrics = ['accuracy', 'precision']\nscheduler = 'cosine'\n"
+        "class Count(nbtrain.Callback):\n    n = 0\n    def on_epoch_end(self, run, epoch, logs, **kw):\n"
+        "        Count.n += 1\ncallbacks = [Count()]\n"
+    )
     run = shell.run("%%train --epochs 2 --lr 0.01\n" + cell)
     assert shell.ns["Count"].n == 2 and "val_precision" in run.history
     assert len(run.predictions("test")["y_true"]) == 45 and len(run.predictions("val")["y_true"]) == 35
@@ -72,7 +93,9 @@ def test_user_mistakes_are_short_usage_errors(shell):
         ("%%train\n" + IRIS + "model = 'mlpp(8)'", "did you mean 'mlp'"),
         ("%%train\n" + IRIS + "loss = 'bce'", "bce"),
         ("%%train --metrics r2\n" + IRIS, "r2"),
-        ("%%train --device cuda:7\n" + IRIS, "cuda") if not torch.cuda.is_available() else ("%%train --val 2\n" + IRIS, "val"),
+        ("%%train --device cuda:7\n" + IRIS, "cuda")
+        if not torch.cuda.is_available()
+        else ("%%train --val 2\n" + IRIS, "val"),
     ]
     for cell, pattern in cases:
         with pytest.raises(UsageError, match=pattern) as info:
@@ -87,31 +110,37 @@ def test_exception_in_user_code_keeps_its_type_and_traceback(shell, capsys):
     with pytest.raises(ZeroDivisionError):
         shell.run("%%train\nkept = 'yes'\n" + IRIS + "1/0")
     assert shell.ns["kept"] == "yes" and list(nbtrain.runs) == ["keep"]
-    shell.ip.run_cell("%%train\nkept = 1\n1/0")   # what the user sees
+    shell.ip.run_cell("%%train\nkept = 1\n1/0")  # what the user sees
     err = capsys.readouterr()
     text = re.sub(r"\x1b\[[0-9;]*m", "", err.out + err.err)
     assert "ZeroDivisionError" in text and "----> 2 1/0" in text
-    assert "nbtrain/magics" not in text   # our frames are hidden
+    assert "nbtrain/magics" not in text  # our frames are hidden
     # an exception raised by the user's model during training: the run is kept as failed
-    bad = ("import torch\nclass Bad(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-           "        self.l = torch.nn.Linear(4, 3)\n        self.n = 0\n    def forward(self, x):\n"
-           "        self.n += 1\n        if self.n > 3:\n            raise RuntimeError('boom')\n"
-           "        return self.l(x)\n")
+    bad = (
+        "import torch\nclass Bad(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.l = torch.nn.Linear(4, 3)\n        self.n = 0\n    def forward(self, x):\n"
+        "        self.n += 1\n        if self.n > 3:\n            raise RuntimeError('boom')\n"
+        "        return self.l(x)\n"
+    )
     with pytest.raises(RuntimeError, match="boom"):
         shell.run("%%train --epochs 2 --name bad\n" + IRIS + bad + "model = Bad()")
     assert nbtrain.runs["bad"].status == "failed" and nbtrain.runs["keep"].status == "completed"
 
 
 def test_keyboard_interrupt_stops_the_run_and_the_shell_goes_on(shell):
-    stopper = ("import nbtrain\nclass Ctrl(nbtrain.Callback):\n"
-               "    def on_batch_end(self, run, epoch, batch, num_batches, **kw):\n"
-               "        if epoch == 2 and batch == 1:\n            raise KeyboardInterrupt\n"
-               "callbacks = [Ctrl()]\n")
+    stopper = (
+        "import nbtrain\nclass Ctrl(nbtrain.Callback):\n"
+        "    def on_batch_end(self, run, epoch, batch, num_batches, **kw):\n"
+        "        if epoch == 2 and batch == 1:\n            raise KeyboardInterrupt\n"
+        "callbacks = [Ctrl()]\n"
+    )
     run = shell.run("%%train --epochs 50 --name ctrl\n" + IRIS + stopper)
     assert run.status == "stopped" and len(run.history) == 1 and shell.ns["model"] is run.model
     # an interrupt outside the loop's batch boundaries (here: in on_fit_start) ends it the same way
-    early = ("import nbtrain\nclass Early(nbtrain.Callback):\n"
-             "    def on_fit_start(self, run, **kw):\n        raise KeyboardInterrupt\ncallbacks = [Early()]\n")
+    early = (
+        "import nbtrain\nclass Early(nbtrain.Callback):\n"
+        "    def on_fit_start(self, run, **kw):\n        raise KeyboardInterrupt\ncallbacks = [Early()]\n"
+    )
     run2 = shell.run("%%train --epochs 5 --name early\n" + IRIS + early)
     assert run2.status == "stopped" and nbtrain.runs["early"] is run2
     assert shell.run("1 + 1") == 2 and nbtrain.runs["ctrl"].status == "stopped"
@@ -119,12 +148,13 @@ def test_keyboard_interrupt_stops_the_run_and_the_shell_goes_on(shell):
 
 def test_declared_reads_assigned_or_rebound_names_only():
     from nbtrain.magics.declarations import declared, snapshot, stale
+
     obj = object()
     ns = {"data": obj, "model": "old", "loss": "mse"}
     before = snapshot(ns)
     src = "data = data\ndel loss\nx = 1"
     del ns["loss"]
     ns["x"] = 1
-    ns["optimizer"] = "sgd"          # bound behind the AST's back (e.g. via globals())
+    ns["optimizer"] = "sgd"  # bound behind the AST's back (e.g. via globals())
     assert declared(ns, src, before) == {"data": obj, "optimizer": "sgd"}
     assert stale(ns, src, before) == ["model"]

@@ -1,4 +1,5 @@
 """%evaluate, %predict, %runs, %compare, %train_panel in a real IPython shell, and their display twins."""
+
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
@@ -35,18 +36,23 @@ def test_evaluate_shows_table_and_returns_dict(trained):
 
 def test_evaluate_plots_confusion_and_roc(trained):
     res, outputs = trained.capture("%evaluate iris --plot confusion,roc")
-    assert [sorted(o) for o in outputs] == [["text/html", "text/plain"], ["image/png", "text/plain"],
-                                            ["image/png", "text/plain"]]
+    assert [sorted(o) for o in outputs] == [
+        ["text/html", "text/plain"],
+        ["image/png", "text/plain"],
+        ["image/png", "text/plain"],
+    ]
     assert all(o["image/png"] for o in outputs[1:])
     assert outputs[1]["text/plain"] == "<Figure: confusion matrix of iris on test>"
     from matplotlib.figure import Figure
+
     conf, roc = (f.figure for f in res.figures)
     assert isinstance(conf, Figure) and isinstance(roc, Figure)
     cells = [int(t.get_text()) for t in conf.axes[0].texts]
-    assert sum(cells) == 30   # 150 samples, 20% test split
-    assert len(roc.axes[0].lines) == 4   # one curve per class + the diagonal
+    assert sum(cells) == 30  # 150 samples, 20% test split
+    assert len(roc.axes[0].lines) == 4  # one curve per class + the diagonal
     import matplotlib.pyplot as plt
-    assert plt.get_fignums() == []   # nothing left open in pyplot
+
+    assert plt.get_fignums() == []  # nothing left open in pyplot
     with pytest.raises(UsageError, match="unknown plot 'pie'"):
         trained.run("%evaluate iris --plot pie")
 
@@ -91,13 +97,16 @@ def test_predict(trained):
         trained.run("%predict iris")
     with pytest.raises(UsageError, match="features"):
         trained.run("%predict iris X[:, :2]")
-    with pytest.raises(ZeroDivisionError):   # the user's own expression fails normally
+    with pytest.raises(ZeroDivisionError):  # the user's own expression fails normally
         trained.run("%predict iris X[:1] / 0 if False else 1/0")
 
 
 def test_predict_decodes_string_labels(shell):
-    shell.run("%%train --epochs 2 --name s\nimport numpy as np\n" + IRIS +
-              "names = np.array(['setosa', 'versicolor', 'virginica'])\ndata = (data[0], names[data[1]])")
+    shell.run(
+        "%%train --epochs 2 --name s\nimport numpy as np\n"
+        + IRIS
+        + "names = np.array(['setosa', 'versicolor', 'virginica'])\ndata = (data[0], names[data[1]])"
+    )
     assert set(shell.run("%predict s data[0]")) <= {"setosa", "versicolor", "virginica"}
 
 
@@ -131,7 +140,7 @@ def test_compare(shell):
     assert html.count("background-color") == 2
     ax = res.figure.figure.axes[0]
     assert len(ax.lines) == 4 and [len(line.get_xdata()) for line in ax.lines] == [3, 3, 2, 2]
-    assert shell.run("%compare").table.columns == ["setting", "a", "b"]   # all runs by default
+    assert shell.run("%compare").table.columns == ["setting", "a", "b"]  # all runs by default
     with pytest.raises(UsageError, match="no run named 'c'"):
         shell.run("%compare a c")
 
@@ -155,14 +164,16 @@ def test_train_panel(shell, monkeypatch):
 
 def test_compare_and_roc_of_runs_without_curves_do_not_warn(recwarn):
     from nbtrain.display.evaluation import loss_curves_figure, roc_figure
+
     empty = nbtrain.Run("empty", None, task="classification", config={})
     loss_curves_figure([empty])
-    roc_figure(np.zeros(4, dtype=int), np.ones((4, 2)) / 2, ["a", "b"])   # one class present: no curve
+    roc_figure(np.zeros(4, dtype=int), np.ones((4, 2)) / 2, ["a", "b"])  # one class present: no curve
     assert not [w for w in recwarn.list if "legend" in str(w.message).lower()]
 
 
 def test_twins_work_without_ipython_magics():
     from sklearn.datasets import load_iris
+
     a = nbtrain.train(load_iris(return_X_y=True), epochs=2, display="none", name="a")
     b = nbtrain.train(load_iris(return_X_y=True), epochs=2, display="none", name="b", model="mlp(4)")
     res = evaluate(a, plot="confusion")

@@ -1,5 +1,6 @@
 """The magics in a real ipykernel (jupyter_client): what a front end receives, error forms,
 the registry after errors, and a kernel interrupt while %%train runs."""
+
 import os
 import queue
 import re
@@ -17,8 +18,9 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 class Kernel:
     def __init__(self):
-        env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline",
-                   PYDEVD_DISABLE_FILE_VALIDATION="1")
+        env = dict(
+            os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline", PYDEVD_DISABLE_FILE_VALIDATION="1"
+        )
         self.km, self.kc = jc_manager.start_new_kernel(kernel_name="python3", startup_timeout=90, env=env)
 
     def execute(self, code, timeout=60, on_output=None):
@@ -40,7 +42,7 @@ class Kernel:
                 if on_output is not None:
                     on_output(kind, content)
         reply = self.kc.get_shell_msg(timeout=timeout)
-        while reply["parent_header"].get("msg_id") != msg_id:   # e.g. a kernel_info reply left over
+        while reply["parent_header"].get("msg_id") != msg_id:  # e.g. a kernel_info reply left over
             reply = self.kc.get_shell_msg(timeout=timeout)
         return reply["content"]["status"], outputs
 
@@ -53,8 +55,9 @@ class Kernel:
 def kernel():
     k = Kernel()
     try:
-        status, _ = k.execute("import torch, nbtrain\ntorch.set_num_threads(1)\n%load_ext nbtrain\nsentinel = 42",
-                              timeout=120)
+        status, _ = k.execute(
+            "import torch, nbtrain\ntorch.set_num_threads(1)\n%load_ext nbtrain\nsentinel = 42", timeout=120
+        )
         assert status == "ok"
         yield k
     finally:
@@ -68,23 +71,28 @@ def _results(outputs, kind):
 def test_train_evaluate_runs_compare_mime_types(kernel):
     status, out = kernel.execute("%%train --epochs 3 --name k1\n" + IRIS + "preprocess = 'standardize'")
     assert status == "ok" and not [c for k, c in out if k == "error"]
-    assert not [c for k, c in out if k == "stream" and c["name"] == "stderr"]   # no warnings
+    assert not [c for k, c in out if k == "stream" and c["name"] == "stderr"]  # no warnings
     (result,) = _results(out, "execute_result")
     assert re.fullmatch(r"Run\('k1', completed, 3/3 epochs, val_accuracy=[0-9.]+\)", result["text/plain"])
     status, out = kernel.execute("%evaluate k1 --plot confusion,roc")
     shown = _results(out, "display_data")
     assert status == "ok" and [sorted(d) for d in shown] == [
-        ["text/html", "text/plain"], ["image/png", "text/plain"], ["image/png", "text/plain"]]
+        ["text/html", "text/plain"],
+        ["image/png", "text/plain"],
+        ["image/png", "text/plain"],
+    ]
     assert shown[0]["text/plain"].startswith("k1 on the test split\nmetric     value\naccuracy ")
-    assert not _results(out, "execute_result")   # shown once, not again as Out[n]
+    assert not _results(out, "execute_result")  # shown once, not again as Out[n]
     status, out = kernel.execute("%runs")
     (table,) = _results(out, "execute_result")
     assert sorted(table) == ["text/html", "text/plain"] and "k1" in table["text/plain"]
     status, out = kernel.execute("%%train --epochs 2 --name k2 --quiet --lr 0.1\n" + IRIS)
-    assert status == "ok" and [k for k, _ in out] == ["execute_result"]   # --quiet: nothing but the Run
+    assert status == "ok" and [k for k, _ in out] == ["execute_result"]  # --quiet: nothing but the Run
     status, out = kernel.execute("%compare k1 k2")
-    assert [sorted(d) for d in _results(out, "display_data")] == [["image/png", "text/plain"],
-                                                                 ["text/html", "text/plain"]]
+    assert [sorted(d) for d in _results(out, "display_data")] == [
+        ["image/png", "text/plain"],
+        ["text/html", "text/plain"],
+    ]
     status, out = kernel.execute("r = _\nprint(type(r).__name__, type(model).__module__.split('.')[0])")
     assert out == [("stream", {"name": "stdout", "text": "CompareResult torch\n"})]
 
@@ -94,8 +102,10 @@ def test_error_forms_and_registry_after_errors(kernel):
     assert status == "error" and len(out) == 1
     kind, content = out[0]
     assert kind == "stream" and content["name"] == "stderr"
-    assert content["text"].startswith("UsageError: %%train: unrecognized arguments: --epochz 3 (did you mean --epochs?)")
-    assert content["text"].count("\n") == 1   # one line, no traceback
+    assert content["text"].startswith(
+        "UsageError: %%train: unrecognized arguments: --epochz 3 (did you mean --epochs?)"
+    )
+    assert content["text"].count("\n") == 1  # one line, no traceback
     status, out = kernel.execute("%%train --name bad\n" + IRIS + "model = 'mlp(8, dropout=2)'")
     assert status == "error" and [k for k, _ in out] == ["stream"] and "dropout" in out[0][1]["text"]
     status, out = kernel.execute("%%train --name bad\nsentinel2 = 1\n" + IRIS + "undefined_name + 1")
@@ -108,11 +118,13 @@ def test_error_forms_and_registry_after_errors(kernel):
 
 
 def test_interrupt_during_train_stops_the_run_and_kernel_goes_on(kernel):
-    cell = ("%%train --epochs 100000 --batch-size 16 --name long\nimport numpy as np\n"
-            "rng = np.random.default_rng(0)\nX = rng.normal(size=(4000, 8)).astype('float32')\n"
-            "data = (X, (X[:, 0] > 0).astype('int64'))\nmodel = 'mlp(32)'\n"
-            "class Mark(nbtrain.Callback):\n    def on_epoch_end(self, run, epoch, logs, **kw):\n"
-            "        if epoch == 2:\n            print('TRAINING', flush=True)\ncallbacks = [Mark()]\n")
+    cell = (
+        "%%train --epochs 100000 --batch-size 16 --name long\nimport numpy as np\n"
+        "rng = np.random.default_rng(0)\nX = rng.normal(size=(4000, 8)).astype('float32')\n"
+        "data = (X, (X[:, 0] > 0).astype('int64'))\nmodel = 'mlp(32)'\n"
+        "class Mark(nbtrain.Callback):\n    def on_epoch_end(self, run, epoch, logs, **kw):\n"
+        "        if epoch == 2:\n            print('TRAINING', flush=True)\ncallbacks = [Mark()]\n"
+    )
     sent = []
 
     def interrupt_once_training(kind, content):
@@ -127,8 +139,9 @@ def test_interrupt_during_train_stops_the_run_and_kernel_goes_on(kernel):
     assert status == "ok"
     (result,) = _results(out, "execute_result")
     assert result["text/plain"].startswith("Run('long', stopped, ")
-    status, out = kernel.execute("r = nbtrain.runs['long']\n"
-                                 "print(r.status, r.note, len(r.history) >= 1, model is r.model, 1 + 1)")
+    status, out = kernel.execute(
+        "r = nbtrain.runs['long']\nprint(r.status, r.note, len(r.history) >= 1, model is r.model, 1 + 1)"
+    )
     assert status == "ok" and out[-1][1]["text"] == "stopped interrupted (KeyboardInterrupt) True True 2\n"
     status, out = kernel.execute("%%train --epochs 1 --name after --quiet\n" + IRIS)
     assert status == "ok" and _results(out, "execute_result")[0]["text/plain"].startswith("Run('after', completed")

@@ -1,4 +1,5 @@
 """%%train in a real IPython shell: declarations, every option, errors, interrupts."""
+
 import pytest
 import torch
 from IPython.core.error import UsageError
@@ -28,7 +29,7 @@ def test_load_unload_and_load_twice(shell):
     assert ip.find_cell_magic("train") is not None
     for name in ("evaluate", "predict", "runs", "compare", "train_panel"):
         assert ip.find_line_magic(name) is not None, name
-    nbtrain.load_ipython_extension(ip)   # a second load is harmless: one settings object
+    nbtrain.load_ipython_extension(ip)  # a second load is harmless: one settings object
     assert sum(isinstance(c, NbtrainMagics) for c in ip.configurables) == 1
     ip.run_line_magic("unload_ext", "nbtrain")
     assert ip.find_cell_magic("train") is None and ip.find_line_magic("evaluate") is None
@@ -42,9 +43,27 @@ def test_load_unload_and_load_twice(shell):
 def test_help_shows_every_option_and_default(shell):
     doc = shell.ip.find_cell_magic("train").__doc__
     assert "%%train [--epochs EPOCHS]" in doc
-    for opt in ("--epochs", "--batch-size", "--lr", "--name", "--device", "--seed", "--val", "--test",
-                "--metrics", "--patience", "--amp", "--compile", "--no-plot", "--quiet", "--checkpoint",
-                "--resume", "--target", "--data", "--processes"):
+    for opt in (
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--name",
+        "--device",
+        "--seed",
+        "--val",
+        "--test",
+        "--metrics",
+        "--patience",
+        "--amp",
+        "--compile",
+        "--no-plot",
+        "--quiet",
+        "--checkpoint",
+        "--resume",
+        "--target",
+        "--data",
+        "--processes",
+    ):
         assert opt in doc, opt
     options = [line for line in doc.split("options:")[1].splitlines() if line.strip().startswith("--")]
     assert len(options) == 19
@@ -69,19 +88,47 @@ def test_train_cell_returns_registers_and_keeps_model(shell):
 
 def test_every_option_reaches_train(shell, spy, tmp_path):
     ck = tmp_path / "ck.pt"
-    shell.run(f"%%train --epochs 2 --batch-size 16 --lr 0.05 --name opts --device cpu --seed 3 --val 0.25 "
-              f"--test 0.15 --metrics accuracy,auc --patience 4 --checkpoint {ck}\n" + IRIS)
+    shell.run(
+        f"%%train --epochs 2 --batch-size 16 --lr 0.05 --name opts --device cpu --seed 3 --val 0.25 "
+        f"--test 0.15 --metrics accuracy,auc --patience 4 --checkpoint {ck}\n" + IRIS
+    )
     kw = spy[-1]
-    assert {k: kw[k] for k in ("epochs", "batch_size", "lr", "name", "device", "seed", "val", "test", "metrics",
-                               "patience", "checkpoint")} == dict(
-        epochs=2, batch_size=16, lr=0.05, name="opts", device="cpu", seed=3, val=0.25, test=0.15,
-        metrics="accuracy,auc", patience=4, checkpoint=str(ck))
+    assert {
+        k: kw[k]
+        for k in (
+            "epochs",
+            "batch_size",
+            "lr",
+            "name",
+            "device",
+            "seed",
+            "val",
+            "test",
+            "metrics",
+            "patience",
+            "checkpoint",
+        )
+    } == dict(
+        epochs=2,
+        batch_size=16,
+        lr=0.05,
+        name="opts",
+        device="cpu",
+        seed=3,
+        val=0.25,
+        test=0.15,
+        metrics="accuracy,auc",
+        patience=4,
+        checkpoint=str(ck),
+    )
     run = nbtrain.runs["opts"]
     assert "val_auc" in run.history and ck.exists()
     assert run.config["batch_size"] == 16 and run.config["lr"] == 0.05
     # --resume continues from the checkpoint
-    run2 = shell.run(f"%%train --epochs 3 --name opts2 --device cpu --seed 3 --val 0.25 --test 0.15 "
-                     f"--metrics accuracy,auc --lr 0.05 --batch-size 16 --checkpoint {ck} --resume\n" + IRIS)
+    run2 = shell.run(
+        f"%%train --epochs 3 --name opts2 --device cpu --seed 3 --val 0.25 --test 0.15 "
+        f"--metrics accuracy,auc --lr 0.05 --batch-size 16 --checkpoint {ck} --resume\n" + IRIS
+    )
     assert spy[-1]["resume"] is True and len(run2.history) == 3
     assert run2.history["train_loss"][:2] == run.history["train_loss"]
     # flags and defaults
@@ -107,7 +154,7 @@ def test_amp_compile_and_processes_are_passed_through(shell, monkeypatch):
 def test_processes_without_support_is_a_usage_error(shell, monkeypatch):
     real = nbtrain.api.train
 
-    def train(data=None, model=None, **kw):   # a train() without a processes parameter
+    def train(data=None, model=None, **kw):  # a train() without a processes parameter
         return real(data, model, **kw)
 
     monkeypatch.setattr(nbtrain.api, "train", train)
@@ -123,12 +170,12 @@ def test_settings_are_traitlets_and_validated(shell, spy):
     ip.run_line_magic("config", "NbtrainMagics.device = 'CPU'")
     magics = next(c for c in ip.configurables if isinstance(c, NbtrainMagics))
     for bad in ("epochs = 0", "batch_size = -1", "device = 'gpu'", "display = 'fancy'", "epochs = 'ten'"):
-        ip.run_line_magic("config", "NbtrainMagics." + bad)   # %config prints the error, keeps the value
+        ip.run_line_magic("config", "NbtrainMagics." + bad)  # %config prints the error, keeps the value
     assert (magics.epochs, magics.batch_size, magics.device, magics.display) == (2, 8, "cpu", "none")
     run = shell.run("%%train\n" + IRIS)
     assert len(run.history) == 2 and spy[-1]["batch_size"] == 8 and spy[-1]["device"] == "cpu"
     assert spy[-1]["display"] == "none"
-    shell.run("%%train --epochs 1\n" + IRIS)     # an option overrides the setting
+    shell.run("%%train --epochs 1\n" + IRIS)  # an option overrides the setting
     assert spy[-1]["epochs"] == 1
     for trait in ("epochs", "batch_size", "device", "display", "seed"):
         t = NbtrainMagics.class_traits(config=True)[trait]
@@ -153,8 +200,9 @@ def test_console_output_when_not_quiet(shell, capsys):
 
 def test_dataframe_with_target_and_data_option(shell):
     pd = pytest.importorskip("pandas")
-    shell.ns["df"] = pd.DataFrame({"a": range(60), "b": [i % 7 for i in range(60)],
-                                   "label": ["x" if i < 30 else "y" for i in range(60)]})
+    shell.ns["df"] = pd.DataFrame(
+        {"a": range(60), "b": [i % 7 for i in range(60)], "label": ["x" if i < 30 else "y" for i in range(60)]}
+    )
     run = shell.run("%%train --data df --target label --epochs 2\n# train on df\n")
     assert run.task == "classification" and set(run.classes) == {"x", "y"}
     run2 = shell.run("%%train --data frame --target label --epochs 1\nframe = df.copy()\n")
