@@ -8,7 +8,7 @@ In IPython / Jupyter: ``%load_ext nbtrain`` registers ``%%train``, ``%evaluate``
 ``%runs`` and ``%compare``.
 """
 
-from .api import load, train
+from .api import attach, load, train
 from .core.errors import (
     ConfigError,
     DataError,
@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "train",
+    "attach",
     "load",
     "runs",
     "Run",
@@ -50,7 +51,7 @@ def panel(**kwargs):
     """An interactive training builder (ipywidgets): pick data, preprocessing, model, loss, optimizer."""
     from .display.builder import panel as _panel  # widgets are imported only here
 
-    return _panel(**kwargs)
+    return _panel(train=train, **kwargs)
 
 
 def load_ipython_extension(ipython):

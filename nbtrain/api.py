@@ -1,4 +1,9 @@
-"""The public Python API: ``train`` and ``load``.  The magics are a thin layer over these."""
+"""The public Python API: ``train``, ``load`` and ``attach``.  The magics are a thin layer over these.
+
+This is the layer that chooses views: ``display=`` becomes view objects here (the display package
+is imported only when something is shown) and is handed to the core loop and the distributed
+launcher, which never import views themselves.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Iterable
 
 import torch
 
-from .core.errors import ConfigError, DataTypeError, RunFileError
+from .core.errors import ConfigError, DataTypeError, RunFileError, first_line
 from .core.events import Callback, CallbackList
 from .core.history import History
 from .core.loop import fit
@@ -88,63 +93,22 @@ def train(
             raise DataTypeError(f"callbacks must be nbtrain.Callback instances, got {type(cb).__name__}.")
     if resume and not checkpoint:
         raise ConfigError("resume=True needs checkpoint=PATH: the file to resume from.")
+    # what core.prepare takes: the declarations and the options, written once here
+    declared = dict(
+        data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess, epochs=epochs,
+        batch_size=batch_size, lr=lr, val=val, test=test, val_data=val_data, test_data=test_data, seed=seed,
+        device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
+        compile=compile, monitor=monitor,
+    )  # fmt: skip
     if processes is not None and processes != 1:
         # data-parallel on N ranks (torch.distributed); imported only when asked for
         from .distributed import train_processes
 
-        args = dict(
-            data=data,
-            model=model,
-            loss=loss,
-            optimizer=optimizer,
-            preprocess=preprocess,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            val=val,
-            test=test,
-            val_data=val_data,
-            test_data=test_data,
-            seed=seed,
-            device=device,
-            metrics=metrics,
-            patience=patience,
-            amp=amp,
-            scheduler=scheduler,
-            target=target,
-            compile=compile,
-            checkpoint=checkpoint,
-            resume=resume,
-            monitor=monitor,
-        )
         return train_processes(
-            args, processes=processes, callbacks=callbacks, name=name, views=lambda r: _views(display, r, plot)
-        )
-    run_name = name or runs.next_name()
-    run, job = prepare(
-        data,
-        model,
-        loss,
-        optimizer,
-        preprocess,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        val=val,
-        test=test,
-        val_data=val_data,
-        test_data=test_data,
-        seed=seed,
-        device=device,
-        metrics=metrics,
-        patience=patience,
-        amp=amp,
-        scheduler=scheduler,
-        target=target,
-        compile=compile,
-        monitor=monitor,
-        name=run_name,
-    )
+            dict(declared, checkpoint=checkpoint, resume=resume), processes=processes, callbacks=callbacks,
+            name=name, views=lambda r: _views(display, r, plot),
+        )  # fmt: skip
+    run, job = prepare(**declared, name=name or runs.next_name())
     if resume:
         if os.path.exists(checkpoint):
             job.start_epoch = _resume(checkpoint, run, job)
@@ -156,8 +120,7 @@ def train(
         job.checkpoint = make_checkpointer(checkpoint, job)
     run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
     job.callbacks = CallbackList(callbacks + _views(display, run, plot))
-    runs.pop(run_name, None)  # a new run under an existing name replaces it, at the end of the order
-    runs[run_name] = run
+    runs.register(run)  # a new run under an existing name replaces it, at the end of the order
     fit(run, job)
     return run
 
@@ -168,15 +131,16 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     Preset models are rebuilt from the saved config; a run trained with your own ``nn.Module``
     needs an instance of it: ``nbtrain.load(path, model=MyNet())``.
     """
-    from .core import models as Mo
     from .core.data import LabelCodec
     from .core.device import Precision
+    from .core.models import KNOWN, build_model
+    from .core.store import read_run_file
 
-    content = _read(path, trusted)
+    content = read_run_file(path, trusted)
     meta, state = content["meta"], content["state"]
     config = meta["config"]
     if model is None:
-        spec = config.get("model_spec") or (config.get("model") if config.get("model") in Mo.KNOWN else None)
+        spec = config.get("model_spec") or (config.get("model") if config.get("model") in KNOWN else None)
         if spec is None:
             raise RunFileError(
                 f"{os.fspath(path)!r} holds a run trained with a custom model ({config.get('model')}); "
@@ -184,13 +148,11 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
             )
         if config.get("model_spec") is None:
             spec = "logistic" if meta["task"] == "classification" else "linear"
-        model = Mo.build_model(spec, tuple(config["input_shape"]), int(config["n_out"]))
+        model = build_model(spec, tuple(config["input_shape"]), int(config["n_out"]))
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise RunFileError(
-            f"the weights in {os.fspath(path)!r} do not fit the model: {str(exc).splitlines()[0]}."
-        ) from None
+        raise RunFileError(f"the weights in {os.fspath(path)!r} do not fit the model: {first_line(exc)}.") from None
     codec = LabelCodec(meta["classes"]) if meta["classes"] is not None else None
     run = Run(
         name or meta.get("name") or "loaded",
@@ -207,7 +169,16 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     return run
 
 
-def _read(path, trusted):
-    from .core.store import read_run_file
+def attach(path, *, display="auto", callbacks=(), **kwargs) -> Run:
+    """Follow a run exported with ``nbtrain.distributed.export`` and started with
+    ``torchrun ... -m nbtrain.worker PATH``: rank 0's live numbers reach the views, then the Run ends
+    with its history, weights and status.  ``display`` as for ``train``; other keywords (``out``,
+    ``timeout``, ``watch``, ``name``, ``register``) go to :func:`nbtrain.distributed.attach`.
 
-    return read_run_file(path, trusted)
+    >>> run = nbtrain.attach("/shared/run.nbtrain", timeout=600)   # doctest: +SKIP
+    """
+    from .distributed import attach as follow
+
+    if display not in DISPLAYS and display not in (None, False):
+        raise ConfigError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}.")
+    return follow(path, views=lambda r: _views(display, r), callbacks=callbacks, **kwargs)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_iris
 
 import nbtrain
 from nbtrain.core.device import resolve_device
@@ -96,3 +97,29 @@ def test_name_reuse_replaces_only_after_validation():
 def test_callbacks_of_the_wrong_type(bad):
     with pytest.raises(nbtrain.DataTypeError, match="callbacks"):
         nbtrain.train((X, Y), epochs=1, display="none", callbacks=bad)
+
+
+class _Silent(torch.nn.Module):
+    """A model whose forward raises an exception with no message (a bare ``raise ValueError()``)."""
+
+    def __init__(self, exc):
+        super().__init__()
+        self.w = torch.nn.Linear(4, 3)
+        self.exc = exc
+
+    def forward(self, x):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [ValueError(), RuntimeError(""), IndexError("\n\n")])
+def test_a_model_raising_an_empty_message_names_its_exception_type(exc):
+    # before: str(exc).splitlines()[0] raised IndexError from nbtrain's own code
+    with pytest.raises(nbtrain.ShapeError) as err:
+        nbtrain.train(load_iris(return_X_y=True), model=_Silent(exc), epochs=1, display="none")
+    assert type(exc).__name__ in str(err.value) and "the model failed on a batch" in str(err.value)
+
+
+def test_a_model_error_quotes_only_its_first_line():
+    with pytest.raises(nbtrain.ShapeError) as err:
+        nbtrain.train(load_iris(return_X_y=True), model=_Silent(ValueError("bad width\nsecond line")), display="none")
+    assert "ValueError: bad width" in str(err.value) and "second line" not in str(err.value)

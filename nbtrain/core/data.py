@@ -230,6 +230,10 @@ class TensorBatches:
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
 
+    def probe(self, n: int = 8):
+        """The first ``n`` training rows, for the one-batch check before training."""
+        return self.X[:n], self.y[:n]
+
     def epoch(self, shuffle: bool = True):
         if shuffle:
             perm = torch.randperm(self.n, generator=self.generator).to(self.X.device, non_blocking=True)
@@ -254,6 +258,10 @@ class LoaderBatches:
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
+
+    def probe(self):
+        """The first batch, unshuffled, for the one-batch check before training."""
+        return next(iter(self.epoch(shuffle=False)))
 
     def epoch(self, shuffle: bool = True):
         loader = torch.utils.data.DataLoader(

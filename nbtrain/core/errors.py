@@ -38,6 +38,33 @@ class RunFileError(NbtrainError, ValueError):
     """A run file or checkpoint that cannot be read."""
 
 
+def first_line(exc, limit: int = 160) -> str:
+    """The first non-blank line of an exception's message (or of a message string), cut to ``limit``.
+
+    An exception with an empty message (``raise ValueError()``) gives its type name, so an error
+    that quotes someone else's exception never ends up quoting nothing (or raising IndexError).
+
+    >>> first_line(ValueError()), first_line(RuntimeError("a\\nb"))
+    ('ValueError', 'a')
+    """
+    text = exc if isinstance(exc, str) else str(exc)
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return "" if isinstance(exc, str) else type(exc).__name__
+
+
+def quote(exc: BaseException, limit: int = 160) -> str:
+    """``"TypeName: first line"``, or ``"TypeName"`` when the message is empty: an error in the user's
+    own code (their model, their loss), named so they can find it.
+
+    >>> quote(ValueError()), quote(RuntimeError("shapes differ\\nmore"))
+    ('ValueError', 'RuntimeError: shapes differ')
+    """
+    text = first_line(str(exc), limit)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> PresetError:
     """Build the error for an unknown preset name, suggesting the closest known one."""
     known = sorted(known)

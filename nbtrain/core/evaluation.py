@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from . import metrics as M
+from .metrics import compute
 
 
 @torch.no_grad()
@@ -51,7 +51,7 @@ def split_loss(loss_fn, outputs, targets, chunk: int) -> float:
 def split_metrics(outputs, targets, names, task: str, n_classes: int) -> dict:
     """Metrics of a split's outputs against its (encoded) targets, as floats."""
     pred, scores = decide(outputs, task)
-    return M.compute(names, task, targets.cpu().numpy(), pred, scores, n_classes)
+    return compute(names, task, targets.cpu().numpy(), pred, scores, n_classes)
 
 
 def make_evaluator(loss_fn, precision, names, task: str, n_classes: int, chunk: int):

@@ -55,10 +55,6 @@ class Live:
             return None
         return float(torch.stack(losses).float().mean())
 
-    def last_loss(self) -> float | None:
-        n = min(self.batch, len(self._losses))
-        return float(self._losses[n - 1]) if n else None
-
 
 @dataclass
 class Job:
@@ -132,7 +128,7 @@ def fit(run, job: Job) -> None:
                 live.batch = batch
                 live.step += 1
                 cbs.on_batch_end(run, epoch, batch, nb)
-                if run._stop:
+                if run.stop_requested:
                     raise _StopRequested
             # one host sync per epoch: the size-weighted mean of the batch losses
             stacked = torch.stack(losses).float()
@@ -179,11 +175,11 @@ def fit(run, job: Job) -> None:
                 reason = f"early stopping: no improvement of {job.monitor} for {job.patience} epochs"
                 break
     except _StopRequested:
-        status, reason = "stopped", run._stop_reason or "stop requested"
+        status, reason = "stopped", run.stop_reason or "stop requested"
         cbs.on_interrupt(run, reason=reason)
     except KeyboardInterrupt:
         status, reason = "stopped", "interrupted (KeyboardInterrupt)"
-        run._stop, run._stop_reason = True, reason
+        run.request_stop(reason)
         cbs.on_interrupt(run, reason=reason)
     except CheckpointWriteError as exc:
         # disk full / no permission: the previous checkpoint is intact, this epoch stays in memory

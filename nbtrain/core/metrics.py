@@ -52,7 +52,7 @@ def parse_metrics(metrics, task: str, default=None) -> tuple:
 
 def compute(names, task: str, y_true: np.ndarray, pred: np.ndarray, scores=None, n_classes: int = 0) -> dict:
     """``pred`` are class indices (classification) or values; ``scores`` are class probabilities."""
-    from sklearn import metrics as M
+    from sklearn import metrics as skm
 
     out = {}
     if task == "regression":
@@ -62,21 +62,21 @@ def compute(names, task: str, y_true: np.ndarray, pred: np.ndarray, scores=None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # undefined precision etc. is reported as 0, not warned about
             if name == "accuracy":
-                v = M.accuracy_score(y_true, pred)
+                v = skm.accuracy_score(y_true, pred)
             elif name in ("precision", "recall", "f1"):
                 avg = "binary" if n_classes == 2 else "macro"
-                fn = {"precision": M.precision_score, "recall": M.recall_score, "f1": M.f1_score}[name]
+                fn = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}[name]
                 v = fn(
                     y_true, pred, average=avg, labels=None if n_classes == 2 else np.arange(n_classes), zero_division=0
                 )
             elif name == "auc":
                 v = _auc(y_true, scores, n_classes)
             elif name == "mse":
-                v = M.mean_squared_error(y_true, pred)
+                v = skm.mean_squared_error(y_true, pred)
             elif name == "mae":
-                v = M.mean_absolute_error(y_true, pred)
+                v = skm.mean_absolute_error(y_true, pred)
             elif name == "r2":
-                v = M.r2_score(y_true, pred) if len(y_true) > 1 else float("nan")
+                v = skm.r2_score(y_true, pred) if len(y_true) > 1 else float("nan")
             else:
                 raise AssertionError(name)
         out[name] = float(v)

@@ -33,7 +33,6 @@ SCHEDULERS = ("onecycle", "cosine", "step")
 class OptimizerInfo:
     name: str
     lr: float
-    full_batch: bool = False
 
 
 def check_lr(lr, where: str = "lr") -> None:
@@ -86,7 +85,7 @@ def build_optimizer(spec, params, lr=None, device: torch.device | None = None):
             opt = cls(params, lr=float(rate), **kwargs)
         except (ValueError, TypeError) as exc:
             raise PresetError(f"optimizer {spec!r}: {exc}") from None
-        return opt, OptimizerInfo(p.name, float(rate), full_batch=p.name == "gd")
+        return opt, OptimizerInfo(p.name, float(rate))
     if isinstance(spec, torch.optim.Optimizer):
         owned = {id(t) for g in spec.param_groups for t in g["params"]}
         if not all(id(t) in owned for t in params):

@@ -14,7 +14,7 @@ import os
 
 import torch
 
-from .errors import ConfigError, RunFileError
+from .errors import ConfigError, RunFileError, first_line
 from .history import History
 from .store import load_checkpoint, save_checkpoint
 
@@ -88,16 +88,14 @@ def resume(path: str, run, job) -> int:
             job.scheduler.load_state_dict(ck["scheduler"])
         job.precision.load_state_dict(ck.get("precision") or {})
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
-        raise RunFileError(f"checkpoint {path!r} does not fit this model: {str(exc).splitlines()[0]}.") from None
+        raise RunFileError(f"checkpoint {path!r} does not fit this model: {first_line(exc)}.") from None
     try:
         torch.set_rng_state(ck["rng"]["torch"])
         run._generator.set_state(ck["rng"]["batches"])
         if ck["rng"].get("cuda") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
     except (RuntimeError, TypeError, ValueError) as exc:
-        raise RunFileError(
-            f"checkpoint {path!r} has a damaged random-number state: {str(exc).splitlines()[0]}."
-        ) from None
+        raise RunFileError(f"checkpoint {path!r} has a damaged random-number state: {first_line(exc)}.") from None
     run.history = History(ck["history"])
     early = ck.get("early")
     if early is not None:

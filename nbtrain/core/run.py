@@ -8,13 +8,13 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from . import metrics as M
-from . import preprocess as P
 from .data import TensorBatches, as_features, is_dataset
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
 from .history import History
 from .loop import Live
+from .metrics import DEFAULT_EVAL, parse_metrics
+from .preprocess import features
 
 STATUSES = ("pending", "running", "completed", "stopped", "failed")
 
@@ -61,8 +61,14 @@ class Run:
     def stop_requested(self) -> bool:
         return self._stop
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run was asked to stop (the first request wins), or None."""
+        return self._stop_reason
+
     def request_stop(self, reason: str = "stop requested") -> None:
-        """Ask the loop to stop at the next batch boundary (the Stop button calls this)."""
+        """Ask the loop to stop at the next batch boundary.  The only way anything outside ``Run``
+        stops a run: the Stop button, a KeyboardInterrupt, a distributed rank, a sweep's pruner."""
         self._stop_reason = self._stop_reason or reason
         self._stop = True
 
@@ -123,7 +129,7 @@ class Run:
 
     def evaluate(self, on: str = "test", metrics=None) -> dict:
         """Metrics on a split (default: the test split) as a dict of floats."""
-        names = M.parse_metrics(metrics, self.task, default=M.DEFAULT_EVAL)
+        names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL)
         outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
         n_classes = self.codec.n_classes if self.codec is not None else 0
         return split_metrics(outputs, targets, names, self.task, n_classes)
@@ -135,7 +141,7 @@ class Run:
             raise DataError("predict takes in-memory features (array, tensor or DataFrame), not a Dataset.")
         X = as_features(X, "X")
         shape = self.config.get("input_shape")
-        feats = P.features(self.preprocess, X, fit=False, what="predict input")
+        feats = features(self.preprocess, X, fit=False, what="predict input")
         if shape is not None and tuple(feats.shape[1:]) != tuple(shape):
             raise DataError(
                 f"predict input has samples of shape {tuple(feats.shape[1:])} after preprocessing, "
@@ -195,6 +201,12 @@ class RunRegistry(OrderedDict):
         while f"run{i}" in self:
             i += 1
         return f"run{i}"
+
+    def register(self, run: Run) -> Run:
+        """Add ``run`` under its name; a run under an existing name replaces it, at the end of the order."""
+        self.pop(run.name, None)
+        self[run.name] = run
+        return run
 
     def __repr__(self) -> str:
         if not self:

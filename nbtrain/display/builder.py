@@ -62,8 +62,12 @@ class BuilderPanel(W.VBox):
         name: str = "",
         display: str = "notebook",
         namespace: dict | None = None,
+        train=None,
     ):
         from ..core.errors import ConfigError
+
+        if not callable(train):
+            raise ConfigError("the builder needs the training function: use nbtrain.panel() or %train_panel.")
 
         if dataset not in BUNDLED and dataset != VARIABLE:
             if variable:
@@ -72,6 +76,7 @@ class BuilderPanel(W.VBox):
                 )
             dataset, variable = VARIABLE, dataset  # panel(dataset="my_df") names a variable
         self.namespace = namespace
+        self._train = train  # nbtrain.train, handed in (display code never imports the API)
         self.display_mode = display
         self.run = None
         wide = W.Layout(width="28em")
@@ -236,8 +241,6 @@ class BuilderPanel(W.VBox):
     # ------------------------------------------------------------------ the Train button
     def train(self):
         """Train with the current settings; the live views appear below.  Returns the Run (or None)."""
-        import nbtrain
-
         from ..core.errors import NbtrainError
 
         self.output.clear_output()
@@ -246,7 +249,7 @@ class BuilderPanel(W.VBox):
         try:
             with self.output:
                 try:
-                    self.run = nbtrain.train(self.data(), display=self.display_mode, **self.train_kwargs())
+                    self.run = self._train(self.data(), display=self.display_mode, **self.train_kwargs())
                 except NbtrainError as exc:  # a user mistake: one sentence, no traceback
                     self.message.value = (
                         f'<span style="color:{RED}">{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>'
@@ -261,6 +264,7 @@ class BuilderPanel(W.VBox):
             self.train_button.disabled = False
 
 
-def panel(**kwargs) -> BuilderPanel:
-    """The builder widget; keyword arguments preset its controls (dataset, model, epochs, ...)."""
-    return BuilderPanel(**kwargs)
+def panel(*, train, **kwargs) -> BuilderPanel:
+    """The builder widget for ``train`` (``nbtrain.train``); keyword arguments preset its controls
+    (dataset, model, epochs, ...)."""
+    return BuilderPanel(train=train, **kwargs)

@@ -50,9 +50,6 @@ class Channel:
         torch.save({k: v.detach().cpu() for k, v in state.items()}, tmp)
         os.replace(tmp, os.path.join(self.outdir, WEIGHTS))
 
-    def record_error(self, rank: int, exc: BaseException) -> None:
-        record_error(self.outdir, rank, exc)
-
     def close(self) -> None:
         if self._events is not None:
             self._events.close()

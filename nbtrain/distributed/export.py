@@ -3,7 +3,7 @@
     path = nbtrain.distributed.export("run.nbtrain", data, model="mlp(64)", epochs=5)
     # on every node:  torchrun --nnodes=2 --nproc-per-node=1 --rdzv-backend=c10d \\
     #                     --rdzv-endpoint=HOST:PORT -m nbtrain.worker run.nbtrain
-    run = nbtrain.distributed.attach(path)     # rank 0's live numbers, then its history and weights
+    run = nbtrain.attach(path)                 # rank 0's live numbers, then its history and weights
 
 The file holds the prepared run (data splits, fitted preprocessing, model, loss, optimizer) as a
 pickle made with cloudpickle, so models and functions defined in the notebook travel by value.
@@ -15,30 +15,10 @@ from __future__ import annotations
 import os
 import time
 
-from ..core.errors import ConfigError
 from ..core.events import Callback, CallbackList
 from .launcher import check_processes, prepare_for_ranks, rank_settings
 from .relay import Relay
-from .worker import FORMAT, read_runfile
-
-
-def write_runfile(path, run, job, settings: dict) -> str:
-    try:
-        import cloudpickle as pickler
-    except ImportError:  # pragma: no cover - cloudpickle comes with scikit-learn's joblib
-        import pickle as pickler
-    saved_cbs, saved_ckpt, saved_live = job.callbacks, job.checkpoint, run.live
-    job.callbacks, job.checkpoint = CallbackList(), None
-    try:
-        blob = pickler.dumps({"format": FORMAT, "version": 1, "run": run, "job": job, "settings": dict(settings)})
-    finally:
-        job.callbacks, job.checkpoint, run.live = saved_cbs, saved_ckpt, saved_live
-    path = os.fspath(path)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(blob)
-    os.replace(tmp, path)
-    return path
+from .worker import read_runfile, write_runfile
 
 
 def export(
@@ -102,7 +82,7 @@ def attach(
     path,
     *,
     out=None,
-    display="auto",
+    views=None,
     callbacks=(),
     timeout: float | None = None,
     watch=(),
@@ -114,9 +94,9 @@ def attach(
     Rank 0's numbers reach the views as they come; the Run ends with rank 0's history, weights and
     status.  ``watch`` takes ``subprocess.Popen`` objects (e.g. the local torchrun agent) whose exit
     without a result ends the wait.  A rank's error raises ``RankError`` with its message.  Stop or
-    interrupt asks rank 0 to stop at the next step (through the file system).
+    interrupt asks rank 0 to stop at the next step (through the file system).  ``views``: a function
+    ``run -> [views]`` (``nbtrain.attach`` hands in the notebook or console views for ``display=``).
     """
-    from ..api import _views
     from ..core.run import runs
 
     if isinstance(callbacks, Callback):
@@ -127,10 +107,9 @@ def attach(
         run.name = name
     outdir = out or os.fspath(path) + ".out"
     os.makedirs(outdir, exist_ok=True)
-    cbs = CallbackList(list(callbacks) + _views(display, run))
+    cbs = CallbackList(list(callbacks) + (views(run) if views is not None else []))
     if register:
-        runs.pop(run.name, None)
-        runs[run.name] = run
+        runs.register(run)
     relay = Relay(run, cbs, outdir, ranks=[_Watched(p) for p in watch])
     relay.exit_grace = 0.0  # the result is in once rank 0 says so: agents are not ours to wait for
     run.status = "running"
@@ -139,8 +118,8 @@ def attach(
     try:
         done = relay.loop(deadline)
     except KeyboardInterrupt:
-        run._stop, run._stop_reason = True, "interrupted (KeyboardInterrupt)"
-        relay.send_stop(run._stop_reason)
+        run.request_stop("interrupted (KeyboardInterrupt)")
+        relay.send_stop(run.stop_reason)
         done = relay.loop(time.monotonic() + relay.grace)
     if not done and relay.end is None and relay.failure is None:
         relay.failure = {
@@ -165,8 +144,3 @@ class _Watched:
 
     def wait(self, timeout):
         return self.popen.poll()
-
-
-def validate_out(out) -> None:
-    if out is not None and not isinstance(out, (str, os.PathLike)):
-        raise ConfigError(f"out must be a directory path, got {out!r}.")

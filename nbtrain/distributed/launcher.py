@@ -186,7 +186,7 @@ def start_ranks(run, job, settings: dict, outdir: str, start: str, store_port: i
             p.start()
             ranks.append(_Forked(p))
         return ranks
-    from .export import write_runfile
+    from .worker import write_runfile
 
     runfile = write_runfile(os.path.join(outdir, "run.nbtrain"), run, job, settings)
     for r in range(world):
@@ -248,7 +248,7 @@ def run_ranks(
         except KeyboardInterrupt:
             interrupted = True
             reason = "interrupted (KeyboardInterrupt)"
-            run._stop, run._stop_reason = True, run._stop_reason or reason
+            run.request_stop(reason)
             relay.send_stop(reason)
             try:
                 relay.loop(deadline=time.monotonic() + grace)
@@ -272,9 +272,7 @@ def run_ranks(
             shutil.rmtree(outdir, ignore_errors=True)
 
 
-def train_processes(
-    args: dict, *, processes, callbacks=(), display="auto", name=None, start="auto", backend=None, views=None
-):
+def train_processes(args: dict, *, processes, callbacks=(), name=None, start="auto", backend=None, views=None):
     """``nbtrain.train(..., processes=N)``: the arguments of ``train`` in ``args``.
 
     ``start``: "auto" (fork CPU ranks; spawn when GPUs are used or CUDA is initialised), "fork" or
@@ -288,11 +286,6 @@ def train_processes(
     run_name = name or runs.next_name()
     run, job = prepare_for_ranks(args, settings, run_name)
     run.config["checkpoint"] = None
-    if views is None:
-        from ..api import _views
-
-        views = lambda r: _views(display, r)  # noqa: E731
-    cbs = CallbackList(list(callbacks) + views(run))
-    runs.pop(run_name, None)
-    runs[run_name] = run
+    cbs = CallbackList(list(callbacks) + (views(run) if views is not None else []))
+    runs.register(run)
     return run_ranks(run, job, cbs, settings, start=start)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
-from ..core.errors import NbtrainError
+from ..core.errors import NbtrainError, first_line
 from ..core.events import CallbackList
 from ..core.loop import Live
 from .channel import Reader
@@ -33,9 +33,6 @@ class RemoteLive(Live):
         self.remote_loss: float | None = None
 
     def loss(self) -> float | None:
-        return self.remote_loss
-
-    def last_loss(self) -> float | None:
         return self.remote_loss
 
 
@@ -70,7 +67,7 @@ class Relay:
             run.history.append(logs)  # record first, then tell the views
             cbs.on_epoch_end(run, ev["epoch"], logs)
         elif kind == "interrupt":
-            run._stop, run._stop_reason = True, run._stop_reason or ev["reason"]
+            run.request_stop(ev["reason"])
             cbs.on_interrupt(run, reason=ev["reason"])
         elif kind == "fit_end":
             self.end = ev
@@ -80,7 +77,7 @@ class Relay:
         for ev in self.reader.poll():
             self.dispatch(ev)
         if self.run.stop_requested and not self._stop_sent:
-            self.send_stop(self.run._stop_reason or "stop requested")
+            self.send_stop(self.run.stop_reason or "stop requested")
         codes = [r.poll() for r in self.ranks]
         if self.end is not None:  # the result is in: give the ranks a moment to exit, then end them
             if self._end_seen is None:
@@ -129,7 +126,7 @@ class Relay:
                     f"rank {i} ended with {_describe_exit(code)} without reporting an error (out of memory, or killed?)"
                 )
                 if err is not None:
-                    first = err["message"].splitlines()[0] if err["message"] else ""
+                    first = first_line(err["message"] or "")
                     msg += f"; then rank {err['rank']} failed: {err['type']}: {first}"
                 return {"rank": i, "type": "RankExit", "traceback": "", "message": msg}
         return err or {"rank": 0, "type": "RankExit", "traceback": "", "message": "a rank failed without reporting why"}
@@ -176,7 +173,7 @@ class Relay:
         else:  # interrupted and the ranks did not answer in time
             run.status = "stopped"
             run.note = (
-                (run._stop_reason or "interrupted") + "; the ranks did not stop in time and were ended, "
+                (run.stop_reason or "interrupted") + "; the ranks did not stop in time and were ended, "
                 "so run.model holds the weights it started with (the history of finished epochs is kept)"
             )
         run.live.batch = 0

@@ -4,7 +4,7 @@
         -m nbtrain.worker RUNFILE [--out DIR]
 
 ``RUNFILE`` comes from :func:`nbtrain.distributed.export`; rank 0 writes its events and final
-weights to ``DIR`` (default ``RUNFILE.out``), where :func:`nbtrain.distributed.attach` reads them.
+weights to ``DIR`` (default ``RUNFILE.out``), where :func:`nbtrain.attach` reads them.
 """
 
 from __future__ import annotations
@@ -147,6 +147,29 @@ def fork_target(rank: int, world: int, run, job, settings: dict, outdir: str, st
     code = rank_main(rank, world, rank, run, job, settings, outdir, store_port=store_port)
     _flush()
     os._exit(code)  # skip the kernel's atexit handlers and finalizers inherited by fork
+
+
+def write_runfile(path, run, job, settings: dict) -> str:
+    """The prepared run as a cloudpickle for ``python -m nbtrain.worker`` (callbacks and checkpointing
+    stay in the kernel).  Written to a temporary file, then renamed into place."""
+    try:
+        import cloudpickle as pickler
+    except ImportError:  # pragma: no cover - cloudpickle comes with scikit-learn's joblib
+        import pickle as pickler
+    from ..core.events import CallbackList
+
+    saved_cbs, saved_ckpt, saved_live = job.callbacks, job.checkpoint, run.live
+    job.callbacks, job.checkpoint = CallbackList(), None
+    try:
+        blob = pickler.dumps({"format": FORMAT, "version": 1, "run": run, "job": job, "settings": dict(settings)})
+    finally:
+        job.callbacks, job.checkpoint, run.live = saved_cbs, saved_ckpt, saved_live
+    path = os.fspath(path)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(blob)
+    os.replace(tmp, path)
+    return path
 
 
 def read_runfile(path: str) -> dict:

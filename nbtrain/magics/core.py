@@ -223,9 +223,10 @@ class NbtrainMagics(Magics):
         from IPython.display import display
 
         try:
-            from .. import panel
+            from ..api import train
+            from ..display.builder import panel
 
-            widget = panel()
+            widget = panel(train=train)
         except ImportError as exc:
             raise UsageError(
                 f"%train_panel: the builder panel is not available here ({exc}); use %%train or nbtrain.train instead."

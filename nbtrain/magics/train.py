@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 
 from IPython.core.error import UsageError
 
@@ -36,13 +35,6 @@ def options(magics, args) -> dict:
     if args.metrics is not None:
         kw["metrics"] = args.metrics
     if args.processes is not None:
-        from .. import api
-
-        if "processes" not in inspect.signature(api.train).parameters:
-            raise UsageError(
-                "%%train: --processes is not supported by this nbtrain installation; "
-                "remove it to train in the kernel's process."
-            )
         kw["processes"] = args.processes
     return kw
 

@@ -5,6 +5,7 @@ import signal
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_iris
 
 import nbtrain
 from nbtrain import Callback
@@ -218,3 +219,10 @@ class InterruptInEpochEnd(Callback):
 def test_interrupt_inside_a_view_keeps_that_epoch():
     run = nbtrain.train(blobs(), epochs=5, callbacks=[InterruptInEpochEnd()], display="none")
     assert run.status == "stopped" and len(run.history) == 2
+
+
+def test_gd_is_full_batch_gradient_descent():
+    # "gd": one step per epoch over the whole training split, whatever batch_size says
+    run = nbtrain.train(load_iris(return_X_y=True), optimizer="gd", batch_size=8, epochs=3, display="none")
+    assert run.config["batch_size"] == run.config["n_train"] == 90
+    assert run.live.step == 3

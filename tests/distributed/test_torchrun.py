@@ -65,7 +65,7 @@ def test_two_torchrun_nodes_match_one_process(tmp_path):
         with open(tmp_path / "agents.log", "wb") as log:
             port = _free_port()
             agents = [_agent(path, port, log, "nbtrain-test") for _ in range(2)]
-            run = ndist.attach(path, display="none", callbacks=[Seen()], timeout=100, watch=agents)
+            run = nbtrain.attach(path, display="none", callbacks=[Seen()], timeout=100, watch=agents)
             codes = [a.wait(30) for a in agents]
     finally:
         for a in agents:
@@ -86,7 +86,7 @@ def test_attach_reports_a_missing_result_within_its_timeout(tmp_path):
     X, y = classification(n=30)
     path = ndist.export(tmp_path / "idle.nbtrain", (X, y), epochs=1)
     with pytest.raises(ndist.RankError, match="no result from rank 0"):
-        ndist.attach(path, display="none", timeout=0.3)
+        nbtrain.attach(path, display="none", timeout=0.3)
     assert nbtrain.runs["idle"].status == "failed"
 
 
@@ -96,4 +96,4 @@ def test_a_file_that_is_not_a_run_file_is_a_clear_error(tmp_path):
 
     bad.write_bytes(pickle.dumps({"hello": 1}))
     with pytest.raises(nbtrain.NbtrainError, match="not an nbtrain run file"):
-        ndist.attach(bad, display="none", timeout=1)
+        nbtrain.attach(bad, display="none", timeout=1)

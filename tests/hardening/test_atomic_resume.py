@@ -18,6 +18,7 @@ from hardening_helpers import resume_scenario, train_small
 import nbtrain
 from nbtrain import RunFileError
 from nbtrain.core import store
+from nbtrain.core.store import atomic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -61,19 +62,19 @@ def test_interrupted_checkpoint_write_keeps_previous(fail_at, checkpoint_bytes, 
     before = open(path, "rb").read()
     real_fdopen = os.fdopen
     if fail_at == "write":
-        monkeypatch.setattr(store.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode)))
+        monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode)))
     elif fail_at == "fsync":
 
         def fsync(fd):
             raise OSError(errno.EIO, "Input/output error")
 
-        monkeypatch.setattr(store.os, "fsync", fsync)
+        monkeypatch.setattr(atomic.os, "fsync", fsync)
     else:
 
         def replace(a, b):
             raise OSError(errno.EXDEV, "Invalid cross-device link")
 
-        monkeypatch.setattr(store.os, "replace", replace)
+        monkeypatch.setattr(atomic.os, "replace", replace)
     with pytest.raises(store.CheckpointWriteError) as err:
         store.save_checkpoint(path, _payload(checkpoint_bytes, 2))
     monkeypatch.undo()
@@ -88,7 +89,7 @@ def test_run_save_on_full_disk_is_a_clear_error_and_keeps_the_old_file(tmp_path,
     path = run.save(tmp_path / "r.nbtrain")
     before = open(path, "rb").read()
     real_fdopen = os.fdopen
-    monkeypatch.setattr(store.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode)))
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode)))
     with pytest.raises(RunFileError, match="No space left on device"):
         run.save(path)
     monkeypatch.undo()
@@ -104,7 +105,7 @@ def test_checkpoint_write_failure_during_training_fails_the_run_keeping_everythi
     class FillDisk(nbtrain.Callback):
         def on_epoch_end(self, run, epoch, logs, **kw):
             if epoch == 3:
-                monkeypatch.setattr(store.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode)))
+                monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: _HalfWriter(real_fdopen(fd, mode)))
             return logs
 
     run = train_small(epochs=5, checkpoint=path, callbacks=[FillDisk()])

@@ -5,6 +5,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbtrain
+import nbtrain.display.builder
 from nbtrain.display.evaluation import EvalResult, Table, compare, evaluate, runs_table
 
 IRIS = "from sklearn.datasets import load_iris\ndata = load_iris(return_X_y=True)\n"
@@ -150,14 +151,14 @@ def test_train_panel(shell, monkeypatch):
         def _repr_mimebundle_(self, **kw):
             return {"text/plain": "builder panel"}
 
-    monkeypatch.setattr(nbtrain, "panel", lambda **kw: FakePanel())
+    monkeypatch.setattr(nbtrain.display.builder, "panel", lambda **kw: FakePanel())
     _, outputs = shell.capture("%train_panel")
     assert outputs == [{"text/plain": "builder panel"}]
 
     def missing(**kw):
         raise ImportError("no module named nbtrain.display.builder")
 
-    monkeypatch.setattr(nbtrain, "panel", missing)
+    monkeypatch.setattr(nbtrain.display.builder, "panel", missing)
     with pytest.raises(UsageError, match="not available"):
         shell.run("%train_panel")
 

@@ -151,18 +151,6 @@ def test_amp_compile_and_processes_are_passed_through(shell, monkeypatch):
     assert seen["amp"] == "bf16" and seen["compile"] is True and seen["processes"] == 2
 
 
-def test_processes_without_support_is_a_usage_error(shell, monkeypatch):
-    real = nbtrain.api.train
-
-    def train(data=None, model=None, **kw):  # a train() without a processes parameter
-        return real(data, model, **kw)
-
-    monkeypatch.setattr(nbtrain.api, "train", train)
-    with pytest.raises(UsageError, match="--processes"):
-        shell.run("%%train --processes 2\n" + IRIS)
-    assert not nbtrain.runs
-
-
 def test_settings_are_traitlets_and_validated(shell, spy):
     ip = shell.ip
     ip.run_line_magic("config", "NbtrainMagics.epochs = 2")

@@ -1,0 +1,171 @@
+"""Declared data -> :class:`~nbtrain.core.spec.Inputs`: task, labels, splits, preprocessing, batches.
+
+In-memory data (``Table``) is cleaned of rows, split (seeded, stratified for classification),
+preprocessed (fitted on the train split only) and moved to the device once.  A torch ``Dataset``
+is split by index and read through a ``DataLoader``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import preprocess as preprocessing
+from .data import (
+    CLASSIFICATION,
+    REGRESSION,
+    LabelCodec,
+    LoaderBatches,
+    Table,
+    TensorBatches,
+    adapt,
+    dataset_targets,
+    infer_task,
+    is_dataset,
+    split,
+    split_dataset,
+)
+from .errors import DataError, DataTypeError
+from .losses import loss_task
+from .models import parse_model
+from .spec import Inputs, Options
+
+#: validation and test splits are evaluated in chunks of at least this many rows
+EVAL_CHUNK = 1024
+
+
+def decide_task(loss, model, y: np.ndarray) -> str:
+    """The loss decides, then a preset model, then the targets' dtype."""
+    task = loss_task(loss)
+    if task is None and isinstance(model, str):
+        name = parse_model(model).name
+        task = {"logistic": CLASSIFICATION, "svm": CLASSIFICATION, "linear": REGRESSION}.get(name)
+    task = task or infer_task(y)
+    if task == REGRESSION and y.dtype.kind not in "biuf":
+        raise DataError(
+            f"regression needs numeric targets but y has dtype {y.dtype}; use a classification loss such as "
+            '"cross_entropy" for labels.'
+        )
+    return task
+
+
+def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target) -> Inputs:
+    """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device."""
+    task = decide_task(loss, model, source.y)
+    source = preprocessing.apply_row_filters(source, spec)
+    explicit_val = adapt(val_data, target, "val_data") if val_data is not None else None
+    explicit_test = adapt(test_data, target, "test_data") if test_data is not None else None
+    for extra in (explicit_val, explicit_test):
+        if extra is not None and is_dataset(extra):
+            raise DataTypeError("val_data/test_data must be in-memory like data when data is (X, y).")
+    codec = None
+    if task == CLASSIFICATION:
+        codec = LabelCodec.fit(source.y, *(t.y for t in (explicit_val, explicit_test) if t is not None))
+    split_seed = opts.seed % (2**32)  # scikit-learn's random_state is 32-bit
+    stratify = task == CLASSIFICATION
+    train_t, test_t = (
+        split(source, opts.test, split_seed, stratify, "test") if opts.test > 0 else (source, explicit_test)
+    )
+    if opts.val > 0:
+        train_t, val_t = split(train_t, opts.val / (1 - opts.test), split_seed, stratify, "val")
+    else:
+        val_t = explicit_val
+
+    # preprocessing: fitted on the train split only
+    transformer = preprocessing.build(spec, train_t.X)
+    parts = {"train": train_t, "val": val_t, "test": test_t}
+    feats = {"train": preprocessing.features(transformer, train_t.X, fit=True, what="training data")}
+    for key in ("val", "test"):
+        if parts[key] is not None:
+            feats[key] = preprocessing.features(transformer, parts[key].X, fit=False, what=f"{key} data")
+    sample_shape = feats["train"].shape[1:]
+    for key in ("val", "test"):
+        if key in feats and feats[key].shape[1:] != sample_shape:
+            raise DataError(
+                f"{key} data has samples of shape {feats[key].shape[1:]} but training data has {sample_shape}."
+            )
+    what = {"train": "training", "val": "validation", "test": "test"}
+    targets = {key: _targets(parts[key], task, codec, what[key]) for key in feats}
+
+    n_classes = codec.n_classes if codec is not None else 0
+    target_ndim = train_t.y.ndim
+    n_out = (train_t.y.shape[1] if target_ndim == 2 else 1) if task == REGRESSION else n_classes
+    n_train = len(targets["train"])
+    bs = n_train if opts.full_batch else opts.batch_size
+    generator = torch.Generator().manual_seed(opts.seed)
+    dev = opts.device
+    batches = {
+        key: TensorBatches(
+            torch.from_numpy(feats[key]).to(dev),  # once, onto the device
+            targets[key].to(dev),
+            bs if key == "train" else max(bs, EVAL_CHUNK),
+            generator,
+        )
+        for key in feats
+    }
+    return Inputs(
+        task=task,
+        codec=codec,
+        n_classes=n_classes,
+        n_out=n_out,
+        sample_shape=tuple(sample_shape),
+        target_ndim=target_ndim,
+        n_train=n_train,
+        batch_size=bs,
+        batches=batches,
+        transformer=transformer,
+        generator=generator,
+    )
+
+
+def _targets(t: Table, task: str, codec, what: str) -> torch.Tensor:
+    if task == CLASSIFICATION:
+        return torch.from_numpy(codec.encode(t.y, f"{what} labels"))
+    y = t.y.astype(np.float32)
+    if not np.isfinite(y).all():
+        raise DataError(f'{what} targets contain NaN or infinite values; drop those rows (preprocess="dropna").')
+    return torch.from_numpy(y)
+
+
+def dataset_inputs(source, opts: Options, *, loss, model, val_data, test_data) -> Inputs:
+    """A torch Dataset: targets read once for the task and classes, splits by index, a DataLoader."""
+    y_all = dataset_targets(source)
+    task = decide_task(loss, model, y_all)
+    codec, n_classes = None, 0
+    if task == CLASSIFICATION:
+        if y_all.dtype.kind not in "iub":
+            raise DataError("a Dataset for classification must yield integer class indices 0..K-1 as targets.")
+        if y_all.min() < 0:
+            raise DataError("Dataset class indices must be >= 0.")
+        n_classes = int(y_all.max()) + 1
+        codec = LabelCodec(np.arange(n_classes))
+    val, test, seed = opts.val, opts.test, opts.seed
+    train_ds, test_ds = split_dataset(source, test, seed, "test") if test > 0 else (source, test_data)
+    if val > 0:
+        train_ds, val_ds = split_dataset(train_ds, val / (1 - test), seed + 1, "val")
+    else:
+        val_ds = val_data
+    sample_shape = tuple(torch.as_tensor(source[0][0]).shape)
+    n_out = (int(np.prod(y_all.shape[1:])) if y_all.ndim > 1 else 1) if task == REGRESSION else n_classes
+    generator = torch.Generator().manual_seed(seed)
+    bs = opts.batch_size
+    target_dtype = torch.long if task == CLASSIFICATION else torch.float32
+    batches = {"train": LoaderBatches(train_ds, bs, generator, opts.device, target_dtype)}
+    for key, ds in (("val", val_ds), ("test", test_ds)):
+        if ds is not None:
+            if not is_dataset(ds):
+                raise DataTypeError(f"{key}_data must be a Dataset too when data is a Dataset.")
+            batches[key] = LoaderBatches(ds, max(bs, EVAL_CHUNK), generator, opts.device, target_dtype)
+    return Inputs(
+        task=task,
+        codec=codec,
+        n_classes=n_classes,
+        n_out=n_out,
+        sample_shape=sample_shape,
+        target_ndim=y_all.ndim,
+        n_train=len(train_ds),
+        batch_size=bs,
+        batches=batches,
+        transformer=None,
+        generator=generator,
+    )
