@@ -1,9 +1,11 @@
-"""JupyterLab + headless Chromium (Playwright) for the real-browser tests.
+"""JupyterLab, Notebook 7, Voilà and marimo servers + headless Chromium (Playwright) for the real-browser tests.
 
 The tests install what they need: Debian's ``chromium`` (``apt-get install -y chromium`` when run as
-root; otherwise they skip and say why).  Playwright's own browser download is never used.  The
-JupyterLab server runs on 127.0.0.1 on a free port with a random token, in private config and
-runtime directories, and is stopped by its PID.  Screenshots go to ``test-artifacts/browser/``.
+root; otherwise they skip and say why).  Playwright's own browser download is never used.  Each
+server runs on 127.0.0.1 on a free port with a random token, in private config and runtime
+directories, and is stopped by its PID (its own process group).  One server at a time: the
+fixtures of the front ends other than JupyterLab are module-scoped.  Screenshots go to
+``test-artifacts/browser/``.
 """
 
 from __future__ import annotations
@@ -105,7 +107,19 @@ class Lab:
         )
         for var in ("MPLBACKEND", "NBTRAIN_COMM_MODE"):  # the kernel should see what a user's kernel sees
             env.pop(var, None)
-        cmd = [
+        env.update(self.extra_env())
+        self.log = open(tmp / "jupyterlab.log", "wb")
+        self.proc = subprocess.Popen(
+            self.command(), env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
+        )
+        self._wait_up(timeout=60)
+
+    def extra_env(self) -> dict:
+        return {}
+
+    def command(self) -> list:
+        root, tmp = self.root, self.tmp
+        return [
             sys.executable,
             "-m",
             "jupyter",
@@ -124,23 +138,22 @@ class Lab:
             f"--LabApp.user_settings_dir={tmp / 'settings'}",
             "--LabApp.expose_app_in_browser=True",
         ]
-        self.log = open(tmp / "jupyterlab.log", "wb")
-        self.proc = subprocess.Popen(
-            cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
-        )
-        self._wait_up(timeout=60)
+
+    def ready(self) -> None:
+        """Raises OSError until the server answers."""
+        self.api("GET", "/api/status")
 
     def _wait_up(self, timeout):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}: {self.read_log()[-2000:]}")
+                raise RuntimeError(f"{self.command()[3]} exited with {self.proc.returncode}: {self.read_log()[-2000:]}")
             try:
-                self.api("GET", "/api/status")
+                self.ready()
                 return
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"jupyter lab did not come up in {timeout} s: {self.read_log()[-2000:]}")
+        raise RuntimeError(f"{self.command()[3]} did not come up in {timeout} s: {self.read_log()[-2000:]}")
 
     def read_log(self) -> str:
         return (self.tmp / "jupyterlab.log").read_text(errors="replace")
@@ -177,6 +190,104 @@ class Lab:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self.log.close()
+
+
+class Notebook7(Lab):
+    """A Jupyter Notebook 7 server (``jupyter notebook``), set up like :class:`Lab`."""
+
+    def command(self) -> list:
+        root, tmp = self.root, self.tmp
+        return [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "notebook",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+            f"--JupyterNotebookApp.workspaces_dir={tmp / 'workspaces'}",
+            f"--JupyterNotebookApp.user_settings_dir={tmp / 'settings'}",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+        ]
+
+    def url(self, notebook: str) -> str:
+        return f"{self.base}/notebooks/{notebook}?token={self.token}"
+
+
+class Voila(Lab):
+    """A Voilà server over ``root`` (``voila ROOT``): ``url(nb)`` renders a notebook as an app.
+
+    ``options`` are extra command-line options, e.g. ``["--progressive_rendering=True"]``."""
+
+    def __init__(self, root: Path, tmp: Path, options=()):
+        self.options = list(options)
+        super().__init__(root, tmp)
+
+    def command(self) -> list:
+        return [
+            sys.executable,
+            "-m",
+            "voila",
+            str(self.root),
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--port={self.port}",
+            f"--token={self.token}",
+            *self.options,
+        ]
+
+    def ready(self) -> None:
+        with urllib.request.urlopen(f"{self.base}/?token={self.token}", timeout=10) as r:
+            r.read()
+
+    def url(self, notebook: str) -> str:
+        return f"{self.base}/voila/render/{notebook}?token={self.token}"
+
+    def end_sessions(self):
+        """Voilà shuts a page's kernel down when the page goes; the server's stop ends the rest."""
+
+
+class Marimo(Lab):
+    """A marimo server for one app: ``marimo run APP`` (``mode="run"``) or ``marimo edit APP``."""
+
+    def __init__(self, root: Path, tmp: Path, app: str, mode: str = "run"):
+        self.app, self.mode = app, mode
+        super().__init__(root, tmp)
+
+    def extra_env(self) -> dict:
+        dirs = {var: self.tmp / var.lower() for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")}
+        for d in dirs.values():
+            d.mkdir(parents=True, exist_ok=True)
+        return {var: str(d) for var, d in dirs.items()}
+
+    def command(self) -> list:
+        return [
+            sys.executable,
+            "-m",
+            "marimo",
+            self.mode,
+            str(self.root / self.app),
+            "--headless",
+            "--host=127.0.0.1",
+            f"--port={self.port}",
+            "--token",
+            f"--token-password={self.token}",
+            *(["--skip-update-check"] if self.mode == "edit" else []),
+        ]
+
+    def ready(self) -> None:
+        with urllib.request.urlopen(f"{self.base}/health", timeout=10) as r:
+            r.read()
+
+    def url(self, notebook: str = "") -> str:
+        return f"{self.base}/?access_token={self.token}"
+
+    def end_sessions(self):
+        """A marimo session ends with its page (and with the server)."""
 
 
 @pytest.fixture(scope="session")
@@ -225,6 +336,54 @@ def page(browser, lab, request):
                 pass
         context.close()
         lab.end_sessions()
+
+
+@pytest.fixture(scope="module")
+def notebook7(chromium_path, tmp_path_factory):
+    """A Jupyter Notebook 7 server (one per test module)."""
+    pytest.importorskip("notebook")
+    server = Notebook7(tmp_path_factory.mktemp("nb7-root"), tmp_path_factory.mktemp("nb7-home"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def start_server(chromium_path, tmp_path_factory):
+    """``start_server(cls, *args, **kw)`` starts ``cls(root, home, *args, **kw)`` (a :class:`Voila` or
+    :class:`Marimo`) in fresh private directories; every server it started is stopped afterwards."""
+    started = []
+
+    def start(cls, *args, root=None, **kw):
+        server = cls(root or tmp_path_factory.mktemp("root"), tmp_path_factory.mktemp("home"), *args, **kw)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+@pytest.fixture
+def bpage(browser, request):
+    """A fresh browser page (1300x1000); a screenshot is saved when the test fails."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    try:
+        yield pg
+    finally:
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            try:
+                pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-FAILED.png"))
+            except Exception:
+                pass
+        context.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
