@@ -60,3 +60,11 @@ def views_for(display, run, plot: bool = True) -> list:
     from .console import ConsoleView
 
     return [ConsoleView()]
+
+
+def __getattr__(name):  # LiveArea imports ipywidgets: only when asked for
+    if name == "LiveArea":
+        from .live_area import LiveArea
+
+        return LiveArea
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

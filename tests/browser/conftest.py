@@ -262,6 +262,9 @@ class Marimo(Lab):
         dirs = {var: self.tmp / var.lower() for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")}
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
+        # `marimo edit` runs the notebook on open, as a user's first look at it does
+        (dirs["XDG_CONFIG_HOME"] / "marimo").mkdir(exist_ok=True)
+        (dirs["XDG_CONFIG_HOME"] / "marimo" / "marimo.toml").write_text("[runtime]\nauto_instantiate = true\n")
         return {var: str(d) for var, d in dirs.items()}
 
     def command(self) -> list:
@@ -351,11 +354,14 @@ def notebook7(chromium_path, tmp_path_factory):
 
 @pytest.fixture
 def start_server(chromium_path, tmp_path_factory):
-    """``start_server(cls, *args, **kw)`` starts ``cls(root, home, *args, **kw)`` (a :class:`Voila` or
-    :class:`Marimo`) in fresh private directories; every server it started is stopped afterwards."""
+    """``start_server(kind, *args, root=None, **kw)`` starts a "voila" (:class:`Voila`) or "marimo"
+    (:class:`Marimo`) server over ``root`` with private directories; all are stopped afterwards."""
     started = []
+    kinds = {"voila": ("voila", Voila), "marimo": ("marimo", Marimo)}
 
-    def start(cls, *args, root=None, **kw):
+    def start(kind, *args, root=None, **kw):
+        module, cls = kinds[kind]
+        pytest.importorskip(module)
         server = cls(root or tmp_path_factory.mktemp("root"), tmp_path_factory.mktemp("home"), *args, **kw)
         started.append(server)
         return server

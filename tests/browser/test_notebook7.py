@@ -3,7 +3,8 @@
 One notebook, one kernel, Run All with two long runs queued:
 
 - the live plot's output is updated in place (its image changes, no new output appears), counted
-  in the browser by a MutationObserver from the moment the panel appears;
+  in the browser by a MutationObserver from the moment training runs (the panel's status line
+  starts with "epoch");
 - the Stop button ends the first run while its cell is busy, and the queued next cell runs after it;
 - Kernel > Interrupt Kernel (Notebook 7's menu bar) ends the second run the same way.
 
@@ -25,13 +26,13 @@ pytestmark = pytest.mark.timeout(300)
 
 CHART = importlib.util.find_spec("nbtrain.display.chart") is not None
 UPDATES, WINDOW = 3, 5.0
-# until the live chart is in: one PNG frame a second (see the module's docstring)
+# until the live chart is in: two PNG frames a second (see the module's docstring)
 FAST_PNG = (
     ""
     if CHART
     else (
         "\nfrom nbtrain.display.plot import LivePlot\n"
-        "LivePlot.first_after, LivePlot.first_cost, LivePlot.min_interval, LivePlot.budget = 1.0, 0.0, 1.0, 0.5"
+        "LivePlot.first_after, LivePlot.first_cost, LivePlot.min_interval, LivePlot.budget = 0.5, 0.0, 0.5, 0.5"
     )
 )
 
@@ -43,7 +44,8 @@ KERNEL_IDLE = """() => {
 }"""
 
 # Counts in-place updates of the live plot in cell `i`: every new image (img src, or an inline svg's
-# markup) seen in one of its non-widget outputs, with the time since the panel first appeared.
+# markup) seen in one of its non-widget outputs, with the time since training started (the panel's status line
+# starts with "epoch").
 WATCH_PLOT = """(i) => {
   const area = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[i].querySelector('.jp-OutputArea');
   const w = {panelAt: null, frames: [], outputs: 0};
@@ -51,7 +53,8 @@ WATCH_PLOT = """(i) => {
   const seen = new Set();
   const look = () => {
     const now = performance.now();
-    if (w.panelAt === null && area.querySelector('.nbtrain-panel')) w.panelAt = now;
+    const st = area.querySelector('.nbtrain-panel .nbtrain-status');
+    if (w.panelAt === null && st && st.textContent.startsWith('epoch')) w.panelAt = now;
     const outs = Array.from(area.querySelectorAll('.jp-OutputArea-output'))
       .filter(o => !o.querySelector('.jupyter-widgets'));
     w.outputs = Math.max(w.outputs, outs.filter(o => o.querySelector('img, svg')).length);
@@ -103,7 +106,7 @@ def test_live_plot_updates_in_place_stop_and_interrupt_end_busy_cells(bpage, not
     cell(page, 1)
     page.evaluate(WATCH_PLOT, 1)
 
-    # the live plot, counted from the moment the panel appears
+    # the live plot, counted from the moment training runs
     page.wait_for_function(
         "([n, s]) => window.__plot.panelAt !== null && window.__plot.frames.filter(t => t <= s).length >= n"
         " || (window.__plot.panelAt !== null && performance.now() - window.__plot.panelAt > s * 1000 + 500)",
@@ -113,7 +116,7 @@ def test_live_plot_updates_in_place_stop_and_interrupt_end_busy_cells(bpage, not
     )
     watch = page.evaluate("() => window.__plot")
     early = [t for t in watch["frames"] if t <= WINDOW]
-    print(f"live plot frames (s after the panel appeared): {[round(t, 2) for t in watch['frames']]}")
+    print(f"live plot frames (s after training started): {[round(t, 2) for t in watch['frames']]}")
     assert len(early) >= UPDATES, f"{len(early)} plot updates in the first {WINDOW} s: {watch['frames']}"
     assert watch["outputs"] == 1, "the live plot must be updated in place, not shown again"
     shot(cell(page, 1), "nb7-mid-run")

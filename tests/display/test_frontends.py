@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import time
 import types
 
 import pytest
@@ -148,3 +149,39 @@ def test_vscode_panel_hint_names_vscode_interrupt(kernel_shell):
     assert panel.hint.value == "kept"
     del kernel_shell.user_ns["__vsc_ipynb_file__"]
     assert "_HostHint" not in [type(v).__name__ for v in views_for("notebook", run)]
+
+
+def test_live_area_holds_panel_live_plot_final_plot_and_table_as_widgets(monkeypatch):
+    """The LiveArea's outputs are widget state (what Voilà draws while a cell runs), not display messages."""
+    pytest.importorskip("ipywidgets")
+    from nbtrain.display import LiveArea
+    from nbtrain.display.plot import LivePlot
+
+    # live frames even in this short run
+    monkeypatch.setattr(LivePlot, "first_after", 0.0)
+    monkeypatch.setattr(LivePlot, "first_cost", 0.0)
+    monkeypatch.setattr(LivePlot, "min_interval", 0.1)
+    monkeypatch.setattr(LivePlot, "budget", 1.0)
+    monkeypatch.setattr(LivePlot, "sample_interval", 0.0)
+    monkeypatch.setattr(LivePlot, "learned_cost", None)
+
+    class Slow(nbtrain.Callback):  # a run long enough for live frames: 30 batches of >= 20 ms
+        def on_batch_end(self, run, epoch, batch, num_batches, **kw):
+            time.sleep(0.02)
+
+    area = LiveArea()
+    assert repr(area) == "nbtrain live area" and area.box.children == ()
+    X = [[0.0], [1.0]] * 40
+    data = (X, [0, 1] * 40)
+    run = nbtrain.train(data, model="mlp(4)", epochs=3, batch_size=8, display="none", callbacks=[area, Slow()])
+    panel, live, final, table = area.box.children
+    assert "nbtrain-panel" in panel._dom_classes and "completed: 3 epochs" in area.views[0].status.value
+    plot = area.views[1]
+    assert plot.frames >= 1 and live.value == ""  # the live slot was drawn, then emptied
+    assert final.value.startswith('<img src="data:image/png;base64,')
+    assert 'class="nbtrain-table"' in table.value and table.value.count("<tr") == 4
+    first_panel = panel
+    nbtrain.train((X, [0, 1] * 40), model="mlp(4)", epochs=1, batch_size=8, display="none", callbacks=[area])
+    kids = area.box.children  # a new run starts afresh (this one too short for a live frame)
+    assert kids[0] is not first_panel and "run2" in repr(kids[0]) and "nbtrain-table" in kids[-1].value
+    assert run.status == "completed"
