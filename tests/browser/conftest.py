@@ -1,26 +1,22 @@
-"""JupyterLab + headless Chromium (Playwright) for the real-browser tests.
+"""JupyterLab, Notebook 7, Voilà and marimo servers + headless Chromium (Playwright) for the real-browser tests.
 
 The tests install what they need: Debian's ``chromium`` (``apt-get install -y chromium`` when run as
 root; otherwise they skip and say why).  Playwright's own browser download is never used.  The
-JupyterLab server runs on 127.0.0.1 on a free port with a random token, in private config and
-runtime directories, and is stopped by its PID.  Screenshots go to ``test-artifacts/browser/``.
+servers (``servers.py``) run on 127.0.0.1 on a free port with a random token, in private config and
+runtime directories, and are stopped by their PID.  JupyterLab's server lives for the session,
+Notebook 7's for its module, a Voilà or marimo server for its test.  Screenshots go to
+``test-artifacts/browser/``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import Lab, Marimo, Notebook7, Voila
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -76,109 +72,6 @@ def _ensure_chromium() -> str:
     return CHROMIUM
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Lab:
-    """A JupyterLab server of our own: ``url(path)`` opens a notebook, ``api(...)`` calls its REST API."""
-
-    def __init__(self, root: Path, tmp: Path):
-        self.root, self.tmp = root, tmp
-        self.port, self.token = _free_port(), secrets.token_hex(16)
-        self.base = f"http://127.0.0.1:{self.port}"
-        conf = tmp / "config"
-        (conf / "labconfig").mkdir(parents=True, exist_ok=True)
-        (conf / "labconfig" / "page_config.json").write_text(
-            json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
-        )
-        env = dict(
-            os.environ,
-            JUPYTER_CONFIG_DIR=str(conf),
-            JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-            IPYTHONDIR=str(tmp / "ipython"),
-            MPLCONFIGDIR=str(tmp / "mpl"),
-            JUPYTER_PLATFORM_DIRS="1",
-            PYTHONUNBUFFERED="1",
-        )
-        for var in ("MPLBACKEND", "NBTRAIN_COMM_MODE"):  # the kernel should see what a user's kernel sees
-            env.pop(var, None)
-        cmd = [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={self.port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={root}",
-            "--allow-root",
-            "--LabApp.news_url=None",
-            "--LabApp.extension_manager=readonly",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            f"--LabApp.workspaces_dir={tmp / 'workspaces'}",
-            f"--LabApp.user_settings_dir={tmp / 'settings'}",
-            "--LabApp.expose_app_in_browser=True",
-        ]
-        self.log = open(tmp / "jupyterlab.log", "wb")
-        self.proc = subprocess.Popen(
-            cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
-        )
-        self._wait_up(timeout=60)
-
-    def _wait_up(self, timeout):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}: {self.read_log()[-2000:]}")
-            try:
-                self.api("GET", "/api/status")
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"jupyter lab did not come up in {timeout} s: {self.read_log()[-2000:]}")
-
-    def read_log(self) -> str:
-        return (self.tmp / "jupyterlab.log").read_text(errors="replace")
-
-    def api(self, method, path, timeout=10):
-        req = urllib.request.Request(
-            f"{self.base}{path}", method=method, headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            body = r.read()
-        return json.loads(body) if body else None
-
-    def url(self, notebook: str) -> str:
-        return f"{self.base}/lab/tree/{notebook}?token={self.token}&reset"
-
-    def end_sessions(self):
-        """Shut down every kernel: a kernel outlives the page that started it."""
-        for s in self.api("GET", "/api/sessions") or []:
-            try:
-                self.api("DELETE", f"/api/sessions/{s['id']}", timeout=30)
-            except OSError:
-                pass
-
-    def stop(self):
-        try:
-            self.end_sessions()
-        except OSError:
-            pass
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # the server's own process group, by its PID
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.log.close()
-
-
 @pytest.fixture(scope="session")
 def chromium_path():
     pytest.importorskip("playwright.sync_api")
@@ -225,6 +118,57 @@ def page(browser, lab, request):
                 pass
         context.close()
         lab.end_sessions()
+
+
+@pytest.fixture(scope="module")
+def notebook7(chromium_path, tmp_path_factory):
+    """A Jupyter Notebook 7 server (one per test module)."""
+    pytest.importorskip("notebook")
+    server = Notebook7(tmp_path_factory.mktemp("nb7-root"), tmp_path_factory.mktemp("nb7-home"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def start_server(chromium_path, tmp_path_factory):
+    """``start_server(kind, *args, root=None, **kw)`` starts a "voila" (:class:`Voila`) or "marimo"
+    (:class:`Marimo`) server over ``root`` with private directories; all are stopped afterwards."""
+    started = []
+    kinds = {"voila": ("voila", Voila), "marimo": ("marimo", Marimo)}
+
+    def start(kind, *args, root=None, **kw):
+        module, cls = kinds[kind]
+        pytest.importorskip(module)
+        server = cls(root or tmp_path_factory.mktemp("root"), tmp_path_factory.mktemp("home"), *args, **kw)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+@pytest.fixture
+def bpage(browser, request):
+    """A fresh browser page (1300x1000); a screenshot is saved when the test fails."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    try:
+        yield pg
+    finally:
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            try:
+                pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-FAILED.png"))
+            except Exception:
+                pass
+        context.close()
 
 
 @pytest.hookimpl(hookwrapper=True)
