@@ -131,6 +131,8 @@ class IntRange(Space):
 
 def label(value) -> str:
     """A short, stable name for a choice that Optuna cannot store as it is (a module, a class)."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, _PRIMITIVE):
         return repr(value)
     if isinstance(value, type) or callable(value) and hasattr(value, "__name__"):

@@ -92,7 +92,12 @@ def sampler_for(kind: str, seed: int, grid: dict | None = None):
         return op.samplers.TPESampler(seed=seed)
     if kind == "random":
         return op.samplers.RandomSampler(seed=seed)
-    return op.samplers.GridSampler(grid, seed=seed)
+
+    class Grid(op.samplers.GridSampler):
+        def after_trial(self, study, trial, state, values):
+            pass  # the sweep checks is_exhausted before each ask; Study.stop() works only inside optimize()
+
+    return Grid(grid, seed=seed)
 
 
 def pruner_for(prune):
@@ -180,8 +185,8 @@ def mark(trial, **attrs) -> None:
 def ask(study, lock, kind: str, seed: int, grid: dict | None, n_trials: int):
     """The next trial, or None when the budget is used up or the grid is exhausted.
 
-    The sampler is seeded with ``seed`` plus the number of trials already in the study: the same sweep
-    repeats, and two workers asking one after the other never draw the same random start.
+    TPE and random are seeded with ``seed`` plus the number of trials already in the study: the same
+    sweep repeats, and two workers asking one after the other never draw the same random start.
     """
     with lock:
         fail_orphans(study)
@@ -190,7 +195,8 @@ def ask(study, lock, kind: str, seed: int, grid: dict | None, n_trials: int):
         from optuna.trial import TrialState
 
         trials = study.get_trials(deepcopy=False)
-        study.sampler = sampler_for(kind, seed + len(trials), grid)
+        # the grid sampler shuffles its points with its seed: every worker and trial must use the same
+        study.sampler = sampler_for(kind, seed if kind == "grid" else seed + len(trials), grid)
         waiting = any(t.state == TrialState.WAITING for t in trials)  # a trial queued again goes first
         if kind == "grid" and not waiting and study.sampler.is_exhausted(study):
             return None
