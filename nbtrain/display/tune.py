@@ -1,12 +1,13 @@
 """What tuning shows: the learning-rate finder's result, a sweep's live leaderboard and its final report.
 
 In a notebook a sweep shows, while it runs: the leaderboard (an HTML table updated in place through
-one display handle), one progress panel with a Stop button (reused by every trial), and one slot for
-the current trial's live plot.  The leaderboard and the slot start and end empty; the final report
-(the best trial, the table, the optimisation history and the parameter importances) comes as new
-outputs with stable text.  So a headless run saves exactly the final state, and strict nbval sees
-the same outputs on every run (it compares an updated output's first version with the saved one).
-In a terminal the sweep prints one line per finished trial and the report as text.
+one display handle, at most once a second), one panel with a Stop button for the whole sweep
+(``tune_panel.py``) and one slot for the current trial's live plot.  The leaderboard and the slot
+start and end empty; the final report (the best trial, the table, the optimisation history and the
+parameter importances) comes as new outputs with stable text.  So a headless run saves exactly the
+final state, and strict nbval sees the same outputs on every run (it compares an updated output's
+first version with the saved one).  In a terminal the sweep prints a line per finished trial and the
+report as text.
 
 >>> lr = nbtrain.lr_find(data, model="mlp(64)")     # an LRSuggestion: a float that shows its plot  # doctest: +SKIP
 >>> nbtrain.train(data, model="mlp(64)", lr=lr)                                                     # doctest: +SKIP
@@ -86,9 +87,9 @@ def leaderboard(sweep, rows=None, title: str | None = None) -> Table:
         if best is not None and r.number == best.number:
             highlight = len(data)
         data.append(row)
-    columns = ["trial", *names, sweep.metric, "epochs", "status", "time"]
-    if any(d["note"] for d in data):
-        columns.append("note")
+    # time last: its width varies from run to run, and in the text twin nothing is aligned after it
+    columns = ["trial", *names, sweep.metric, "epochs", "status"] + (["note"] if any(d["note"] for d in data) else [])
+    columns.append("time")
     footer = f"* best trial ({sweep.direction} {sweep.metric})" if highlight is not None else None
     return Table(data, columns, highlight=highlight, title=title, footer=footer)
 
@@ -169,7 +170,7 @@ class NotebookSweepView(SweepObserver):
     """Leaderboard, one panel with a Stop button and the current trial's plot; then the report."""
 
     def __init__(self, sink: DisplaySink | None = None, *, panel: bool = True, plot: bool = True,
-                 min_interval: float = 0.5, clock=time.monotonic):  # fmt: skip
+                 min_interval: float = 1.0, clock=time.monotonic):  # fmt: skip
         self.sink = sink or DisplaySink()
         self.want_panel, self.want_plot = panel, plot
         self.min_interval, self.clock = min_interval, clock
@@ -180,19 +181,23 @@ class NotebookSweepView(SweepObserver):
         self.board = self.sink.show(EMPTY, handle=True)
         if self.want_panel:
             try:
-                from .panel import PanelView
+                from .tune_panel import SweepPanel
             except ImportError:  # no ipywidgets: the leaderboard and the plot still show
-                PanelView = None
-            if PanelView is not None:
-                self.panel = PanelView(None, display=False)
-                self.panel.widget._title = sweep.name  # the text twin saved in the notebook: stable
+                SweepPanel = None
+            if SweepPanel is not None:
+                self.panel = SweepPanel(sweep.name)
                 if shell_kind() == "notebook":
                     self.panel._ipython_display_()
         if self.want_plot:
             self.slot = self.sink.show(EMPTY, handle=True)
 
+    def should_stop(self, sweep) -> bool:
+        return self.panel is not None and self.panel.stop_clicked
+
     def trial_callbacks(self, sweep, number):
         views = [self.panel] if self.panel is not None else []
+        if self.panel is not None:
+            self.panel.show(f"trial {number}")
         if self.want_plot:
             from .notebook import notebook_views
 
@@ -212,6 +217,8 @@ class NotebookSweepView(SweepObserver):
         if self.slot is not None:
             self.sink.update(self.slot, EMPTY)
         rep = report(sweep)
+        if self.panel is not None:
+            self.panel.finish(best_line(sweep), stopped=sweep.status == "stopped")
         self.sink.show(rep.table.bundle())
         for fig in rep.figures:
             self.sink.show(fig.bundle())

@@ -14,12 +14,12 @@ pytest.importorskip("optuna")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _sweep(data, view, **kw):
+def _sweep(data, view, callbacks=(), **kw):
     from nbtrain.core.tune.study import storage_for
     from nbtrain.core.tune.sweep import preflight, run_sweep
 
     kwargs = dict(data=data, preprocess="standardize", epochs=2, model=nbtrain.choice(["mlp(16)", "mlp(32)"]),
-                  lr=nbtrain.loguniform(1e-3, 1e-1), callbacks=[])  # fmt: skip
+                  lr=nbtrain.loguniform(1e-3, 1e-1), callbacks=list(callbacks))  # fmt: skip
     spaces, metric, direction = preflight(kwargs, trials=3, metric="val_accuracy", sampler="tpe")
     return run_sweep(nbtrain.train, kwargs, spaces, name="v", trials=3, metric=metric, direction=direction,
                      backend=storage_for(None), observer=view, **kw)  # fmt: skip
@@ -81,3 +81,27 @@ def test_lr_suggestion_is_a_float_that_shows_its_plot(small_digits, tmp_path):
     assert _png_size(bundle)[0] > 300
     assert lr._repr_mimebundle_(include={"text/plain"}) == {"text/plain": bundle["text/plain"]}
     (tmp_path / "lr_find.png").write_bytes(base64.b64decode(bundle["image/png"]))
+
+
+class ClickStop(nbtrain.Callback):
+    """Clicks the sweep panel's Stop button: during trial 1 (at its 2nd batch), or after trial 0 ended."""
+
+    def __init__(self, view, when):
+        self.view, self.when = view, when
+
+    def on_batch_end(self, run, epoch, batch, num_batches, **kw):
+        if self.when == "during" and run.name == "v/1" and batch == 2:
+            self.view.panel._on_stop()
+
+    def on_fit_end(self, run, status, **kw):
+        if self.when == "between" and run.name == "v/0":
+            self.view.panel._on_stop()
+
+
+@pytest.mark.parametrize("when, expected", [("during", ["completed", "stopped"]), ("between", ["completed"])])
+def test_the_sweep_panel_stop_button_ends_the_sweep(small_digits, when, expected):
+    view = NotebookSweepView(RecordingSink(), plot=False)
+    s = _sweep(small_digits, view, callbacks=[ClickStop(view, when)])
+    assert s.status == "stopped" and [r.status for r in s.rows()] == expected
+    assert view.panel.button.description == "Stopped" and view.panel.button.disabled
+    assert repr(view.panel.widget) == "nbtrain sweep panel: v"

@@ -37,6 +37,10 @@ class SweepObserver:
     def start(self, sweep) -> None:
         """The study is open; no trial has run yet."""
 
+    def should_stop(self, sweep) -> bool:
+        """Whether the user asked the sweep to end (a Stop button clicked between two trials)."""
+        return False
+
     def trial_callbacks(self, sweep, number: int) -> list:
         """Extra callbacks (views) for trial ``number``'s run."""
         return []
@@ -147,6 +151,9 @@ def run_sweep(
         observer.start(sweep)
         while sweep.status == "running":
             trial = None
+            if observer.should_stop(sweep):
+                sweep.status = "stopped"
+                break
             try:
                 trial = ask(study, lock, sampler, seed, grid, trials)
                 if trial is None:
