@@ -8,8 +8,9 @@ magics again.  Settings live on :class:`NbtrainMagics` (``%config NbtrainMagics.
 from __future__ import annotations
 
 from .core import NbtrainMagics
+from .tune import TuneMagics
 
-__all__ = ["NbtrainMagics", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["NbtrainMagics", "TuneMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def _loaded(ip):
@@ -22,9 +23,7 @@ def load_ipython_extension(ip) -> None:
         return
     magics = NbtrainMagics(shell=ip, parent=ip)  # parent: settings from ipython_config.py apply
     ip.register_magics(magics)
-    from .tune import TuneMagics  # %%lr_find and %%sweep: their defaults are NbtrainMagics' settings
-
-    magics.tune = TuneMagics(shell=ip, settings=magics)
+    magics.tune = TuneMagics(shell=ip, settings=magics)  # %%lr_find, %%sweep: NbtrainMagics' settings apply
     ip.register_magics(magics.tune)
     if magics not in ip.configurables:  # register_magics adds it on IPython 8+; %config needs it there
         ip.configurables.append(magics)

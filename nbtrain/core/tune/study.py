@@ -62,13 +62,15 @@ def storage_for(path):
     op = optuna()
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
 
-    if url or file.endswith(_SQLITE):
-        storage = op.storages.RDBStorage(
-            url or f"sqlite:///{file}", engine_kwargs={"connect_args": {"timeout": 60}}
-        )  # several writers: wait for SQLite's lock instead of failing
-    else:
-        storage = JournalStorage(JournalFileBackend(file))
-    return storage, _FileLock(JournalFileOpenLock(file + ".nbtrain"))
+    lock = _FileLock(JournalFileOpenLock(file + ".nbtrain"))
+    with lock:  # two workers creating one new SQLite file at once would both write its schema
+        if url or file.endswith(_SQLITE):
+            storage = op.storages.RDBStorage(
+                url or f"sqlite:///{file}", engine_kwargs={"connect_args": {"timeout": 60}}
+            )  # several writers: wait for SQLite's lock instead of failing
+        else:
+            storage = JournalStorage(JournalFileBackend(file))
+    return storage, lock
 
 
 class _FileLock:

@@ -146,7 +146,8 @@ def run_sweep(
     verbosity = op.logging.get_verbosity()
     op.logging.set_verbosity(op.logging.WARNING)  # Optuna's per-trial log lines would go to stderr
     try:
-        study = open_study(name, store, direction, pruner_for(prune))
+        with lock:  # the first worker creates the study, the others load it
+            study = open_study(name, store, direction, pruner_for(prune))
         sweep = Sweep(name, study, metric=metric, direction=direction, spaces=spaces, sampler=sampler)
         observer.start(sweep)
         while sweep.status == "running":
