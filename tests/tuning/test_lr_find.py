@@ -106,3 +106,8 @@ def test_suggestion_rules_on_a_known_curve():
     rate, idx = suggest(lrs, curve, "steepest")
     assert rate == pytest.approx(1e-2, rel=0.3)  # where tanh falls fastest
     assert suggest([1e-3], [1.0]) == (None, None)
+
+
+def test_the_finder_steps_through_the_precision_like_training(small_digits):
+    lr = nbtrain.lr_find(small_digits, model="mlp(32)", preprocess="standardize", amp="bf16", steps=30)
+    assert lr > 0 and lr.finding.config["amp"] == "bf16"

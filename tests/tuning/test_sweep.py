@@ -161,3 +161,23 @@ def test_grid_evaluates_each_point_once_and_stops(small_digits):
               sampler="grid", trials=10)  # fmt: skip
     points = [tuple(sorted(r.params.items())) for r in s.rows()]
     assert len(points) == 4 and len(set(points)) == 4 and s.status == "completed"
+
+
+def test_without_optuna_a_sweep_is_one_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['optuna'] = None\n"  # as if it were not installed
+        "import nbtrain\n"
+        "try:\n"
+        "    nbtrain.sweep(([[0.0], [1.0]] * 20, [0, 1] * 20), lr=nbtrain.loguniform(1e-3, 1e-1))\n"
+        "except nbtrain.NbtrainError as exc:\n"
+        "    print('ERROR', exc)\n"
+        "print('lr', nbtrain.lr_find(([[0.0], [1.0]] * 20, [0, 1] * 20), steps=20) > 0)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "ERROR sweeps need Optuna, which is not installed: pip install 'nbtrain[tune]'" in out.stdout
+    assert "lr True" in out.stdout  # the finder needs nothing extra
