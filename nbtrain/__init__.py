@@ -4,8 +4,8 @@
 >>> run = nbtrain.train((X, y), model="mlp(64, 64)", preprocess="standardize")   # doctest: +SKIP
 >>> run.evaluate()                                                              # doctest: +SKIP
 
-In IPython / Jupyter: ``%load_ext nbtrain`` registers ``%%train``, ``%evaluate``, ``%predict``,
-``%runs`` and ``%compare``.
+In IPython / Jupyter: ``%load_ext nbtrain`` registers ``%%train``, ``%%lr_find``, ``%%sweep``,
+``%evaluate``, ``%predict``, ``%runs`` and ``%compare``.
 """
 
 from .api import attach, load, train
@@ -22,11 +22,18 @@ from .core.errors import (
 from .core.events import Callback
 from .core.history import History
 from .core.run import Run, runs
+from .tuning import choice, intrange, loguniform, lr_find, sweep, uniform
 
 __version__ = "0.1.0"
 
 __all__ = [
     "train",
+    "lr_find",
+    "sweep",
+    "loguniform",
+    "uniform",
+    "intrange",
+    "choice",
     "attach",
     "load",
     "runs",

@@ -71,6 +71,9 @@ def train(
     >>> run.status
     'completed'
 
+    ``lr="auto"`` runs :func:`nbtrain.lr_find` on the same declarations first and trains with its
+    suggestion (one line says which).
+
     ``display`` is "auto" (widgets + live plot in a notebook, text in a terminal), "notebook", "console" or
     "none"; ``plot=False`` keeps the panel and table but draws no loss plot.  ``processes=N`` trains with
     DDP on N ranks (see docs/distributed.md).
@@ -100,6 +103,10 @@ def train(
         device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
         compile=compile, monitor=monitor,
     )  # fmt: skip
+    if isinstance(lr, str):  # lr="auto" (%%train --lr auto): the learning-rate finder runs first
+        from .core.tune.finder import auto_lr
+
+        declared["lr"] = auto_lr(declared, say=None if display in (None, False, "none") else print)
     if processes is not None and processes != 1:
         # data-parallel on N ranks (torch.distributed); imported only when asked for
         from .distributed import train_processes

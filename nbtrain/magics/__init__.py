@@ -1,4 +1,5 @@
-"""IPython magics: ``%%train``, ``%evaluate``, ``%predict``, ``%runs``, ``%compare``, ``%train_panel``.
+"""IPython magics: ``%%train``, ``%%lr_find``, ``%%sweep``, ``%evaluate``, ``%predict``, ``%runs``,
+``%compare``, ``%train_panel``.
 
 ``%load_ext nbtrain`` calls :func:`load_ipython_extension`; ``%unload_ext nbtrain`` removes the
 magics again.  Settings live on :class:`NbtrainMagics` (``%config NbtrainMagics.epochs = 20``).
@@ -7,8 +8,9 @@ magics again.  Settings live on :class:`NbtrainMagics` (``%config NbtrainMagics.
 from __future__ import annotations
 
 from .core import NbtrainMagics
+from .tune import TuneMagics
 
-__all__ = ["NbtrainMagics", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["NbtrainMagics", "TuneMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def _loaded(ip):
@@ -21,6 +23,8 @@ def load_ipython_extension(ip) -> None:
         return
     magics = NbtrainMagics(shell=ip, parent=ip)  # parent: settings from ipython_config.py apply
     ip.register_magics(magics)
+    magics.tune = TuneMagics(shell=ip, settings=magics)  # %%lr_find, %%sweep: NbtrainMagics' settings apply
+    ip.register_magics(magics.tune)
     if magics not in ip.configurables:  # register_magics adds it on IPython 8+; %config needs it there
         ip.configurables.append(magics)
 
@@ -31,9 +35,11 @@ def unload_ipython_extension(ip) -> None:
     if magics is None:
         return
     mm = ip.magics_manager
-    for kind, names in magics.magics.items():
-        for name in names:
-            if getattr(mm.magics[kind].get(name), "__self__", None) is magics:
-                del mm.magics[kind][name]
-    mm.registry.pop(type(magics).__name__, None)
-    ip.configurables[:] = [c for c in ip.configurables if c is not magics]
+    owners = [magics] + [m for m in (getattr(magics, "tune", None),) if m is not None]
+    for owner in owners:
+        for kind, names in owner.magics.items():
+            for name in names:
+                if getattr(mm.magics[kind].get(name), "__self__", None) is owner:
+                    del mm.magics[kind][name]
+        mm.registry.pop(type(owner).__name__, None)
+    ip.configurables[:] = [c for c in ip.configurables if c not in owners]

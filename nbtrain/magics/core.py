@@ -18,6 +18,14 @@ DISPLAYS = ("auto", "notebook", "console", "none")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+def lr_value(text: str):
+    """``--lr``: a number, or ``auto`` (the learning-rate finder picks it)."""
+    return "auto" if text.strip().lower() == "auto" else float(text)
+
+
+lr_value.__name__ = "lr"  # argparse's message: "invalid lr value: 'x'"
+
+
 def _usage(exc: NbtrainError) -> UsageError:
     """A user mistake: one short message (IPython prints UsageError without a traceback)."""
     return UsageError(str(exc))
@@ -75,7 +83,13 @@ class NbtrainMagics(Magics):
         dest="batch_size",
         help="mini-batch size (default: NbtrainMagics.batch_size, 32)",
     )
-    @argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's own default)")
+    @argument(
+        "--lr",
+        type=lr_value,
+        default=None,
+        help="learning rate, or auto: run %%%%lr_find first and train with its suggestion "
+        "(default: the optimizer's own default)",
+    )
     @argument("--name", default=None, help="name of the run in nbtrain.runs (default: run1, run2, ...)")
     @argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: NbtrainMagics.device, auto)")
     @argument("--seed", type=int, default=None, help="random seed; results repeat (default: NbtrainMagics.seed, 0)")

@@ -39,7 +39,7 @@ def options(magics, args) -> dict:
     return kw
 
 
-def execute(shell, source: str) -> None:
+def execute(shell, source: str, magic: str = "%%train") -> None:
     """Run the (transformed) cell body in the user's namespace.  Its exceptions keep their normal
     traceback; this frame is hidden from it."""
     __tracebackhide__ = True
@@ -48,11 +48,11 @@ def execute(shell, source: str) -> None:
         code = shell.compile(source, filename, "exec")
     except (SyntaxError, ValueError):
         shell.showsyntaxerror(filename)  # the usual caret display, without our frames
-        raise UsageError("%%train: the cell has a syntax error (shown above); nothing was run or trained.") from None
+        raise UsageError(f"{magic}: the cell has a syntax error (shown above); nothing was run or trained.") from None
     exec(code, shell.user_ns)
 
 
-def _declarations(shell, args, source: str, before: dict) -> dict:
+def _declarations(shell, args, source: str, before: dict, magic: str = "%%train") -> dict:
     ns = shell.user_ns
     decl = declared(ns, source, before)
     if args.data is not None:
@@ -60,11 +60,11 @@ def _declarations(shell, args, source: str, before: dict) -> dict:
             close = difflib.get_close_matches(args.data, [k for k in ns if not k.startswith("_")], n=1, cutoff=0.7)
             hint = f"did you mean --data {close[0]}? " if close else ""
             raise UsageError(
-                f"%%train: --data {args.data}: there is no variable {args.data!r} in the notebook; "
+                f"{magic}: --data {args.data}: there is no variable {args.data!r} in the notebook; "
                 f"{hint}define it in an earlier cell or in this one."
             )
         if "data" in decl:
-            raise UsageError(f"%%train: the cell assigns `data` and --data names {args.data!r}; use one of them.")
+            raise UsageError(f"{magic}: the cell assigns `data` and --data names {args.data!r}; use one of them.")
         decl["data"] = ns[args.data]
     if "data" not in decl:
         old = (
@@ -73,12 +73,25 @@ def _declarations(shell, args, source: str, before: dict) -> dict:
             else ""
         )
         raise UsageError(
-            "%%train: the cell did not assign `data`; declare it, e.g. "
+            f"{magic}: the cell did not assign `data`; declare it, e.g. "
             f"data = load_iris(return_X_y=True), or name a variable with --data NAME{old}."
         )
     if "metrics" in decl and args.metrics is not None:
-        raise UsageError("%%train: the cell assigns `metrics` and --metrics is given; use one of them.")
+        raise UsageError(f"{magic}: the cell assigns `metrics` and --metrics is given; use one of them.")
     return decl
+
+
+def read_cell(magics, args, cell: str, magic: str = "%%train", extra: tuple = ()):
+    """Run the cell; return ``(train keywords from the options, its declarations, its assignments of
+    the names in extra)`` (%%lr_find and %%sweep read the cell like %%train does)."""
+    __tracebackhide__ = True
+    shell = magics.shell
+    kw = options(magics, args)
+    source = shell.transform_cell(cell)
+    before = snapshot(shell.user_ns, DECLARED + tuple(extra))
+    execute(shell, source, magic)
+    decl = _declarations(shell, args, source, before, magic)
+    return kw, decl, declared(shell.user_ns, source, before, names=tuple(extra))
 
 
 def run_train(magics, args, cell: str):
@@ -86,12 +99,7 @@ def run_train(magics, args, cell: str):
     __tracebackhide__ = True
     from .. import api
 
-    shell = magics.shell
-    kw = options(magics, args)
-    source = shell.transform_cell(cell)
-    before = snapshot(shell.user_ns)
-    execute(shell, source)
-    decl = _declarations(shell, args, source, before)
+    kw, decl, _ = read_cell(magics, args, cell)
     name = args.name or runs.next_name()
     previous = runs.get(name)
     try:
@@ -106,5 +114,5 @@ def run_train(magics, args, cell: str):
             raise
         if run.status in ("pending", "running"):
             run.status, run.note = "stopped", "interrupted (KeyboardInterrupt)"
-    shell.user_ns["model"] = run.model
+    magics.shell.user_ns["model"] = run.model
     return run
