@@ -8,7 +8,7 @@ In IPython / Jupyter: ``%load_ext nbtrain`` registers ``%%train``, ``%evaluate``
 ``%runs`` and ``%compare``.
 """
 
-from .api import attach, load, train
+from .api import attach, configure, load, train
 from .core.errors import (
     ConfigError,
     DataError,
@@ -22,6 +22,7 @@ from .core.errors import (
 from .core.events import Callback
 from .core.history import History
 from .core.run import Run, runs
+from .core.store.runs import StoredRun, StoreWarning
 
 __version__ = "0.1.0"
 
@@ -29,8 +30,11 @@ __all__ = [
     "train",
     "attach",
     "load",
+    "configure",
     "runs",
     "Run",
+    "StoredRun",
+    "StoreWarning",
     "History",
     "Callback",
     "NbtrainError",
