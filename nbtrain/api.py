@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import torch
 
+from .core import warmup
 from .core.errors import ConfigError, DataTypeError, RunFileError, first_line
 from .core.events import Callback, CallbackList
 from .core.history import History
@@ -79,6 +80,7 @@ def train(
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
     ``"stopped"`` and returns it with the model and finished epochs.
     """
+    warmup.wait()  # never import beside the %load_ext warm-up thread (nor fork ranks while it imports)
     if display not in DISPLAYS and display not in (None, False):
         raise ConfigError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}.")
     if name is not None and (not isinstance(name, str) or not name.strip()):
