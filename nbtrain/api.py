@@ -192,10 +192,12 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
 def _stored(path):
     """The stored run that ``load(path)`` means, or None when ``path`` is a file path."""
     text = path if isinstance(path, str) else None
-    if text is None or os.path.exists(text) or text.endswith(".nbtrain") or "/" in text or os.sep in text:
+    if text is None or os.path.exists(text):
         return None
     stored = runs.stored(text)
     if stored is None:
+        if text.endswith(".nbtrain") or "/" in text or os.sep in text:
+            return None  # a path: read_run_file says there is no run file there
         store = runs.store
         names = [r.name for r in runs.listing() if not isinstance(r, Run)]
         where = f"the run store {store.path!r}" if store is not None else "the run store (it is off)"

@@ -218,7 +218,7 @@ class RunRegistry(OrderedDict):
     # ------------------------------------------------------------------ the run store
     def use_store(self, store) -> None:
         """Keep finished runs in folder ``store``; None turns the store off, "" restores the default."""
-        self._setting = store if store is None or store == "" else os.fspath(store)
+        self._setting = store if store is None or store == "" else os.path.abspath(os.path.expanduser(store))
 
     @property
     def store(self) -> RunStore | None:

@@ -334,3 +334,14 @@ def test_a_data_parallel_run_is_stored(tmp_path):
     run = nbtrain.train(IRIS, epochs=2, display="none", processes=2, name="ddp")
     loaded = nbtrain.load("ddp")
     assert run.status == loaded.status == "completed" and loaded.history.rows == run.history.rows
+
+
+def test_a_relative_store_is_fixed_when_configured_and_odd_names_load(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert nbtrain.configure(store="rel") == {"store": str(tmp_path / "rel")}
+    nbtrain.train(IRIS, epochs=1, display="none", name="a/b")
+    monkeypatch.chdir(tmp_path.parent)
+    assert nbtrain.configure()["store"] == str(tmp_path / "rel")
+    assert nbtrain.load("a/b").name == "a/b"  # not a file path: the run store has it
+    with pytest.raises(RunFileError, match="no run file at 'x/y.nbtrain'"):
+        nbtrain.load("x/y.nbtrain")
