@@ -22,7 +22,8 @@ from .core.errors import (
 from .core.events import Callback
 from .core.history import History
 from .core.run import Run, runs
-from .core.store.runs import StoredRun, StoreWarning
+from .core.store.runs import StoreWarning
+from .core.store.stored import StoredRun
 
 __version__ = "0.1.0"
 

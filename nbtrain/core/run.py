@@ -17,7 +17,8 @@ from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
 from .preprocess import features
 from .store import runs as runstore
-from .store.runs import DEFAULT_PATH, RunStore, StoredRun, summary_row
+from .store.runs import DEFAULT_PATH, RunStore
+from .store.stored import StoredRun, summary_row
 
 STATUSES = ("pending", "running", "completed", "stopped", "failed")
 
