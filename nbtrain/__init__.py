@@ -8,7 +8,7 @@ In IPython / Jupyter: ``%load_ext nbtrain`` registers ``%%train``, ``%%lr_find``
 ``%evaluate``, ``%predict``, ``%runs`` and ``%compare``.
 """
 
-from .api import attach, load, train
+from .api import attach, configure, load, train
 from .core.errors import (
     ConfigError,
     DataError,
@@ -22,6 +22,8 @@ from .core.errors import (
 from .core.events import Callback
 from .core.history import History
 from .core.run import Run, runs
+from .core.store.runs import StoreWarning
+from .core.store.stored import StoredRun
 from .tuning import choice, intrange, loguniform, lr_find, sweep, uniform
 
 __version__ = "0.1.0"
@@ -36,8 +38,11 @@ __all__ = [
     "choice",
     "attach",
     "load",
+    "configure",
     "runs",
     "Run",
+    "StoredRun",
+    "StoreWarning",
     "History",
     "Callback",
     "NbtrainError",

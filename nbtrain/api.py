@@ -1,4 +1,4 @@
-"""The public Python API: ``train``, ``load`` and ``attach``.  The magics are a thin layer over these.
+"""The public Python API: ``train``, ``load``, ``attach`` and ``configure``.  The magics are a thin layer over these.
 
 This is the layer that chooses views: ``display=`` becomes view objects here (the display package
 is imported only when something is shown) and is handed to the core loop and the distributed
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import torch
 
+from .core import warmup
 from .core.errors import ConfigError, DataTypeError, RunFileError, first_line
 from .core.events import Callback, CallbackList
 from .core.history import History
@@ -82,6 +83,7 @@ def train(
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
     ``"stopped"`` and returns it with the model and finished epochs.
     """
+    warmup.wait()  # never import beside the %load_ext warm-up thread (nor fork ranks while it imports)
     if display not in DISPLAYS and display not in (None, False):
         raise ConfigError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}.")
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -111,10 +113,16 @@ def train(
         # data-parallel on N ranks (torch.distributed); imported only when asked for
         from .distributed import train_processes
 
-        return train_processes(
-            dict(declared, checkpoint=checkpoint, resume=resume), processes=processes, callbacks=callbacks,
-            name=name, views=lambda r: _views(display, r, plot),
-        )  # fmt: skip
+        name = name or runs.next_name()
+        previous = runs.get(name)
+        try:
+            return train_processes(
+                dict(declared, checkpoint=checkpoint, resume=resume), processes=processes, callbacks=callbacks,
+                name=name, views=lambda r: _views(display, r, plot),
+            )  # fmt: skip
+        finally:
+            if runs.get(name) is not previous:  # the run got as far as existing: keep it, however it ended
+                runs.keep(runs.get(name))
     run, job = prepare(**declared, name=name or runs.next_name())
     if resume:
         if os.path.exists(checkpoint):
@@ -128,22 +136,32 @@ def train(
     run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
     job.callbacks = CallbackList(callbacks + _views(display, run, plot))
     runs.register(run)  # a new run under an existing name replaces it, at the end of the order
-    fit(run, job)
+    try:
+        fit(run, job)
+    finally:
+        runs.keep(run)  # completed, stopped or failed: written to the run store (never raises)
     return run
 
 
 def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = (), name: str | None = None) -> Run:
-    """Load a run saved with ``Run.save``.  Nothing in the file is executed.
+    """Load a run saved with ``Run.save``, or a run of the run store by its name.  Nothing in the file
+    is executed.
 
-    Preset models are rebuilt from the saved config; a run trained with your own ``nn.Module``
-    needs an instance of it: ``nbtrain.load(path, model=MyNet())``.
+    A ``path`` that is not an existing file is a name in the run store: ``nbtrain.load("iris")`` is the
+    newest run called iris, ``nbtrain.load("iris~1")`` the one before (see ``%runs``).  Preset models are
+    rebuilt from the saved config; a run trained with your own ``nn.Module`` needs an instance of it:
+    ``nbtrain.load(path, model=MyNet())``.
+
+    >>> run = nbtrain.load("iris_mlp")                 # doctest: +SKIP
+    >>> run.predict(X[:3])                             # doctest: +SKIP
     """
     from .core.data import LabelCodec
     from .core.device import Precision
     from .core.models import KNOWN, build_model
     from .core.store import read_run_file
 
-    content = read_run_file(path, trusted)
+    stored = _stored(path)
+    content = read_run_file(stored.file if stored is not None else path, trusted)
     meta, state = content["meta"], content["state"]
     config = meta["config"]
     if model is None:
@@ -151,7 +169,7 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
         if spec is None:
             raise RunFileError(
                 f"{os.fspath(path)!r} holds a run trained with a custom model ({config.get('model')}); "
-                f"pass an instance: nbtrain.load(path, model={config.get('model')}(...))."
+                f"pass an instance: nbtrain.load({repr(path) if stored else 'path'}, model={config.get('model')}(...))."
             )
         if config.get("model_spec") is None:
             spec = "logistic" if meta["task"] == "classification" else "linear"
@@ -173,7 +191,33 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     run.status = meta.get("status", "completed")
     run.best_epoch = meta.get("best_epoch")
     run._precision = Precision()
+    if stored is not None:
+        run.note, run.error, run.evaluations = stored.note, stored.error, stored.evaluations
     return run
+
+
+def _stored(path):
+    """The stored run that ``load(path)`` means, or None when ``path`` is a file path."""
+    text = path if isinstance(path, str) else None
+    if text is None or os.path.exists(text):
+        return None
+    stored = runs.stored(text)
+    if stored is None:
+        if text.endswith(".nbtrain") or "/" in text or os.sep in text:
+            return None  # a path: read_run_file says there is no run file there
+        store = runs.store
+        names = [r.name for r in runs.listing() if not isinstance(r, Run)]
+        where = f"the run store {store.path!r}" if store is not None else "the run store (it is off)"
+        known = f"stored runs are {', '.join(names[-10:])}" if names else "it holds no runs"
+        if text in runs:
+            known += f" (this session's run is nbtrain.runs[{text!r}])"
+        raise RunFileError(f"no run file at {text!r} and no run named {text!r} in {where}; {known}.")
+    if stored.file is None:
+        raise RunFileError(
+            f"the run store keeps only the history and metrics of {text!r}: its weights could not be saved "
+            f"({stored.unsaved}); %runs and %compare show it, but it cannot be loaded."
+        )
+    return stored
 
 
 def attach(path, *, display="auto", callbacks=(), **kwargs) -> Run:
@@ -188,4 +232,26 @@ def attach(path, *, display="auto", callbacks=(), **kwargs) -> Run:
 
     if display not in DISPLAYS and display not in (None, False):
         raise ConfigError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}.")
-    return follow(path, views=lambda r: _views(display, r), callbacks=callbacks, **kwargs)
+    run = follow(path, views=lambda r: _views(display, r), callbacks=callbacks, **kwargs)
+    if kwargs.get("register", True):
+        runs.keep(run)
+    return run
+
+
+_KEEP = object()
+
+
+def configure(*, store=_KEEP) -> dict:
+    """Settings for this session; returns them.  ``store``: the folder finished runs are written to
+    (the run store), ``None`` to turn it off, ``""`` for the default (``NBTRAIN_STORE``, else
+    ``.nbtrain/runs`` in the working directory).  See docs/runs.md.
+
+    >>> nbtrain.configure(store="~/nbtrain-runs")      # doctest: +SKIP
+    {'store': '/home/me/nbtrain-runs'}
+    """
+    if store is not _KEEP:
+        if store is not None and not isinstance(store, (str, os.PathLike)):
+            raise ConfigError(f"store must be a folder path, None (off) or '' (the default), got {store!r}.")
+        runs.use_store(store)
+    current = runs.store
+    return {"store": None if current is None else current.path}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections import OrderedDict
 
 import numpy as np
@@ -15,6 +16,9 @@ from .history import History
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
 from .preprocess import features
+from .store import runs as runstore
+from .store.runs import DEFAULT_PATH, RunStore
+from .store.stored import StoredRun, summary_row
 
 STATUSES = ("pending", "running", "completed", "stopped", "failed")
 
@@ -48,6 +52,8 @@ class Run:
         self.error: str | None = None
         self.note: str | None = None
         self.best_epoch: int | None = None
+        self.evaluations: dict = {}  # split -> the metrics last computed on it (kept by the run store)
+        self._store = None  # the RunStore that keeps this run, once it is written
         self.live = Live()
         self._stop = False
         self._stop_reason: str | None = None
@@ -132,7 +138,11 @@ class Run:
         names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL)
         outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
         n_classes = self.codec.n_classes if self.codec is not None else 0
-        return split_metrics(outputs, targets, names, self.task, n_classes)
+        values = split_metrics(outputs, targets, names, self.task, n_classes)
+        self.evaluations.setdefault(on, {}).update(values)
+        if self._store is not None:  # so that %evaluate NAME shows them in a later kernel
+            self._store.record(self)
+        return values
 
     def _features(self, X) -> torch.Tensor:
         if isinstance(X, tuple) and len(X) == 2 and not isinstance(X[0], (int, float)):
@@ -177,24 +187,22 @@ class Run:
         return save_run(self, path)
 
     def summary(self) -> dict:
-        """One row for a runs table."""
-        best = self.best()
-        main = next((k for k in ("val_accuracy", "val_r2", "val_f1", "val_loss") if k in best), None)
-        c = self.config
-        return {
-            "name": self.name,
-            "model": c.get("model"),
-            "loss": c.get("loss"),
-            "optimizer": c.get("optimizer"),
-            "epochs": f"{len(self.history)}/{c.get('epochs')}",
-            "status": self.status,
-            "best": (f"{main}={best[main]:.4g}" if main else ""),
-            "time": sum(self.history["time"]) if "time" in self.history else 0.0,
-        }
+        """One row for a runs table ("when" is blank for a run of this session; "test": its test metric)."""
+        return summary_row(self)
 
 
 class RunRegistry(OrderedDict):
-    """This session's runs by name (``nbtrain.runs``)."""
+    """This session's runs by name (``nbtrain.runs``), backed by the run store: a finished run is
+    written there (:meth:`keep`), and :meth:`listing` and :meth:`find` reach the runs of earlier sessions.
+
+    >>> nbtrain.runs.listing()       # doctest: +SKIP
+    [StoredRun('iris~1', completed, 20/20 epochs, 2026-12-01 10:00), Run('iris', completed, 20/20 epochs)]
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setting = ""  # "": NBTRAIN_STORE, else .nbtrain/runs; None: off; else a folder
+        self._stores: dict = {}  # one RunStore per folder: each warns once
 
     def next_name(self) -> str:
         i = 1
@@ -207,6 +215,63 @@ class RunRegistry(OrderedDict):
         self.pop(run.name, None)
         self[run.name] = run
         return run
+
+    # ------------------------------------------------------------------ the run store
+    def use_store(self, store) -> None:
+        """Keep finished runs in folder ``store``; None turns the store off, "" restores the default."""
+        self._setting = store if store is None or store == "" else os.path.abspath(os.path.expanduser(store))
+
+    @property
+    def store(self) -> RunStore | None:
+        """The run store in use, or None when it is off."""
+        setting = self._setting
+        if setting == "":
+            env = os.environ.get("NBTRAIN_STORE")
+            setting = DEFAULT_PATH if env is None else (env or None)  # NBTRAIN_STORE="" turns it off
+        if setting is None:
+            return None
+        path = os.path.abspath(os.path.expanduser(setting))
+        if path not in self._stores:
+            self._stores[path] = RunStore(path)
+        return self._stores[path]
+
+    def keep(self, run) -> None:
+        """Write a run that has ended to the run store.  Never raises (see ``RunStore.put``)."""
+        store = self.store
+        if store is not None and run is not None:
+            store.put(run)
+
+    def _labelled(self):
+        """(label, entry) for every stored run, newest first under each name: the newest stored run
+        of a name is ``name``, older ones ``name~1``, ``name~2``; a run of this session under that name
+        is the newest (its own entry, once written, is ``name``)."""
+        store = self.store
+        groups: dict = {}
+        for e in store.entries() if store is not None else []:
+            groups.setdefault(e["name"], []).append(e)
+        out = []
+        for name, es in groups.items():
+            live = name in self
+            own = [e for e in es if live and e["session"] == runstore.SESSION]
+            older = sorted((e for e in es if e not in own), key=lambda e: e["time"], reverse=True)
+            out += [(name, e) for e in own]
+            out += [(name if k == 0 else f"{name}~{k}", e) for k, e in enumerate(older, start=int(live))]
+        return out, store
+
+    def listing(self) -> list:
+        """Runs of earlier sessions (read from the store, oldest first), then this session's runs."""
+        labelled, store = self._labelled()
+        stored = [StoredRun(e, label, store) for label, e in labelled if not (e["name"] in self and label == e["name"])]
+        return sorted(stored, key=lambda r: r.time) + list(self.values())
+
+    def stored(self, name: str) -> StoredRun | None:
+        """The stored run called ``name`` (also this session's own copy of a run), or None."""
+        labelled, store = self._labelled()
+        return next((StoredRun(e, label, store) for label, e in labelled if label == name), None)
+
+    def find(self, name: str):
+        """The run called ``name``: one of this session's, else a stored one (``name~1``, ...), else None."""
+        return self[name] if name in self else self.stored(name)
 
     def __repr__(self) -> str:
         if not self:

@@ -231,17 +231,19 @@ def evaluate(run, on: str = "test", metrics=None, plot=None) -> EvalResult:
     return EvalResult(values, table, figures)
 
 
-RUN_COLUMNS = ("name", "model", "loss", "optimizer", "epochs", "status", "best", "time")
+RUN_COLUMNS = ("name", "when", "model", "loss", "optimizer", "epochs", "status", "best", "test", "time")
+_OPTIONAL = ("when", "test")  # shown only where some run has one: stored runs of earlier sessions, evaluated runs
 
 
 def runs_table(runs) -> Table:
-    """This session's runs, one row each (see ``Run.summary``)."""
+    """Runs, one row each (see ``Run.summary``)."""
+    summaries = [run.summary() for run in runs]
+    columns = [c for c in RUN_COLUMNS if c not in _OPTIONAL or any(s.get(c) for s in summaries)]
     rows = []
-    for run in runs:
-        s = run.summary()
+    for s in summaries:
         s["time"] = f"{s.get('time', 0.0):.1f}s"
-        rows.append([s.get(c, "") for c in RUN_COLUMNS])
-    return Table(RUN_COLUMNS, rows, title="runs" if rows else "runs: none yet")
+        rows.append([s.get(c, "") for c in columns])
+    return Table(columns, rows, title="runs" if rows else "runs: none yet")
 
 
 _CONFIG_KEYS = (

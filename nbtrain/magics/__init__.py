@@ -7,6 +7,7 @@ magics again.  Settings live on :class:`NbtrainMagics` (``%config NbtrainMagics.
 
 from __future__ import annotations
 
+from ..core import warmup
 from .core import NbtrainMagics
 from .tune import TuneMagics
 
@@ -17,8 +18,18 @@ def _loaded(ip):
     return next((c for c in ip.configurables if isinstance(c, NbtrainMagics)), None)
 
 
+def _warm_after_cell(result=None) -> None:
+    # the cell that loaded the extension has ended: warm the first run while the user types
+    warmup.start()
+
+
+def _wait_for_warmup(info=None) -> None:
+    # a cell never runs beside the warm-up (two threads importing one package can deadlock)
+    warmup.wait()
+
+
 def load_ipython_extension(ip) -> None:
-    """Register the magics and the settings object (loading twice is harmless)."""
+    """Register the magics and the settings object (loading twice is harmless); warm the first run."""
     if _loaded(ip) is not None:
         return
     magics = NbtrainMagics(shell=ip, parent=ip)  # parent: settings from ipython_config.py apply
@@ -27,6 +38,9 @@ def load_ipython_extension(ip) -> None:
     ip.register_magics(magics.tune)
     if magics not in ip.configurables:  # register_magics adds it on IPython 8+; %config needs it there
         ip.configurables.append(magics)
+    for event, callback in (("post_run_cell", _warm_after_cell), ("pre_run_cell", _wait_for_warmup)):
+        if callback not in ip.events.callbacks[event]:
+            ip.events.register(event, callback)
 
 
 def unload_ipython_extension(ip) -> None:
@@ -43,3 +57,6 @@ def unload_ipython_extension(ip) -> None:
                     del mm.magics[kind][name]
         mm.registry.pop(type(owner).__name__, None)
     ip.configurables[:] = [c for c in ip.configurables if c not in owners]
+    for event, callback in (("post_run_cell", _warm_after_cell), ("pre_run_cell", _wait_for_warmup)):
+        if callback in ip.events.callbacks[event]:
+            ip.events.unregister(event, callback)

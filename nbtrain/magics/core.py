@@ -8,7 +8,7 @@ import re
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Enum, Int, TraitError, Unicode, validate
+from traitlets import Enum, Int, TraitError, Unicode, observe, validate
 
 from ..core.errors import NbtrainError
 from ..core.run import runs
@@ -65,6 +65,12 @@ class NbtrainMagics(Magics):
         "notebook, text in a terminal), notebook, console or none.",
     ).tag(config=True)
     seed = Int(0, min=0, help="Default random seed for %%train (--seed overrides it).").tag(config=True)
+    store = Unicode(
+        "",
+        allow_none=True,
+        help="Folder where finished runs are kept (the run store), listed by %runs in later kernels; None "
+        "turns it off; '' (default): NBTRAIN_STORE, else .nbtrain/runs in the working directory.",
+    ).tag(config=True)
 
     @validate("device")
     def _check_device(self, proposal):
@@ -72,6 +78,12 @@ class NbtrainMagics(Magics):
         if not _DEVICE.match(value):
             raise TraitError(f"NbtrainMagics.device must be auto, cpu, cuda, cuda:N or mps, got {proposal['value']!r}.")
         return value
+
+    @observe("store")
+    def _use_store(self, change):
+        from ..api import configure
+
+        configure(store=change["new"])
 
     # ------------------------------------------------------------------ %%train
     @magic_arguments("%train")  # the usage line then reads "%%train"
@@ -154,7 +166,12 @@ class NbtrainMagics(Magics):
 
     # ------------------------------------------------------------------ %evaluate
     @magic_arguments()
-    @argument("name", nargs="?", default=None, help="run name (default: the latest run)")
+    @argument(
+        "name",
+        nargs="?",
+        default=None,
+        help="run name, or a stored run's: name~1 is the one before (default: the latest run)",
+    )
     @argument("--on", choices=["test", "val", "train"], default="test", help="which split (default: test)")
     @argument(
         "--metrics",
@@ -169,7 +186,8 @@ class NbtrainMagics(Magics):
     )
     @line_magic("evaluate")
     def evaluate(self, line):
-        """Evaluate a run on a split: a metric table (and plots); returns the metrics dict."""
+        """Evaluate a run on a split: a metric table (and plots); returns the metrics dict.  A stored run of
+        an earlier session shows the metrics saved when it was evaluated in its session."""
         from ..display.evaluation import evaluate as evaluate_run
 
         args = parse(self.evaluate, line, "%evaluate")
@@ -211,15 +229,16 @@ class NbtrainMagics(Magics):
     # ------------------------------------------------------------------ %runs, %compare, %train_panel
     @line_magic("runs")
     def runs(self, line=""):
-        """A table of this session's runs: name, model, loss, optimizer, epochs, status, best val metric, time."""
+        """A table of the runs: this session's and the stored ones of earlier sessions (when), with model,
+        loss, optimizer, epochs, status, best val metric, test metric (once evaluated) and time."""
         from ..display.evaluation import runs_table
 
         if line.strip():
             raise UsageError("%runs takes no arguments; use %evaluate NAME or %compare A B for one run's details.")
-        return runs_table(list(runs.values()))
+        return runs_table(runs.listing())
 
     @magic_arguments()
-    @argument("names", nargs="*", help="runs to compare (default: every run of this session)")
+    @argument("names", nargs="*", help="runs to compare, stored ones too (default: every run of this session)")
     @line_magic("compare")
     def compare(self, line):
         """Overlaid loss curves and configs / final metrics side by side, differing settings marked."""
@@ -253,9 +272,11 @@ class NbtrainMagics(Magics):
             if not runs:
                 raise UsageError("there are no runs yet; train one with %%train (or nbtrain.train) first.")
             return runs[next(reversed(runs))]
-        if name in runs:
-            return runs[name]
-        close = difflib.get_close_matches(name, list(runs), n=1, cutoff=0.6)
+        found = runs.find(name)  # this session's, else the run store's (name~1: the one before the newest)
+        if found is not None:
+            return found
+        names = [r.name for r in runs.listing()]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        known = ", ".join(runs) if runs else "none yet; train one with %%train"
+        known = ", ".join(names) if names else "none yet; train one with %%train"
         raise UsageError(f"no run named {name!r}: {hint}runs are: {known}.")

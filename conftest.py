@@ -1,0 +1,27 @@
+"""Nothing that the tests or the notebooks under nbval train is written into this checkout.
+
+Kernels and subprocesses that tests start inherit ``NBTRAIN_STORE``, a temporary run store (tests in
+this process use one per test: ``tests/conftest.py``).  Each notebook under nbval gets a fresh one,
+so one notebook's ``%runs`` never lists another notebook's runs.
+"""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_BASE = tempfile.mkdtemp(prefix="nbtrain-test-stores-")
+os.environ["NBTRAIN_STORE"] = os.path.join(_BASE, "session")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    notebook = item.parent
+    if type(item).__name__ == "IPyNbCell" and getattr(notebook, "kernel", None) is None:
+        # nbval starts a notebook's kernel when its first cell is set up, with this environment
+        os.environ["NBTRAIN_STORE"] = tempfile.mkdtemp(prefix="notebook-", dir=_BASE)
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_BASE, ignore_errors=True)
