@@ -1,6 +1,6 @@
 # nbtrain: set-up, demo and tests.  Everything installs into .venv.
 # TORCH is the torch requirement; the default pins the CPU build used in CI.
-# On a CUDA machine:  make test TORCH="torch>=2.2"
+# On a CUDA machine:  make test TORCH="torch>=2.4"
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV ?= .venv

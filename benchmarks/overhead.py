@@ -124,7 +124,7 @@ def bench(label, n, bs, epochs, repeats, device):
     )
     print(f"  {'loop':<20} {'median s':>9} {'vs hand (Adam)':>15}")
     for k, v in med.items():
-        print(f"  {k:<20} {v:>9.3f} {v / base:>14.3f}x")
+        print(f"  {k:<20} {v:>9.3f} {v / base:>14.3f}x", flush=True)
     return med
 
 

@@ -63,6 +63,10 @@ def train(
     monitor=None,
     processes=None,
     plot=True,
+    clip=None,
+    clip_value=None,
+    accumulate=1,
+    tf32=False,
 ) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
@@ -78,6 +82,11 @@ def train(
     ``display`` is "auto" (widgets + live plot in a notebook, text in a terminal), "notebook", "console" or
     "none"; ``plot=False`` keeps the panel and table but draws no loss plot.  ``processes=N`` trains with
     DDP on N ranks (see docs/distributed.md).
+
+    ``clip=1.0`` clips the gradients' total norm before each optimizer step (``clip_value=0.5``: each
+    element instead); ``accumulate=K`` takes one optimizer step per K batches, the same update as one
+    K-times-larger batch; ``tf32=True`` lets float32 matmuls and convolutions on CUDA use TF32 (faster,
+    about 3 significant digits per product) and turns on ``cudnn.benchmark``, for this run only.
 
     Every user mistake raises an :class:`nbtrain.NbtrainError` before training starts; ``nbtrain.runs``
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
@@ -103,7 +112,7 @@ def train(
         data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess, epochs=epochs,
         batch_size=batch_size, lr=lr, val=val, test=test, val_data=val_data, test_data=test_data, seed=seed,
         device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
-        compile=compile, monitor=monitor,
+        compile=compile, monitor=monitor, clip=clip, clip_value=clip_value, accumulate=accumulate, tf32=tf32,
     )  # fmt: skip
     if isinstance(lr, str):  # lr="auto" (%%train --lr auto): the learning-rate finder runs first
         from .core.tune.finder import auto_lr

@@ -92,9 +92,7 @@ def main(argv) -> int:
     n = min(2, gpus)
     try:
         t = time.perf_counter()
-        many = train_processes(
-            dict(data=(X, y), device=rank_dev, **kw), processes=n, backend=backend, start="spawn", display="none"
-        )
+        many = train_processes(dict(data=(X, y), device=rank_dev, **kw), processes=n, backend=backend, start="spawn")
         results["nccl_wall_s"] = time.perf_counter() - t
         compare(f"{backend}, {n} rank(s) on {n} {'GPU(s)' if not cpu else 'CPU process(es)'}", one, many)
     except Exception as exc:
@@ -105,7 +103,7 @@ def main(argv) -> int:
         try:
             t = time.perf_counter()
             shared = train_processes(
-                dict(data=(X, y), device=rank_dev, **kw), processes=2, backend="gloo", start="spawn", display="none"
+                dict(data=(X, y), device=rank_dev, **kw), processes=2, backend="gloo", start="spawn"
             )
             results["gloo_shared_wall_s"] = time.perf_counter() - t
             compare("gloo, 2 ranks sharing " + dev, one, shared)

@@ -1,5 +1,7 @@
 """Device choice and precision as null objects: the loop always calls ``precision.autocast()``,
-``precision.backward(loss)`` and ``precision.step(optimizer)``; on fp32 they are plain calls."""
+``precision.backward(loss)``, ``precision.unscale(optimizer)`` (before clipping) and
+``precision.step(optimizer)``; on fp32 they are plain calls.  ``tf32(enabled)`` allows TF32 math for
+one run and puts the user's settings back after it."""
 
 from __future__ import annotations
 
@@ -62,6 +64,9 @@ class Precision:
     def backward(self, loss):
         loss.backward()
 
+    def unscale(self, optimizer):
+        """Gradients in their true scale, before clipping (only fp16's GradScaler scales them)."""
+
     def step(self, optimizer):
         optimizer.step()
 
@@ -86,7 +91,13 @@ class AutocastPrecision(Precision):
     def backward(self, loss):
         (self.scaler.scale(loss) if self.scaler else loss).backward()
 
+    def unscale(self, optimizer):
+        if self.scaler:
+            self.scaler.unscale_(optimizer)
+
     def step(self, optimizer):
+        # with a fused optimizer (adam, adamw, sgd, adagrad) GradScaler hands the inf check to the
+        # kernel; any other optimizer makes it read found_inf on the host once per step
         if self.scaler:
             self.scaler.step(optimizer)
             self.scaler.update()
@@ -109,6 +120,43 @@ def make_precision(amp, device: torch.device) -> Precision:
         raise ConfigError(f"amp must be 'bf16' or 'fp16' (or None for full precision), got {amp!r}.")
     if device.type == "mps" and amp == "bf16":
         raise ConfigError("amp='bf16' is not supported on MPS; use amp='fp16' or no amp.")
-    if device.type == "cuda" and amp == "bf16" and not torch.cuda.is_bf16_supported():
-        raise DeviceError("this GPU does not support bf16; use amp='fp16'.")
+    if device.type == "cuda" and amp == "bf16":
+        check_bf16(device)
+    if amp == "fp16" and not hasattr(torch.amp, "GradScaler"):
+        raise ConfigError(
+            f"amp='fp16' needs torch 2.3 or newer (torch.amp.GradScaler); this is torch {torch.__version__}."
+        )
     return AutocastPrecision(torch.bfloat16 if amp == "bf16" else torch.float16, device)
+
+
+def check_bf16(device: torch.device) -> None:
+    """bf16 only where the run's own GPU runs it natively (compute capability 8.0+: A100, H100, RTX 30xx
+    and later).  ``torch.cuda.is_bf16_supported()`` is also true where bf16 is emulated (V100, T4), slowly."""
+    major, minor = torch.cuda.get_device_capability(device)
+    if major < 8:
+        raise DeviceError(
+            f"amp='bf16' needs a GPU with native bf16 (compute capability 8.0 or newer); "
+            f"{torch.cuda.get_device_name(device)} is {major}.{minor}, where bf16 is emulated and slow. Use amp='fp16'."
+        )
+
+
+@contextlib.contextmanager
+def tf32(enabled: bool):
+    """With ``enabled``: TF32 for float32 matmuls and convolutions, and ``cudnn.benchmark`` (the fastest
+    convolution algorithm for each input shape), for the duration of a run; the previous settings come
+    back afterwards, so a user's own choice never leaks.  TF32 keeps float32's range with a 10-bit
+    mantissa (about 3 significant digits per product, like fp16); accumulation stays float32.
+
+    >>> with tf32(True):      # doctest: +SKIP
+    ...     fit(run, job)
+    """
+    if not enabled:
+        yield
+        return
+    cuda, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = cuda.allow_tf32, cudnn.allow_tf32, cudnn.benchmark
+    cuda.allow_tf32 = cudnn.allow_tf32 = cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        cuda.allow_tf32, cudnn.allow_tf32, cudnn.benchmark = saved

@@ -1,13 +1,15 @@
-"""The training loop: the only code that runs batches and emits events.
+"""``fit``: one run in this process, on the one training engine (``core/engine.py``), and what its
+failures mean.
 
-Batch losses stay on the device in a list; the host reads them once per epoch (or when a
-throttled view calls ``run.live.loss()``).  Stop requests and KeyboardInterrupt are honoured at
-batch boundaries; either ends the run as "stopped" with the model and finished epochs intact.
+Batch losses stay on the device; the host reads the epoch's mean once at its end, and views read
+``run.live.loss()`` (throttled).  Stop requests and KeyboardInterrupt are honoured at batch
+boundaries; either ends the run as "stopped" with the model and finished epochs intact.  A NaN loss or
+an out-of-memory error ends it "failed" with the kept weights restored; any other error marks it
+"failed" and propagates.  The run's status is never left "running".
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +17,12 @@ from typing import Any
 
 import torch
 
+from .device import tf32
+from .early import EarlyStopping
+from .engine import Engine, Local
+from .errors import quote
 from .events import CallbackList
 from .store import CheckpointWriteError
-
-
-class _StopRequested(Exception):
-    pass
-
 
 _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 # CUDA raises torch.OutOfMemoryError; the CPU allocator and MPS raise a RuntimeError with these words
@@ -38,7 +39,16 @@ def _empty_cache() -> None:
 
 
 class Live:
-    """Counters of the epoch in progress, for views.  ``loss()`` is a host sync: call it throttled."""
+    """Counters of the epoch in progress, for views: ``epoch``, ``batch``, ``num_batches``, ``step``
+    (batches since the run began), ``epoch_start``; ``loss()`` and ``losses_since(k)`` read numbers.
+
+    Reading a number from the device is a host sync, so both reads are throttled here: at most one
+    every ``min_interval`` seconds (in between, ``loss()`` returns its last value and
+    ``losses_since`` returns ``[]``).  Each read costs work for the batches since the previous read
+    only: a running sum on the device is advanced, never rebuilt.
+    """
+
+    min_interval = 0.2
 
     def __init__(self):
         self.epoch = 0
@@ -46,28 +56,74 @@ class Live:
         self.num_batches = 0
         self.step = 0
         self.epoch_start = time.perf_counter()
-        self._losses: list = []
+        self._losses: list = []  # this epoch's batch losses: 0-d device tensors, each its batch's mean
+        self._rows: list = []  # rows of each batch trained in this process
+        self._reset_reads()
+
+    def _reset_reads(self) -> None:
+        self._sum, self._summed, self._rows_summed = None, 0, 0
+        self._last = (None, None)  # (time of the last loss() read, its value)
+        self._last_since = None
+
+    def begin(self, epoch: int, num_batches: int) -> None:
+        self.epoch, self.batch, self.num_batches = epoch, 0, num_batches
+        self._losses, self._rows = [], []
+        self._reset_reads()
+        self.epoch_start = time.perf_counter()
+
+    def record(self, loss, rows: int) -> None:
+        """One batch done (the engine calls this; a list append, no device work)."""
+        self._losses.append(loss)
+        self._rows.append(rows)
+        self.batch += 1
+        self.step += 1
+
+    def release(self) -> None:
+        """Drop the epoch's device tensors (after an out-of-memory error)."""
+        self._losses, self._rows = [], []
+        self._reset_reads()
 
     def loss(self) -> float | None:
-        """Mean training loss of the current epoch so far (reads from the device)."""
-        losses = self._losses[: self.batch]
-        if not losses:
+        """Mean training loss of the current epoch so far, size-weighted (one host read, throttled)."""
+        b = min(self.batch, len(self._losses))
+        if not b:
             return None
-        return float(torch.stack(losses).float().mean())
+        t, value = self._last
+        now = time.monotonic()
+        if t is not None and (now - t < self.min_interval or b == self._summed):
+            return value
+        new = torch.stack(self._losses[self._summed : b]).float()
+        rows = self._rows[self._summed : b]
+        part = (new * torch.tensor(rows, dtype=torch.float32, device=new.device)).sum()
+        self._sum = part if self._sum is None else self._sum + part
+        self._summed, self._rows_summed = b, self._rows_summed + sum(rows)
+        value = float(self._sum) / max(1, self._rows_summed)  # the host read
+        self._last = (now, value)
+        return value
+
+    def losses_since(self, k: int) -> list:
+        """The mean loss of each batch after the first ``k`` of this epoch, as floats (one host read);
+        ``[]`` when called again within ``min_interval`` seconds.  For a dense running trace."""
+        b = min(self.batch, len(self._losses))
+        now = time.monotonic()
+        if k >= b or (self._last_since is not None and now - self._last_since < self.min_interval):
+            return []
+        self._last_since = now
+        return torch.stack(self._losses[max(0, k) : b]).float().tolist()
 
 
 @dataclass
 class Job:
     """Everything the loop needs, prepared and checked by ``nbtrain.train``."""
 
-    model: torch.nn.Module
+    model: torch.nn.Module  # what trains: the run's module, or torch.compile's wrapper of it
     loss_fn: Callable
     optimizer: torch.optim.Optimizer
     precision: Any
     train_batches: Any
     val_batches: Any = None
     scheduler: Any = None
-    scheduler_per_batch: bool = False
+    scheduler_per_batch: bool = False  # stepped after every optimizer step (not every micro-batch)
     epochs: int = 10
     start_epoch: int = 1
     evaluator: Callable | None = None  # (model, batches) -> dict of val metrics incl. "loss"
@@ -76,142 +132,86 @@ class Job:
     monitor_higher: bool = False
     batch_size: int = 0
     checkpoint: Callable | None = None  # (run, epoch) -> None, writes a checkpoint
-    early: Any = None  # (best_state, best_value, bad_epochs): kept for checkpoints/resume
+    early: EarlyStopping | None = None  # made from patience/monitor; its state goes into checkpoints
     callbacks: CallbackList = field(default_factory=CallbackList)
+    clip: float | None = None  # max total gradient norm
+    clip_value: float | None = None  # max absolute gradient element
+    accumulate: int = 1  # micro-batches per optimizer step
+    tf32: bool = False  # TF32 matmuls/convolutions and cudnn.benchmark for this run (CUDA)
+
+    def __post_init__(self):
+        if self.early is None and self.patience is not None:
+            self.early = EarlyStopping(self.patience, self.monitor, self.monitor_higher)
 
 
-def _snapshot(model) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+def fit(run, job: Job, par=None) -> str:
+    """Train ``job.model`` for the remaining epochs, recording into ``run``; returns the final status.
 
-
-def _restore(model, state: dict) -> None:
-    model.load_state_dict(state)
-
-
-def fit(run, job: Job) -> None:
-    """Train ``job.model`` for the remaining epochs, recording into ``run``.  Exceptions other
-    than stop/interrupt mark the run "failed" and propagate after ``on_fit_end``."""
-    cbs, model, opt, prec = job.callbacks, job.model, job.optimizer, job.precision
-    loss_fn, sched = job.loss_fn, job.scheduler
-    live = run.live
+    ``par`` is the engine's plug-in (default: one process).  In one process, exceptions other than
+    stop/interrupt/out-of-memory/checkpoint-write mark the run "failed" and propagate after
+    ``on_fit_end``; on a distributed rank every exception propagates (the launcher reports it).
+    """
+    par = par or Local()
+    cbs, live = job.callbacks, run.live
     run.status = "running"
-    cbs.on_fit_start(run)
-    status, reason = "completed", None
-    best_state, best_value, bad_epochs = job.early or (None, math.inf, 0)
-    good_state = _snapshot(model)
-    sizes, oom = None, False
+    status, reason, oom, engine = "failed", None, False, None
     try:
-        for epoch in range(job.start_epoch, job.epochs + 1):
-            if run.stop_requested:
-                raise _StopRequested
-            nb = len(job.train_batches)
-            live.epoch, live.batch, live.num_batches = epoch, 0, nb
-            live._losses = losses = []
-            live.epoch_start = t0 = time.perf_counter()
-            cbs.on_epoch_start(run, epoch)
-            model.train()
-            batch = 0
-            per_batch_sched = sched if job.scheduler_per_batch else None
-            bsizes = []
-            for xb, yb in job.train_batches.epoch():
-                with prec.autocast():
-                    out = model(xb)
-                    loss = loss_fn(out, yb)
-                opt.zero_grad(set_to_none=True)
-                prec.backward(loss)
-                prec.step(opt)
-                if per_batch_sched is not None:
-                    per_batch_sched.step()
-                losses.append(loss.detach())
-                bsizes.append(len(yb))
-                batch += 1
-                live.batch = batch
-                live.step += 1
-                cbs.on_batch_end(run, epoch, batch, nb)
-                if run.stop_requested:
-                    raise _StopRequested
-            # one host sync per epoch: the size-weighted mean of the batch losses
-            stacked = torch.stack(losses).float()
-            if sizes is None or len(sizes) != len(bsizes):
-                sizes = torch.tensor(bsizes, dtype=torch.float32, device=stacked.device)
-            train_loss = float((stacked * sizes).sum() / sizes.sum())
-            if not math.isfinite(train_loss):
-                bad = int(torch.nonzero(~torch.isfinite(stacked))[0, 0]) + 1
-                _restore(model, good_state)
-                status = "failed"
-                reason = (
-                    f"the training loss became {'NaN' if math.isnan(stacked[bad - 1]) else 'infinite'} "
-                    f"at epoch {epoch}, step {bad}; the weights of the last good epoch were kept. "
-                    "Try a smaller learning rate, standardize the features, or use gradient clipping."
-                )
-                break
-            row = {"epoch": float(epoch), "train_loss": train_loss}
-            if job.val_batches is not None and job.evaluator is not None:
-                vals = job.evaluator(model, job.val_batches)
-                row.update({f"val_{k}": v for k, v in vals.items()})
-            row["lr"] = float(opt.param_groups[0]["lr"])
-            if sched is not None and not job.scheduler_per_batch:
-                sched.step()
-            row["time"] = time.perf_counter() - t0
-            # record first, then tell the views: an interrupt inside a view keeps this epoch
-            logs = cbs.floats(row)
-            run.history.append(logs)
-            good_state = _snapshot(model)
-            cbs.on_epoch_end(run, epoch, logs)
-            # early stopping on the monitored value (lower is better for losses)
-            if job.patience is not None:
-                value = logs.get(job.monitor, logs["train_loss"])
-                if job.monitor_higher:
-                    value = -value
-                if value < best_value:
-                    best_value, best_state, bad_epochs = value, good_state, 0
-                    run.best_epoch = epoch
-                else:
-                    bad_epochs += 1
-            job.early = (best_state, best_value, bad_epochs)
-            if job.checkpoint is not None:
-                job.checkpoint(run, epoch)
-            if job.patience is not None and bad_epochs >= job.patience:
-                reason = f"early stopping: no improvement of {job.monitor} for {job.patience} epochs"
-                break
-    except _StopRequested:
-        status, reason = "stopped", run.stop_reason or "stop requested"
-        cbs.on_interrupt(run, reason=reason)
+        with tf32(job.tf32):
+            engine = Engine(run, job, par)
+            engine.keep_initial()
+            cbs.on_fit_start(run)
+            status, reason = engine.train()
+            if status != "failed":
+                engine.restore_best()
     except KeyboardInterrupt:
+        if par.distributed:
+            raise
         status, reason = "stopped", "interrupted (KeyboardInterrupt)"
         run.request_stop(reason)
         cbs.on_interrupt(run, reason=reason)
+        status, reason = _restore_best(engine, status, reason)
     except CheckpointWriteError as exc:
         # disk full / no permission: the previous checkpoint is intact, this epoch stays in memory
         status, reason = "failed", f"{exc} The model and history of epoch {live.epoch} are kept in this run."
     except BaseException as exc:
-        if not _is_oom(exc):
+        if par.distributed or not _is_oom(exc):
             run.status, run.error = "failed", f"{type(exc).__name__}: {exc}"
-            try:
+            if not par.distributed:
                 cbs.on_fit_end(run, status="failed")
-            finally:
-                raise
-        # out of memory: free what the failed step held, keep the last finished epoch's weights
-        losses = out = loss = xb = yb = exc = None
-        live._losses = []
-        opt.zero_grad(set_to_none=True)
-        _restore(model, good_state)
+            raise
+        # out of memory: free what the failed step held, keep the kept weights
+        exc = None
+        live.release()
+        job.optimizer.zero_grad(set_to_none=True)
+        if engine is not None:
+            engine.restore_kept()
         status, oom = "failed", True
         where = f"step {live.batch + 1}" if live.batch < live.num_batches else "validation"
+        kept = engine.kept() if engine is not None else "the model was left as it was"
         reason = (
-            f"out of memory at epoch {live.epoch}, {where} with batch size {job.batch_size}; "
-            f"the weights of the last finished epoch were kept. Try a smaller batch size, "
-            f"e.g. batch_size={max(1, job.batch_size // 2)}."
+            f"out of memory at epoch {live.epoch}, {where} with batch size {job.batch_size}; {kept}. "
+            f"Try a smaller batch size, e.g. batch_size={max(1, job.batch_size // 2)}."
         )
     finally:
         live.batch = 0
+        if run.status == "running":
+            run.status = "failed"  # set again below; stays if an exception is on its way out
     if oom:
         _empty_cache()  # here, not in the except block: the traceback (and the activations its frames hold) is gone
-    if job.patience is not None and best_state is not None and status != "failed":
-        _restore(model, best_state)
     run.status = status
     if status == "failed":
         run.error = reason
     elif reason:
         run.note = reason
     cbs.on_fit_end(run, status=status)
+    return status
+
+
+def _restore_best(engine, status: str, reason: str | None):
+    """After an interrupt: the best weights with patience, as at any other end."""
+    try:
+        if engine is not None:
+            engine.restore_best()
+    except Exception as exc:  # never leave the run "running" over a failed restore
+        return "failed", f"the best epoch's weights could not be restored: {quote(exc)}"
+    return status, reason

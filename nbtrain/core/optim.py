@@ -2,8 +2,12 @@
 
 ``gd`` is true full-batch gradient descent (one step per epoch over the whole training split);
 ``sgd`` is mini-batch SGD.  Keyword arguments pass through: ``"sgd(lr=0.1, momentum=0.9)"``.
-Where PyTorch has a fused implementation for the device (Adam, AdamW), it is used: same update
-rule, fewer kernel launches.
+Where PyTorch has a fused implementation for the device, it is used: same update rule, fewer kernel
+launches, and with fp16 no host sync in GradScaler's step (the kernel skips a step with inf
+gradients itself).  Adam and AdamW are fused on CPU and CUDA; SGD on CUDA, and on the CPU with fp16;
+Adagrad on the CPU with fp16.  (SGD on a CPU in fp32 keeps torch's default kernel, whose rounding
+every CPU result so far was computed with.)  RMSprop has no fused kernel: with fp16 it costs one host
+sync per optimizer step.
 """
 
 from __future__ import annotations
@@ -25,7 +29,24 @@ OPTIMIZERS = {
     "adagrad": torch.optim.Adagrad,
 }
 DEFAULT_LR = {"gd": 0.1, "sgd": 0.01, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 1e-2}
-_FUSABLE = ("adam", "adamw")
+
+
+# fused CPU kernels (Adam, AdamW, SGD, Adagrad) arrived in torch 2.4, the oldest torch nbtrain supports;
+# an older torch still trains (torch's default kernels) instead of failing at the first step
+_CPU_FUSED = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 4)
+
+
+def _fuses(name: str, device: str, fp16: bool) -> bool:
+    """Does the preset ``name`` get torch's fused kernel on ``device``?"""
+    if device == "cpu" and not _CPU_FUSED:
+        return False
+    if name in ("adam", "adamw"):
+        return device in ("cpu", "cuda")
+    if name in ("sgd", "gd"):
+        return device == "cuda" or (fp16 and device == "cpu")
+    return name == "adagrad" and fp16 and device == "cpu"
+
+
 SCHEDULERS = ("onecycle", "cosine", "step")
 
 
@@ -53,7 +74,7 @@ def optimizer_name(spec) -> str:
     return getattr(spec, "__name__", type(spec).__name__)
 
 
-def build_optimizer(spec, params, lr=None, device: torch.device | None = None):
+def build_optimizer(spec, params, lr=None, device: torch.device | None = None, fp16: bool = False):
     """Return ``(optimizer, OptimizerInfo)`` for a preset, a ``torch.optim`` class, a factory or an instance."""
     params = [p for p in params if p.requires_grad]
     if not params:
@@ -79,7 +100,7 @@ def build_optimizer(spec, params, lr=None, device: torch.device | None = None):
                 f"optimizer {p.name!r} does not take {', '.join(bad)}; it accepts "
                 f"{', '.join(sorted(a for a in allowed if not a.startswith('_')))}."
             )
-        if p.name in _FUSABLE and "fused" not in kwargs and "foreach" not in kwargs and _can_fuse(params, device):
+        if "fused" not in kwargs and "foreach" not in kwargs and _can_fuse(params, device, p.name, fp16):
             kwargs["fused"] = True
         try:
             opt = cls(params, lr=float(rate), **kwargs)
@@ -114,9 +135,28 @@ def build_optimizer(spec, params, lr=None, device: torch.device | None = None):
     )
 
 
-def _can_fuse(params, device) -> bool:
+def _can_fuse(params, device, name: str, fp16: bool) -> bool:
     dev = device.type if device is not None else params[0].device.type
-    return dev in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
+    return _fuses(name, dev, fp16) and all(p.is_floating_point() for p in params)
+
+
+def fuse_for(optimizer, name: str, device: torch.device, fp16: bool) -> bool:
+    """Switch a preset optimizer that was built for the CPU (a distributed run is prepared in the kernel)
+    to torch's fused kernel where ``device`` and ``fp16`` call for it, before its first step.  Returns
+    True if it switched.  Only presets are touched: a user's own optimizer keeps what it was given."""
+    if name not in OPTIMIZERS or not _fuses(name, device.type, fp16) or optimizer.state:
+        return False
+    groups = optimizer.param_groups
+    if any(g.get("fused") or g.get("foreach") or g.get("differentiable") for g in groups):
+        return False
+    if not all(p.is_floating_point() for g in groups for p in g["params"]):
+        return False
+    for g in groups:
+        g["fused"], g["foreach"] = True, None
+    # what the optimizers' __init__ sets for fused=True: GradScaler then hands the inf check to the kernel
+    optimizer._step_supports_amp_scaling = True
+    optimizer._need_device_dtype_check_for_fused = True
+    return True
 
 
 def build_scheduler(spec, optimizer, epochs: int, steps_per_epoch: int, lr: float):

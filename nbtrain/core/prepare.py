@@ -55,6 +55,10 @@ def prepare(
     compile=False,
     monitor=None,
     name="run",
+    clip=None,
+    clip_value=None,
+    accumulate=1,
+    tf32=False,
 ):
     """Build ``(run, job)``.  Raises NbtrainError subclasses for user mistakes; trains nothing."""
     opts = check_options(
@@ -74,6 +78,10 @@ def prepare(
         metrics=metrics,
         compile=compile,
         optimizer=optimizer,
+        clip=clip,
+        clip_value=clip_value,
+        accumulate=accumulate,
+        tf32=tf32,
     )
     spec = preprocessing.parse(preprocess)
     torch.manual_seed(opts.seed)  # before the data is read: a random Dataset and the model's init repeat
@@ -161,9 +169,9 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
     """The optimizer, scheduler, metrics and monitor; then the Run (what users keep) and the Job (what
     the loop needs)."""
     dev, net = opts.device, parts.net
-    opt, info = build_optimizer(optimizer, net.parameters(), opts.lr, dev)
+    opt, info = build_optimizer(optimizer, net.parameters(), opts.lr, dev, fp16=opts.precision.name == "fp16")
     train_batches = inputs.batches["train"]
-    steps = len(train_batches)
+    steps = -(-len(train_batches) // opts.accumulate)  # optimizer steps per epoch: what a scheduler counts
     sched, per_batch = build_scheduler(scheduler, opt, opts.epochs, steps, info.lr)
     _dry_run_presets(optimizer, scheduler, opts.lr, dev, opts.epochs, steps, info.lr)
     names = parse_metrics(opts.metrics, inputs.task)
@@ -197,13 +205,17 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         "model_spec": model if isinstance(model, str) or model is None else None,
         "compile": opts.compile,
         "monitor": monitor,
+        "clip": opts.clip,
+        "clip_value": opts.clip_value,
+        "accumulate": opts.accumulate,
+        "tf32": opts.tf32,
     }
     run = Run(opts.name, net, task=inputs.task, config=config, preprocess=inputs.transformer, codec=inputs.codec)
     run._splits = dict(inputs.batches)
     run._precision, run._device = opts.precision, dev
     run._generator = inputs.generator
     job = Job(
-        model=torch.compile(net) if opts.compile else net,
+        model=_compiled(net) if opts.compile else net,
         loss_fn=parts.loss,
         optimizer=opt,
         precision=opts.precision,
@@ -217,8 +229,23 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         monitor=monitor,
         monitor_higher=higher,
         batch_size=inputs.batch_size,
+        clip=opts.clip,
+        clip_value=opts.clip_value,
+        accumulate=opts.accumulate,
+        tf32=opts.tf32,
     )
     return run, job
+
+
+def _compiled(net):
+    """``torch.compile(net)``; where this torch cannot compile on this Python, one clear error now."""
+    try:
+        return torch.compile(net)
+    except RuntimeError as exc:
+        raise ConfigError(
+            f"compile=True is not available with torch {torch.__version__} here ({first_line(exc)}); "
+            "update torch or train without compile."
+        ) from None
 
 
 def _describe(spec) -> str:

@@ -5,7 +5,8 @@ or a full disk mid-write leaves the previous checkpoint loadable.  A write that 
 ``CheckpointWriteError``; the loop ends the run as "failed" with the model and history in memory.
 Resuming restores every random-number state and the early-stopping state (best weights, best
 value, epochs without improvement), so on CPU the resumed run reaches bitwise the same weights as
-an uninterrupted one.
+an uninterrupted one.  Weights are always those of the original module (never torch.compile's
+``_orig_mod.`` keys), so a run resumes whichever way ``compile`` is set.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 
 import torch
 
+from .early import clean_keys
 from .errors import ConfigError, RunFileError, first_line
 from .history import History
 from .store import load_checkpoint, save_checkpoint
@@ -29,14 +31,6 @@ def _cpu(state):
     if isinstance(state, (list, tuple)):
         return type(state)(_cpu(v) for v in state)
     return state
-
-
-def _early(early):
-    """Early-stopping state (best weights, best value, epochs without improvement), or None."""
-    if early is None:
-        return None
-    state, value, bad = early
-    return {"state": _cpu(state) if state is not None else None, "value": float(value), "bad": int(bad)}
 
 
 def _path(path) -> str:
@@ -64,7 +58,7 @@ def make_checkpointer(path: str, job):
             "step": run.live.step,
             "best_epoch": run.best_epoch,
             "identity": {k: run.config.get(k) for k in _IDENTITY},
-            "early": _early(job.early),
+            "early": _cpu(job.early.state_dict()) if job.early is not None else None,
         }
         save_checkpoint(path, payload)
 
@@ -82,7 +76,7 @@ def resume(path: str, run, job) -> int:
                 f"{run.config.get(k)!r}); resume with the same declarations, or start fresh without resume."
             )
     try:
-        run.model.load_state_dict(ck["model"])
+        run.model.load_state_dict(clean_keys(ck["model"]))
         job.optimizer.load_state_dict(ck["optimizer"])
         if job.scheduler is not None and ck.get("scheduler") is not None:
             job.scheduler.load_state_dict(ck["scheduler"])
@@ -97,9 +91,14 @@ def resume(path: str, run, job) -> int:
     except (RuntimeError, TypeError, ValueError) as exc:
         raise RunFileError(f"checkpoint {path!r} has a damaged random-number state: {first_line(exc)}.") from None
     run.history = History(ck["history"])
-    early = ck.get("early")
-    if early is not None:
-        job.early = (early["state"], early["value"], early["bad"])
     run.live.step = int(ck.get("step", 0))
     run.best_epoch = ck.get("best_epoch")
+    early = ck.get("early")
+    if early is not None and job.early is not None:
+        try:
+            job.early.load_state_dict(dict(early, epoch=early.get("epoch", run.best_epoch)), like=run.model)
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+            raise RunFileError(
+                f"checkpoint {path!r}: its best-epoch weights do not fit this model: {first_line(exc)}."
+            ) from None
     return int(ck["epoch"]) + 1

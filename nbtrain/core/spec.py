@@ -43,6 +43,10 @@ class Options:
     metrics: Any  # None, a name or a list of names; parsed once the task is known
     compile: bool
     optimizer_name: str  # "adam", "sgd", ... or a class/factory name
+    clip: float | None = None  # max total gradient norm (clip_grad_norm_)
+    clip_value: float | None = None  # max absolute gradient element (clip_grad_value_)
+    accumulate: int = 1  # micro-batches per optimizer step
+    tf32: bool = False  # TF32 matmuls/convolutions + cudnn.benchmark for the run (CUDA)
 
     @property
     def full_batch(self) -> bool:
@@ -91,6 +95,15 @@ def fraction(value, name: str) -> float:
     return float(value)
 
 
+def positive_number(value, name: str, example: str):
+    if value is None:
+        return None
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    if not ok or not 0 < float(value) < float("inf"):
+        raise ConfigError(f"{name} must be a positive number, got {value!r:.60}; e.g. {name}={example}.")
+    return float(value)
+
+
 def check_options(
     *,
     name,
@@ -109,12 +122,23 @@ def check_options(
     metrics,
     compile,
     optimizer,
+    clip=None,
+    clip_value=None,
+    accumulate=1,
+    tf32=False,
 ) -> Options:
     """Validate ``train``'s options; raises ConfigError / DataTypeError naming the bad one."""
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     patience = positive_int(patience, "patience", allow_none=True)
     check_lr(lr)
+    clip = positive_number(clip, "clip", "1.0")
+    clip_value = positive_number(clip_value, "clip_value", "0.5")
+    if clip is not None and clip_value is not None:
+        raise ConfigError("clip= (max gradient norm) and clip_value= (max gradient element) are both set; use one.")
+    accumulate = positive_int(accumulate, "accumulate")
+    if not isinstance(tf32, bool):
+        raise ConfigError(f"tf32 must be True or False, got {tf32!r:.60}.")
     val = 0.0 if has_val_data else fraction(val, "val")
     test = 0.0 if has_test_data else fraction(test, "test")
     if val + test >= 1:
@@ -145,4 +169,8 @@ def check_options(
         metrics=metrics,
         compile=bool(compile),
         optimizer_name=optimizer_name(optimizer),
+        clip=clip,
+        clip_value=clip_value,
+        accumulate=accumulate,
+        tf32=tf32,
     )

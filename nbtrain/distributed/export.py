@@ -47,6 +47,10 @@ def export(
     monitor=None,
     name=None,
     backend=None,
+    clip=None,
+    clip_value=None,
+    accumulate=1,
+    tf32=False,
 ) -> str:
     """Check and prepare a run exactly as ``nbtrain.train`` would, and write it to ``path`` for
     ``python -m nbtrain.worker``.  ``processes`` (the total number of ranks, if known) only checks
@@ -70,6 +74,10 @@ def export(
         scheduler=scheduler,
         target=target,
         monitor=monitor,
+        clip=clip,
+        clip_value=clip_value,
+        accumulate=accumulate,
+        tf32=tf32,
     )
     world = check_processes(processes) if processes is not None else 1
     settings = rank_settings(world, device, amp, backend)

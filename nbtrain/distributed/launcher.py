@@ -63,6 +63,11 @@ def rank_settings(processes: int, device="auto", amp=None, backend=None, threads
         raise ConfigError("backend='nccl' needs device='cuda'; CPU ranks use backend='gloo'.")
     if amp not in (None, False, "", "fp32", "none") and str(amp).lower() not in ("bf16", "fp16"):
         raise ConfigError(f"amp must be 'bf16' or 'fp16' (or None for full precision), got {amp!r}.")
+    if kind == "cuda" and str(amp).lower() == "bf16":
+        from ..core.device import check_bf16
+
+        for i in range(min(processes, torch.cuda.device_count())):
+            check_bf16(torch.device("cuda", i))  # every rank's own GPU, here in the kernel
     return {"device": kind, "backend": backend, "amp": amp or None, "threads": threads, "processes": processes}
 
 
@@ -89,6 +94,24 @@ def prepare_for_ranks(args: dict, settings: dict, name: str):
             f"batch; use batch_size >= {world}."
         )
     return run, job
+
+
+def check_start(start, settings: dict) -> str:
+    """The start method to use; ``"fork"`` with CUDA is refused here, before anything is launched."""
+    start = start or "auto"
+    if start not in START_METHODS:
+        raise ConfigError(f"start must be one of {', '.join(START_METHODS)}, got {start!r}.")
+    if start == "fork" and settings["device"] == "cuda":
+        raise DeviceError(
+            "start='fork' cannot run CUDA ranks (a forked process cannot initialise CUDA: \"Cannot re-initialize "
+            "CUDA in forked subprocess\"); use start='spawn' (the default for GPUs) or torchrun."
+        )
+    if start == "fork" and torch.cuda.is_initialized():
+        raise DeviceError(
+            "CUDA is already initialised in this kernel, so ranks cannot be forked; "
+            "use start='spawn' (the default for GPUs) or torchrun."
+        )
+    return default_start(settings) if start == "auto" else start
 
 
 def default_start(settings: dict) -> str:
@@ -224,11 +247,7 @@ def run_ranks(
     """Start the ranks, relay until the end, clean up.  Returns ``run``."""
     import torch.distributed as dist
 
-    start = start or "auto"
-    if start not in START_METHODS:
-        raise ConfigError(f"start must be one of {', '.join(START_METHODS)}, got {start!r}.")
-    if start == "auto":
-        start = default_start(settings)
+    start = check_start(start, settings)
     outdir = tempfile.mkdtemp(prefix="nbtrain-ddp-")
     store = relay = None
     try:
@@ -283,6 +302,7 @@ def train_processes(args: dict, *, processes, callbacks=(), name=None, start="au
 
     processes = check_processes(processes)
     settings = rank_settings(processes, args.get("device", "auto"), args.get("amp"), backend)
+    start = check_start(start, settings)
     run_name = name or runs.next_name()
     run, job = prepare_for_ranks(args, settings, run_name)
     run.config["checkpoint"] = None

@@ -69,6 +69,7 @@ def rank_main(
 
         from ..core.device import make_precision
         from ..core.evaluation import make_evaluator
+        from ..core.optim import fuse_for
         from .ddp import ddp_fit
 
         if settings["device"] == "cuda":
@@ -87,6 +88,8 @@ def rank_main(
         _to_device(run, job, device)
         job.precision = make_precision(settings.get("amp"), device)
         run._precision = job.precision
+        # prepared in the kernel for the CPU: a preset optimizer gets the fused kernel this device has
+        fuse_for(job.optimizer, run.config.get("optimizer"), device, job.precision.name == "fp16")
         c = run.config
         evaluator = make_evaluator(
             job.loss_fn,
@@ -106,7 +109,7 @@ def rank_main(
             device=device,
             channel=channel,
             evaluator=evaluator,
-            stop_every=int(settings.get("stop_every", 1)),
+            stop_every=settings.get("stop_every"),  # None: rank 0 picks it (a check about every 0.2 s)
         )
         dist.destroy_process_group()
         channel.close()

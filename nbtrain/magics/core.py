@@ -129,6 +129,22 @@ class NbtrainMagics(Magics):
     )
     @argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision (default: off)")
     @argument("--compile", action="store_true", help="use torch.compile (default: off)")
+    @argument("--clip", type=float, default=None, help="clip the gradients' total norm to this (default: off)")
+    @argument(
+        "--clip-value",
+        type=float,
+        default=None,
+        dest="clip_value",
+        help="clip each gradient element to [-v, v] (default: off)",
+    )
+    @argument(
+        "--accumulate",
+        type=int,
+        default=1,
+        metavar="K",
+        help="one optimizer step per K batches, like one K-times-larger batch (default: 1)",
+    )
+    @argument("--tf32", action="store_true", help="TF32 matmuls and cudnn.benchmark on CUDA (default: off)")
     @argument(
         "--no-plot",
         action="store_true",

@@ -1,4 +1,5 @@
-"""GPU checks; skipped without CUDA (CI has none).  The lent-GPU script is benchmarks/gpu_check.py."""
+"""GPU checks; skipped without CUDA (CI has none).  The prepared GPU check is scripts/gpu_check.py;
+tests/gpu/test_gpu_check.py runs its checks under pytest."""
 
 import numpy as np
 import pytest

@@ -108,3 +108,22 @@ def test_earlier_runs_survive_an_oom_run():
     bad = _train(OOMAt(at=2), Snapshots(), name="bad")
     assert list(nbtrain.runs) == ["fine", "bad"]
     assert ok.status == "completed" and bad.status == "failed"
+
+
+def test_oom_with_patience_keeps_the_best_epoch():
+    """With early stopping the one kept copy is the best epoch's: an out-of-memory error falls back to it."""
+
+    class Best(nbtrain.Callback):
+        def __init__(self):
+            self.states = {}
+
+        def on_epoch_end(self, run, epoch, logs, **kw):
+            self.states[epoch] = (run.best_epoch, copy.deepcopy(run.model.state_dict()))
+
+    model, best = OOMAt(at=14), Best()  # 3 batches an epoch: the 14th step is epoch 5, batch 2
+    run = _train(model, best, epochs=6, patience=10, optimizer="sgd(lr=0.5)")
+    assert run.status == "failed" and "out of memory at epoch 5" in run.error, run.error
+    kept = best.states[4][0]
+    assert f"the weights of the best epoch ({kept}) were kept" in run.error
+    for k, v in best.states[kept][1].items():
+        assert torch.equal(run.model.state_dict()[k], v)

@@ -56,6 +56,10 @@ def test_help_shows_every_option_and_default(shell):
         "--patience",
         "--amp",
         "--compile",
+        "--clip",
+        "--clip-value",
+        "--accumulate",
+        "--tf32",
         "--no-plot",
         "--quiet",
         "--checkpoint",
@@ -66,8 +70,8 @@ def test_help_shows_every_option_and_default(shell):
     ):
         assert opt in doc, opt
     options = [line for line in doc.split("options:")[1].splitlines() if line.strip().startswith("--")]
-    assert len(options) == 19
-    assert doc.count("(default:") == 19
+    assert len(options) == 23
+    assert doc.count("(default:") == 23
     for magic in ("evaluate", "predict", "compare"):
         assert "(default:" in shell.ip.find_line_magic(magic).__doc__ or magic == "predict"
 
@@ -149,6 +153,17 @@ def test_amp_compile_and_processes_are_passed_through(shell, monkeypatch):
     monkeypatch.setattr(nbtrain.api, "train", fake_train)
     shell.run("%%train --amp bf16 --compile --processes 2\n" + IRIS)
     assert seen["amp"] == "bf16" and seen["compile"] is True and seen["processes"] == 2
+    shell.run("%%train --clip 0.5 --accumulate 4 --tf32\n" + IRIS)
+    assert (seen["clip"], seen["clip_value"], seen["accumulate"], seen["tf32"]) == (0.5, None, 4, True)
+    shell.run("%%train --clip-value 0.1\n" + IRIS)
+    assert (seen["clip"], seen["clip_value"], seen["accumulate"], seen["tf32"]) == (None, 0.1, 1, False)
+
+
+def test_clip_and_accumulate_from_a_cell(shell):
+    run = shell.run("%%train --epochs 2 --clip 1.0 --accumulate 2 --name acc\n" + IRIS)
+    assert run.status == "completed" and run.config["clip"] == 1.0 and run.config["accumulate"] == 2
+    with pytest.raises(UsageError, match="accumulate must be a positive integer"):
+        shell.run("%%train --accumulate 0\n" + IRIS)
 
 
 def test_settings_are_traitlets_and_validated(shell, spy):

@@ -31,6 +31,7 @@ import torch
 
 from ..errors import ConfigError
 from ..prepare import prepare
+from ..step import Stepper
 
 BETA = 0.98  # EMA smoothing of the loss (fastai's and Lightning's default)
 MAX_STEPS = 1000
@@ -155,17 +156,19 @@ def _user_state(declared: dict):
 
 
 # ---------------------------------------------------------------------------- the ramp
-def _step(job, xb, yb) -> torch.Tensor:
-    """One optimizer step exactly like training's: autocast, zero_grad, backward, precision step.
-
-    This is the seam: once the loop exposes its own one-step function (clip, accumulate), call it here.
-    """
-    with job.precision.autocast():
-        loss = job.loss_fn(job.model(xb), yb)
-    job.optimizer.zero_grad(set_to_none=True)
-    job.precision.backward(loss)
-    job.precision.step(job.optimizer)
-    return loss.detach()
+def _steps(job):
+    """One optimizer step's micro-batches at a time, epoch after epoch (``accumulate=K``: K batches a
+    step, as training takes them; an epoch's leftover batches make a shorter step, as in training)."""
+    k = max(1, int(getattr(job, "accumulate", 1) or 1))
+    while True:
+        micro = []
+        for batch in job.train_batches.epoch():
+            micro.append(batch)
+            if len(micro) == k:
+                yield micro
+                micro = []
+        if micro:
+            yield micro
 
 
 def ramp(run, job, *, start_lr=1e-7, end_lr=10.0, steps=100, diverge=4.0, rule="minimum") -> LRFinding:
@@ -177,29 +180,25 @@ def ramp(run, job, *, start_lr=1e-7, end_lr=10.0, steps=100, diverge=4.0, rule="
     avg, best, reason = 0.0, math.inf, "reached end_lr"
     try:
         job.model.train()
-        done = 0
-        while done < steps:
-            for xb, yb in job.train_batches.epoch():
-                lr = start_lr * factor**done
-                for group in job.optimizer.param_groups:
-                    group["lr"] = lr
-                loss = float(_step(job, xb, yb))  # a host sync per step: the stop rule needs the number
-                done += 1
-                if not math.isfinite(loss):
-                    reason = "loss diverged"
-                    break
-                avg = BETA * avg + (1 - BETA) * loss
-                smooth = avg / (1 - BETA**done)
-                finding.lrs.append(lr)
-                finding.losses.append(loss)
-                finding.smoothed.append(smooth)
-                best = min(best, smooth)
-                if smooth > diverge * best:
-                    reason = "loss diverged"
-                    break
-                if done >= steps:
-                    break
-            if reason != "reached end_lr":
+        stepper = Stepper.from_job(job)  # the engine's own step: precision, clip, accumulate as in training
+        for done, micro in enumerate(_steps(job), 1):
+            lr = start_lr * factor ** (done - 1)
+            for group in job.optimizer.param_groups:
+                group["lr"] = lr
+            loss = float(stepper.step(micro))  # a host sync per step: the stop rule needs the number
+            if not math.isfinite(loss):
+                reason = "loss diverged"
+                break
+            avg = BETA * avg + (1 - BETA) * loss
+            smooth = avg / (1 - BETA**done)
+            finding.lrs.append(lr)
+            finding.losses.append(loss)
+            finding.smoothed.append(smooth)
+            best = min(best, smooth)
+            if smooth > diverge * best:
+                reason = "loss diverged"
+                break
+            if done >= steps:
                 break
     except KeyboardInterrupt:
         reason = "interrupted"
