@@ -148,6 +148,7 @@ def slide(label, key="End"):
 LESSONS = {
     "02_preprocessing.ipynb": [select("scaler", "none"), toggle("all rows")],
     "03_model_selection.ipynb": [select("model", "SVM (RBF kernel)")],
+    "04_loss_functions.ipynb": [slide("moved y")],
 }
 
 
