@@ -339,7 +339,7 @@ def trajectory(step, lr, steps=60, noise=0.0, start=(-4.0, 2.0), seed=0, curvatu
     return np.stack([p.numpy() for p in path])
 
 
-def optimizer_explorer(rules: dict, steps=60, start=(-4.0, 2.0)):
+def optimizer_explorer(rules: dict, steps=100, start=(-4.0, 2.0)):
     """``rules``: name -> (step function, which sliders it reads: subset of {"beta1", "beta2", "noise"}).
 
     The learning rate is shared on purpose: one α means different things to different rules."""
@@ -386,11 +386,11 @@ def optimizer_explorer(rules: dict, steps=60, start=(-4.0, 2.0)):
 
     controls = {
         "log10_lr": widgets.FloatSlider(
-            value=-1.3, min=-3, max=0, step=0.1, description="log₁₀ α", continuous_update=False
+            value=-1.0, min=-3, max=0, step=0.1, description="log₁₀ α", continuous_update=False
         ),
         "beta1": widgets.SelectionSlider(options=[0.0, 0.5, 0.8, 0.9, 0.95, 0.99], value=0.9, description="β₁"),
         "beta2": widgets.SelectionSlider(options=[0.9, 0.99, 0.999], value=0.99, description="β₂ / ρ"),
-        "noise": widgets.SelectionSlider(options=[0.0, 0.5, 1.0, 2.0, 5.0], value=1.0, description="noise"),
+        "noise": widgets.SelectionSlider(options=[0.0, 0.5, 1.0, 2.0, 5.0], value=0.5, description="noise"),
     }
     return Explorer(controls, render, title="Optimizers on a 2-D loss surface")
 

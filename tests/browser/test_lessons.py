@@ -149,6 +149,7 @@ LESSONS = {
     "02_preprocessing.ipynb": [select("scaler", "none"), toggle("all rows")],
     "03_model_selection.ipynb": [select("model", "SVM (RBF kernel)")],
     "04_loss_functions.ipynb": [slide("moved y")],
+    "05_optimizers.ipynb": [slide("log")],
 }
 
 
