@@ -150,6 +150,7 @@ LESSONS = {
     "03_model_selection.ipynb": [select("model", "SVM (RBF kernel)")],
     "04_loss_functions.ipynb": [slide("moved y")],
     "05_optimizers.ipynb": [slide("log")],
+    "06_evaluation.ipynb": [slide("threshold", "Home")],
 }
 
 
