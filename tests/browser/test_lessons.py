@@ -151,6 +151,7 @@ LESSONS = {
     "04_loss_functions.ipynb": [slide("moved y")],
     "05_optimizers.ipynb": [slide("log")],
     "06_evaluation.ipynb": [slide("threshold", "Home")],
+    "07_devices_and_speed.ipynb": [slide("batch size")],
 }
 
 
