@@ -20,7 +20,15 @@ ALLOWED = {
     "distributed": {"core"},
     "api": {"core", "display", "distributed"},
     "magics": {"api", "core", "display"},
-    "package": {"api", "core", "display", "magics", "distributed"},  # nbtrain/__init__.py, demo.py, worker.py
+    "lessons": {"core", "display"},  # nbtrain/lessons: the notebooks' explore panels (ipywidgets, matplotlib)
+    "package": {
+        "api",
+        "core",
+        "display",
+        "magics",
+        "distributed",
+        "lessons",
+    },  # nbtrain/__init__.py, demo.py, worker.py
 }
 
 
@@ -69,7 +77,7 @@ def _layer(mod: str) -> str:
     parts = mod.split(".")
     if len(parts) == 1:
         return "package"
-    if parts[1] in ("core", "display", "distributed", "magics"):
+    if parts[1] in ("core", "display", "distributed", "magics", "lessons"):
         return parts[1]
     return "api" if parts[1] in ("api", "tuning") else "package"  # tuning.py: the tuning twins, beside api.py
 
