@@ -1,6 +1,7 @@
 """The report template (notebooks/08_report.ipynb) runs under papermill, the tool report users run:
 its parameters cell is tagged ``parameters``, ``-p EPOCHS 7`` trains 7 epochs, and a model below
-``MIN_TEST_ACCURACY`` stops papermill with the report's own message."""
+``MIN_TEST_ACCURACY`` stops papermill with the report's own message, and the committed template still
+passes strict nbval."""
 
 import os
 
@@ -72,3 +73,16 @@ def test_papermill_fails_readably_below_min_accuracy(kernel_env):
     assert "report check failed" in info.value.evalue and "below MIN_TEST_ACCURACY = 1.01" in info.value.evalue
     saved = nbformat.read(str(out), as_version=4)  # papermill still writes the notebook, error included
     assert any("report check failed" in t for t in _texts(saved))
+
+
+def test_original_report_still_passes_strict_nbval(kernel_env):
+    """The tagged, committed template is what `make test` checks: run that check on it alone."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "notebooks/08_report.ipynb",
+         "--nbval-sanitize-with", "notebooks/sanitize.cfg", "--nbval-current-env"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -42,6 +42,18 @@ class Summary:
         return "\n".join(lines)
 
 
+class _Box(widgets.VBox):
+    """The controls; its plain text (what nbval compares) names the panel instead of listing every
+    widget's traits, which change with ipywidgets' version."""
+
+    def __init__(self, *args, title: str = "", **kw):
+        super().__init__(*args, **kw)
+        self._title = title
+
+    def __repr__(self) -> str:
+        return f"nbtrain explore panel: {self._title}"
+
+
 class Explorer:
     """``controls`` (name -> widget) and ``render(**values) -> (figure, Summary)``.
 
@@ -56,8 +68,9 @@ class Explorer:
         self.seconds = None  # how long the last redraw took
         self.last = None  # the last Summary
         self._handles = None
-        self.box = widgets.VBox(
-            ([widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []) + list(self.controls.values())
+        self.box = _Box(
+            ([widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []) + list(self.controls.values()),
+            title=title,
         )
         self.box.add_class("nbtrain-explore")
         for w in self.controls.values():

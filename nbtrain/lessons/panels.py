@@ -66,7 +66,10 @@ def preprocessing_explorer(frame, target, features=None, seed=0):
         Xt, acc, n_fit = preprocess_and_score(X_tr, y_tr, X_va, y_va, scaler, imputer, fit_on)
         fig = Figure(figsize=(7.5, 3.2))
         ax = fig.subplots()
-        ax.boxplot(Xt, orientation="horizontal", showfliers=False)
+        try:
+            ax.boxplot(Xt, orientation="horizontal", showfliers=False)
+        except TypeError:  # matplotlib < 3.10
+            ax.boxplot(Xt, vert=False, showfliers=False)
         ax.set_yticks(range(1, len(features) + 1), features)
         unit = {
             "none": "raw units",
