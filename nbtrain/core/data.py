@@ -1,12 +1,14 @@
 """Data adapters, label encoding, seeded (stratified) splits and index batching.
 
 Accepted inputs: ``(X, y)`` with numpy arrays, torch tensors, lists or pandas objects; a pandas
-DataFrame plus a target column name; a ``torch.utils.data.Dataset`` yielding ``(x, y)`` pairs.
+DataFrame plus a target column name; a CSV or Parquet file (read with pandas, then as a DataFrame);
+a ``torch.utils.data.Dataset`` yielding ``(x, y)`` pairs (see :mod:`~nbtrain.core.datasets`).
 In-memory data is moved to the device once and batched by slicing a per-epoch permutation.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DataError, DataTypeError
+from .files import is_path
 
 
 def _is_dataframe(obj) -> bool:
@@ -84,6 +87,12 @@ def adapt(data, target: str | None = None, what: str = "data"):
         raise DataError(
             f"no {what} was given: declare e.g. `{what} = (X, y)` or `{what} = load_iris(return_X_y=True)`."
         )
+    if is_path(data):
+        from .files import read_table
+
+        where = f"{what} ({os.fspath(data)!r})"
+        data = read_table(data, what)
+        what = where
     if is_dataset(data):
         if target is not None:
             raise ConfigError("target= names a DataFrame column; it cannot be used with a torch Dataset.")
@@ -276,39 +285,3 @@ class LoaderBatches:
                 xb.to(self.device, non_blocking=True).float(),
                 yb.to(self.device, non_blocking=True).to(self.target_dtype),
             )
-
-
-def dataset_targets(dataset, what: str = "data") -> np.ndarray:
-    """Read every target of a Dataset once (to infer the task and the number of classes)."""
-    n = len(dataset)
-    if n == 0:
-        raise DataError(f"{what} is an empty Dataset.")
-    ys, shape0 = [], None
-    for i in range(n):
-        item = dataset[i]
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise DataError(f"{what}: a Dataset must yield (x, y) pairs; item {i} is {type(item).__name__}.")
-        x, y = item
-        # checked here, while every item is read anyway, so that batching cannot fail mid-training
-        if not isinstance(x, (torch.Tensor, np.ndarray)) or (isinstance(x, np.ndarray) and x.dtype.kind not in "biuf"):
-            kind = type(x).__name__ if not isinstance(x, np.ndarray) else f"array of {x.dtype}"
-            raise DataError(
-                f"{what}: item {i} has x of type {kind}; a Dataset must yield x as a numeric tensor or array."
-            )
-        if shape0 is None:
-            shape0 = tuple(x.shape)
-        elif tuple(x.shape) != shape0:
-            raise DataError(
-                f"{what}: item {i} has x of shape {tuple(x.shape)} but item 0 has {shape0}; "
-                "every sample must have the same shape."
-            )
-        ys.append(y.item() if isinstance(y, torch.Tensor) and y.numel() == 1 else np.asarray(y))
-    return np.asarray(ys)
-
-
-def split_dataset(dataset, fraction: float, seed: int, what: str):
-    n = len(dataset)
-    n_part = _part_size(n, fraction, what)
-    g = torch.Generator().manual_seed(seed)
-    rest, part = torch.utils.data.random_split(dataset, [n - n_part, n_part], generator=g)
-    return rest, part

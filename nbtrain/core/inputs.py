@@ -15,15 +15,12 @@ from .data import (
     CLASSIFICATION,
     REGRESSION,
     LabelCodec,
-    LoaderBatches,
     Table,
     TensorBatches,
     adapt,
-    dataset_targets,
     infer_task,
     is_dataset,
     split,
-    split_dataset,
 )
 from .errors import DataError, DataTypeError
 from .losses import loss_task
@@ -34,13 +31,21 @@ from .spec import Inputs, Options
 EVAL_CHUNK = 1024
 
 
-def decide_task(loss, model, y: np.ndarray) -> str:
-    """The loss decides, then a preset model, then the targets' dtype."""
+def declared_task(loss, model, task=None, classes=None) -> str | None:
+    """The task a declaration fixes, without looking at the targets: ``task=``, the loss, a preset
+    model, ``classes=``; None where only the targets can tell."""
+    if task is not None:
+        return task
     task = loss_task(loss)
     if task is None and isinstance(model, str):
         name = parse_model(model).name
         task = {"logistic": CLASSIFICATION, "svm": CLASSIFICATION, "linear": REGRESSION}.get(name)
-    task = task or infer_task(y)
+    return task or (CLASSIFICATION if classes is not None else None)
+
+
+def decide_task(loss, model, y: np.ndarray, task=None, classes=None) -> str:
+    """A declaration decides (``task=``, the loss, a preset model, ``classes=``), then the targets' dtype."""
+    task = declared_task(loss, model, task, classes) or infer_task(y)
     if task == REGRESSION and y.dtype.kind not in "biuf":
         raise DataError(
             f"regression needs numeric targets but y has dtype {y.dtype}; use a classification loss such as "
@@ -51,7 +56,7 @@ def decide_task(loss, model, y: np.ndarray) -> str:
 
 def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target) -> Inputs:
     """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device."""
-    task = decide_task(loss, model, source.y)
+    task = decide_task(loss, model, source.y, opts.task, opts.classes)
     source = preprocessing.apply_row_filters(source, spec)
     explicit_val = adapt(val_data, target, "val_data") if val_data is not None else None
     explicit_test = adapt(test_data, target, "test_data") if test_data is not None else None
@@ -61,6 +66,8 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
     codec = None
     if task == CLASSIFICATION:
         codec = LabelCodec.fit(source.y, *(t.y for t in (explicit_val, explicit_test) if t is not None))
+        if opts.classes is not None:
+            codec = declared_codec(opts.classes, codec.classes)
     split_seed = opts.seed % (2**32)  # scikit-learn's random_state is 32-bit
     stratify = task == CLASSIFICATION
     train_t, test_t = (
@@ -118,6 +125,22 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
     )
 
 
+def declared_codec(classes, seen: np.ndarray) -> LabelCodec:
+    """The codec of declared ``classes=`` (a count K: labels 0..K-1; or the names); every label seen
+    must be one of them."""
+    names = np.arange(classes) if isinstance(classes, int) else np.unique(np.asarray(classes))
+    try:
+        missing = [v for v in seen.tolist() if v not in set(names.tolist())]
+    except TypeError:
+        missing = seen.tolist()
+    if missing:
+        raise DataError(
+            f"the labels include {', '.join(map(repr, missing[:5]))}, which classes= does not name; "
+            f"declared: {', '.join(map(repr, names.tolist()[:10]))}."
+        )
+    return LabelCodec(names)
+
+
 def _targets(t: Table, task: str, codec, what: str) -> torch.Tensor:
     if task == CLASSIFICATION:
         return torch.from_numpy(codec.encode(t.y, f"{what} labels"))
@@ -125,47 +148,3 @@ def _targets(t: Table, task: str, codec, what: str) -> torch.Tensor:
     if not np.isfinite(y).all():
         raise DataError(f'{what} targets contain NaN or infinite values; drop those rows (preprocess="dropna").')
     return torch.from_numpy(y)
-
-
-def dataset_inputs(source, opts: Options, *, loss, model, val_data, test_data) -> Inputs:
-    """A torch Dataset: targets read once for the task and classes, splits by index, a DataLoader."""
-    y_all = dataset_targets(source)
-    task = decide_task(loss, model, y_all)
-    codec, n_classes = None, 0
-    if task == CLASSIFICATION:
-        if y_all.dtype.kind not in "iub":
-            raise DataError("a Dataset for classification must yield integer class indices 0..K-1 as targets.")
-        if y_all.min() < 0:
-            raise DataError("Dataset class indices must be >= 0.")
-        n_classes = int(y_all.max()) + 1
-        codec = LabelCodec(np.arange(n_classes))
-    val, test, seed = opts.val, opts.test, opts.seed
-    train_ds, test_ds = split_dataset(source, test, seed, "test") if test > 0 else (source, test_data)
-    if val > 0:
-        train_ds, val_ds = split_dataset(train_ds, val / (1 - test), seed + 1, "val")
-    else:
-        val_ds = val_data
-    sample_shape = tuple(torch.as_tensor(source[0][0]).shape)
-    n_out = (int(np.prod(y_all.shape[1:])) if y_all.ndim > 1 else 1) if task == REGRESSION else n_classes
-    generator = torch.Generator().manual_seed(seed)
-    bs = opts.batch_size
-    target_dtype = torch.long if task == CLASSIFICATION else torch.float32
-    batches = {"train": LoaderBatches(train_ds, bs, generator, opts.device, target_dtype)}
-    for key, ds in (("val", val_ds), ("test", test_ds)):
-        if ds is not None:
-            if not is_dataset(ds):
-                raise DataTypeError(f"{key}_data must be a Dataset too when data is a Dataset.")
-            batches[key] = LoaderBatches(ds, max(bs, EVAL_CHUNK), generator, opts.device, target_dtype)
-    return Inputs(
-        task=task,
-        codec=codec,
-        n_classes=n_classes,
-        n_out=n_out,
-        sample_shape=sample_shape,
-        target_ndim=y_all.ndim,
-        n_train=len(train_ds),
-        batch_size=bs,
-        batches=batches,
-        transformer=None,
-        generator=generator,
-    )

@@ -12,6 +12,7 @@ import torch
 from .data import TensorBatches, as_features, is_dataset
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
+from .files import is_path, read_table
 from .history import History
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
@@ -52,6 +53,7 @@ class Run:
         self.error: str | None = None
         self.note: str | None = None
         self.best_epoch: int | None = None
+        self.hints: list = []  # measured suggestions of the loop (Callback.on_hint), in order
         self.evaluations: dict = {}  # split -> the metrics last computed on it (kept by the run store)
         self._store = None  # the RunStore that keeps this run, once it is written
         self.live = Live()
@@ -149,6 +151,11 @@ class Run:
             raise DataError("predict takes features X only, not (X, y).")
         if is_dataset(X):
             raise DataError("predict takes in-memory features (array, tensor or DataFrame), not a Dataset.")
+        if is_path(X):  # a CSV / Parquet file: its columns, less the target column where it has one
+            X = read_table(X, "predict input")
+            target = self.config.get("target")
+            if target is not None and target in X.columns:
+                X = X.drop(columns=[target])
         X = as_features(X, "X")
         shape = self.config.get("input_shape")
         feats = features(self.preprocess, X, fit=False, what="predict input")
