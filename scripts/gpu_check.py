@@ -46,16 +46,26 @@ from torch import nn  # noqa: E402
 import nbtrain  # noqa: E402
 
 
+class _DataDevice(nbtrain.Callback):
+    """Where the training rows are while the run trains (a finished run moves them back to the host)."""
+
+    def on_fit_start(self, run, **kw):
+        b = run._splits["train"]
+        self.device = b.X.device.type if hasattr(b, "X") else "loader"
+
+
 def check_placement(ctx: Context) -> dict:
-    run = train(ctx, classification(2000, 16), model="mlp(32)", epochs=2, device="auto" if ctx.cuda else "cpu")
-    b = run._splits["train"]
-    on = {
-        "run": run.device.type,
-        "data": b.X.device.type if hasattr(b, "X") else "loader",
-        "weights": next(run.model.parameters()).device.type,
-    }
+    seen = _DataDevice()
+    data = classification(2000, 16)
+    run = train(ctx, data, model="mlp(32)", epochs=2, device="auto" if ctx.cuda else "cpu", callbacks=[seen])
+    on = {"run": run.device.type, "data": seen.device, "weights": next(run.model.parameters()).device.type}
     want = "cuda" if ctx.cuda else "cpu"
-    return {"passed": run.status == "completed" and set(on.values()) <= {want, "loader"}, **on}
+    after = run._splits["train"].X.device.type  # a finished run keeps no device copy of the data
+    # data_device="cpu": rows stay on the host, each batch is gathered into pinned memory and copied
+    host = train(ctx, data, model="mlp(32)", epochs=2, device=run.device, data_device="cpu")
+    same = np.allclose(host.history["train_loss"], run.history["train_loss"], rtol=1e-5)
+    ok = run.status == "completed" and set(on.values()) <= {want, "loader"} and after == "cpu" and same
+    return {"passed": bool(ok), **on, "data_after_run": after, "host_data_same_losses": bool(same)}
 
 
 def check_parity(ctx: Context) -> dict:

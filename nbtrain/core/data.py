@@ -226,62 +226,53 @@ def split(table: Table, fraction: float, seed: int, stratify: bool, what: str):
 
 
 class TensorBatches:
-    """In-memory tensors resident on the device, batched by slicing a per-epoch permutation.
+    """In-memory tensors batched by index: a shuffled epoch gathers each batch from a permutation of
+    the row indices (no copy of the whole training set, issue 15), an ordered pass takes views.
 
-    One gather per epoch (``X[perm]``) makes every batch a contiguous view: no per-sample
-    collate and no per-batch copy.
+    ``X`` and ``y`` live on ``device`` (moved once), or on the host when ``device`` is another one
+    (``data_device="cpu"``): then each batch is gathered into pinned memory and copied non-blocking,
+    so the copy overlaps the previous step.  ``owner`` keeps the shared copy they belong to alive.
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
+    def __init__(
+        self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator, device=None, owner=None
+    ):
         self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
+        self.device = X.device if device is None else torch.device(device)
+        self.owner = owner
         self.n = len(X)
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
 
+    @property
+    def host(self) -> bool:
+        """True when the rows stay on the host and go to the device per batch."""
+        return self.X.device != self.device and self.X.device.type == "cpu"
+
     def probe(self, n: int = 8):
         """The first ``n`` training rows, for the one-batch check before training."""
-        return self.X[:n], self.y[:n]
+        return self._move(self.X[:n]), self._move(self.y[:n])
+
+    def _move(self, t: torch.Tensor, idx=None) -> torch.Tensor:
+        """Rows ``idx`` of ``t`` (all of it when None) on the device."""
+        if t.device == self.device or not self.host:
+            return t if idx is None else t.index_select(0, idx)
+        pin = self.device.type == "cuda"
+        rows = len(t) if idx is None else len(idx)
+        buf = torch.empty((rows,) + tuple(t.shape[1:]), dtype=t.dtype, pin_memory=pin)
+        torch.index_select(t, 0, idx, out=buf) if idx is not None else buf.copy_(t)
+        return buf.to(self.device, non_blocking=pin)
 
     def epoch(self, shuffle: bool = True):
-        if shuffle:
-            perm = torch.randperm(self.n, generator=self.generator).to(self.X.device, non_blocking=True)
-            X, y = self.X[perm], self.y[perm]
-        else:
-            X, y = self.X, self.y
-        bs = self.batch_size
-        for i in range(0, self.n, bs):
-            yield X[i : i + bs], y[i : i + bs]
-
-
-class LoaderBatches:
-    """A torch ``Dataset`` through a ``DataLoader``; batches are moved to the device per step."""
-
-    def __init__(
-        self, dataset, batch_size: int, generator: torch.Generator, device: torch.device, target_dtype: torch.dtype
-    ):
-        self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
-        self.device, self.target_dtype = device, target_dtype
-        self.n = len(dataset)
-        self._pin = device.type == "cuda"
-
-    def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
-
-    def probe(self):
-        """The first batch, unshuffled, for the one-batch check before training."""
-        return next(iter(self.epoch(shuffle=False)))
-
-    def epoch(self, shuffle: bool = True):
-        loader = torch.utils.data.DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=self.generator if shuffle else None,
-            pin_memory=self._pin,
-        )
-        for xb, yb in loader:
-            yield (
-                xb.to(self.device, non_blocking=True).float(),
-                yb.to(self.device, non_blocking=True).to(self.target_dtype),
-            )
+        bs, n = self.batch_size, self.n
+        if shuffle and bs < n:  # one batch of every row ("gd"): the order does not matter
+            perm = torch.randperm(n, generator=self.generator)
+            if not self.host:
+                perm = perm.to(self.X.device, non_blocking=True)
+            for i in range(0, n, bs):
+                idx = perm[i : i + bs]
+                yield self._move(self.X, idx), self._move(self.y, idx)
+            return
+        for i in range(0, n, bs):
+            yield self._move(self.X[i : i + bs]), self._move(self.y[i : i + bs])

@@ -7,9 +7,12 @@ is split by index and read through a ``DataLoader``.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
+from . import placement
 from . import preprocess as preprocessing
 from .data import (
     CLASSIFICATION,
@@ -54,9 +57,91 @@ def decide_task(loss, model, y: np.ndarray, task=None, classes=None) -> str:
     return task
 
 
-def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target) -> Inputs:
-    """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device."""
+class Prepared:
+    """One split, preprocessed copy of in-memory data as host tensors (shared by the runs on the same
+    arrays and options, see :mod:`~nbtrain.core.placement`), and its device copies, held weakly: a
+    device copy lives while a training run (or a run placed there) holds it."""
+
+    def __init__(self, *, task, codec, transformer, host: dict, target_ndim: int, n_out: int):
+        self.task, self.codec, self.transformer = task, codec, transformer
+        self.host, self.target_ndim, self.n_out = host, target_ndim, n_out
+        self._copies: dict = {}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for pair in self.host.values() for t in pair)
+
+    def on(self, device: torch.device) -> DeviceCopy:
+        """The splits on ``device``: the host tensors themselves on the CPU, else one shared copy."""
+        ref = self._copies.get(str(device))
+        copy = ref() if ref is not None else None
+        if copy is None:
+            if device.type == "cpu":
+                copy = DeviceCopy(self, self.host)
+            else:
+                copy = DeviceCopy(self, {k: (X.to(device), y.to(device)) for k, (X, y) in self.host.items()})
+            self._copies[str(device)] = weakref.ref(copy)
+        return copy
+
+
+class DeviceCopy:
+    def __init__(self, prepared: Prepared, tensors: dict):
+        self.prepared, self.tensors = prepared, tensors  # the copy keeps its host original alive
+
+
+def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target, raw=None) -> Inputs:
+    """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device
+    (or on the host, ``data_device``); one shared copy for runs on the same arrays and options."""
     task = decide_task(loss, model, source.y, opts.task, opts.classes)
+    key = None
+    if raw is not None and spec.transformer is None:  # a user's transformer object: fitted per run
+        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes))
+        key = placement.make_key(list(raw), options)
+    prepared = placement.SHARED.get(key)
+    if prepared is None:
+        prepared = placement.SHARED.put(
+            key, _prepare(source, opts, spec, task, val_data=val_data, test_data=test_data, target=target)
+        )
+    codec = prepared.codec
+    n_classes = codec.n_classes if codec is not None else 0
+    n_train = len(prepared.host["train"][1])
+    bs = n_train if opts.full_batch else opts.batch_size
+    generator = torch.Generator().manual_seed(opts.seed)
+    dev = opts.device
+    where = placement.choose(prepared.nbytes, dev, opts.data_device)
+    copy = prepared.on(dev) if where == "device" else DeviceCopy(prepared, prepared.host)
+    batches = {
+        key: TensorBatches(X, y, bs if key == "train" else max(bs, EVAL_CHUNK), generator, device=dev, owner=copy)
+        for key, (X, y) in copy.tensors.items()
+    }
+    return Inputs(
+        task=prepared.task,
+        codec=codec,
+        n_classes=n_classes,
+        n_out=prepared.n_out,
+        sample_shape=tuple(prepared.host["train"][0].shape[1:]),
+        target_ndim=prepared.target_ndim,
+        n_train=n_train,
+        batch_size=bs,
+        batches=batches,
+        transformer=prepared.transformer,
+        generator=generator,
+        data_device=where,
+    )
+
+
+def release_device(run) -> None:
+    """A finished run keeps no device copy of its data: its splits go back to the shared host copy
+    (evaluate and predict then copy per batch, with the same numbers)."""
+    for key, b in list(run._splits.items()):
+        owner = getattr(b, "owner", None)
+        if isinstance(owner, DeviceCopy) and b.X.device.type != "cpu":
+            X, y = owner.prepared.host[key]
+            run._splits[key] = TensorBatches(X, y, b.batch_size, b.generator, device=b.device, owner=owner.prepared)
+
+
+def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_data, target) -> Prepared:
+    """Row filters, labels, splits and preprocessing (fitted on the train split only) -> host tensors."""
     source = preprocessing.apply_row_filters(source, spec)
     explicit_val = adapt(val_data, target, "val_data") if val_data is not None else None
     explicit_test = adapt(test_data, target, "test_data") if test_data is not None else None
@@ -92,37 +177,11 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
                 f"{key} data has samples of shape {feats[key].shape[1:]} but training data has {sample_shape}."
             )
     what = {"train": "training", "val": "validation", "test": "test"}
-    targets = {key: _targets(parts[key], task, codec, what[key]) for key in feats}
-
+    host = {key: (torch.from_numpy(feats[key]), _targets(parts[key], task, codec, what[key])) for key in feats}
     n_classes = codec.n_classes if codec is not None else 0
     target_ndim = train_t.y.ndim
     n_out = (train_t.y.shape[1] if target_ndim == 2 else 1) if task == REGRESSION else n_classes
-    n_train = len(targets["train"])
-    bs = n_train if opts.full_batch else opts.batch_size
-    generator = torch.Generator().manual_seed(opts.seed)
-    dev = opts.device
-    batches = {
-        key: TensorBatches(
-            torch.from_numpy(feats[key]).to(dev),  # once, onto the device
-            targets[key].to(dev),
-            bs if key == "train" else max(bs, EVAL_CHUNK),
-            generator,
-        )
-        for key in feats
-    }
-    return Inputs(
-        task=task,
-        codec=codec,
-        n_classes=n_classes,
-        n_out=n_out,
-        sample_shape=tuple(sample_shape),
-        target_ndim=target_ndim,
-        n_train=n_train,
-        batch_size=bs,
-        batches=batches,
-        transformer=transformer,
-        generator=generator,
-    )
+    return Prepared(task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out)
 
 
 def declared_codec(classes, seen: np.ndarray) -> LabelCodec:

@@ -209,11 +209,15 @@ def fit(run, job: Job, par=None) -> str:
 
 
 def close_loaders(run, job) -> None:
-    """End a Dataset's persistent DataLoader workers: a finished run keeps no processes."""
+    """A finished run keeps no processes (a Dataset's persistent DataLoader workers) and no device copy
+    of its in-memory data (its splits go back to the shared host copy)."""
+    from .inputs import release_device
+
     for b in [job.train_batches, job.val_batches, *run._splits.values()]:
         close = getattr(b, "close", None)
         if close is not None:
             close()
+    release_device(run)
 
 
 def _restore_best(engine, status: str, reason: str | None):

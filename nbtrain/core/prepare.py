@@ -109,8 +109,9 @@ def prepare(
                     f"{key}= is for a torch Dataset; in-memory data is batched by slicing, without a DataLoader."
                 )
         inputs = table_inputs(
-            source, opts, spec, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target
-        )
+            source, opts, spec, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target,
+            raw=(data, val_data, test_data),
+        )  # fmt: skip
     parts = _parts(model, loss, inputs, opts)
     xb, yb = inputs.batches["train"].probe()
     check_one_batch(parts, xb, yb, task=inputs.task, sample_shape=inputs.sample_shape, precision=opts.precision)
@@ -240,6 +241,7 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         "accumulate": opts.accumulate,
         "tf32": opts.tf32,
         "workers": opts.workers,
+        "data_device": inputs.data_device,
         "target": target,
     }
     run = Run(opts.name, net, task=inputs.task, config=config, preprocess=inputs.transformer, codec=inputs.codec)

@@ -107,11 +107,25 @@ class Run:
                 break
         return f"Run({self.name!r}, {self.status}, {len(self.history)}/{self.config.get('epochs')} epochs{extra})"
 
+    def release(self) -> None:
+        """Drop this run's data splits (the shared copy goes when no run holds it) and empty the CUDA
+        cache; ``evaluate`` then says so.  ``del nbtrain.runs[name]`` calls it."""
+        import gc
+
+        self._splits = {}
+        self._released = True
+        self.live.release()
+        gc.collect()  # views and engine frames can hold the splits in reference cycles
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+
     # ------------------------------------------------------------------ inference
     def _batches_for(self, on: str):
         if on not in ("train", "val", "test"):
             raise ConfigError(f"on must be 'train', 'val' or 'test', got {on!r}.")
         if on not in self._splits:
+            if getattr(self, "_released", False):
+                raise DataError(f"run {self.name!r} was deleted from nbtrain.runs and its data splits freed.")
             if not self._splits:
                 raise DataError(
                     f"run {self.name!r} was loaded from a file and holds no data splits; use run.predict(X)."
@@ -216,6 +230,14 @@ class RunRegistry(OrderedDict):
         while f"run{i}" in self:
             i += 1
         return f"run{i}"
+
+    def __delitem__(self, name) -> None:
+        """``del nbtrain.runs[name]``: the run leaves this session and its data splits are freed (and
+        the CUDA cache emptied); its stored copy, history and weights stay where they are."""
+        run = self[name]
+        super().__delitem__(name)
+        if isinstance(run, Run):
+            run.release()
 
     def register(self, run: Run) -> Run:
         """Add ``run`` under its name; a run under an existing name replaces it, at the end of the order."""

@@ -74,6 +74,7 @@ class Inputs:
     batches: dict  # "train" (and "val", "test" where they exist) -> TensorBatches | LoaderBatches
     transformer: Any  # the preprocessing fitted on the train split, or None
     generator: torch.Generator  # the batches' shuffling generator (saved in checkpoints)
+    data_device: str = "device"  # where in-memory data lives: "device", or "cpu" (copied per batch)
 
 
 @dataclass(frozen=True)
