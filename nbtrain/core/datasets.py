@@ -229,6 +229,12 @@ class LoaderBatches:
         self.wait = self.elapsed = 0.0
         self._hinted = False
 
+    def __getstate__(self):  # sent to distributed ranks: loaders and their workers stay behind
+        return {k: v for k, v in self.__dict__.items() if k not in ("_loaders", "_stream")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _loaders={}, _stream=None)
+
     def __len__(self) -> int:
         if self.iterable and self.steps:
             return self.steps

@@ -67,6 +67,12 @@ class Prepared:
         self.host, self.target_ndim, self.n_out = host, target_ndim, n_out
         self._copies: dict = {}
 
+    def __getstate__(self):  # sent to distributed ranks: the weak device copies stay behind
+        return {k: v for k, v in self.__dict__.items() if k != "_copies"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _copies={})
+
     @property
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for pair in self.host.values() for t in pair)
