@@ -29,10 +29,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch import nn  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
 
 SIDE, CLASSES, BATCH = 32, 10, 64
 
@@ -171,9 +171,8 @@ def main(argv=None) -> dict:
     print(f"{args.images} PNGs ({SIDE}x{SIDE} RGB), workers={args.workers}, medians of {args.repeats} trials")
     print("| | hand-written loop | nbtrain | nbtrain / loop |")
     print("|---|---|---|---|")
-    print(
-        f"| epoch time (s) | {out['epoch_s']['loop']:.2f} | {out['epoch_s']['nbtrain']:.2f} | {out['epoch_ratio']:.2f} |"
-    )
+    e = out["epoch_s"]
+    print(f"| epoch time (s) | {e['loop']:.2f} | {e['nbtrain']:.2f} | {out['epoch_ratio']:.2f} |")
     print(
         f"| time to first batch (s) | {out['first_batch_s']['loop']:.2f} | {out['first_batch_s']['nbtrain']:.2f} "
         f"| {out['first_batch_ratio']:.2f} |"
