@@ -225,9 +225,13 @@ def split(table: Table, fraction: float, seed: int, stratify: bool, what: str):
 # ---------------------------------------------------------------------------------- batching
 
 
+#: a shuffled epoch gathers rows in chunks of at most this share of the data, this many bytes, this many batches
+CHUNK_SHARE, CHUNK_MAX_BYTES, CHUNK_MAX_BATCHES = 0.05, 64 << 20, 64
+
+
 class TensorBatches:
-    """In-memory tensors batched by index: a shuffled epoch gathers each batch from a permutation of
-    the row indices (no copy of the whole training set, issue 15), an ordered pass takes views.
+    """In-memory tensors batched by index: a shuffled epoch gathers the rows of a permutation chunk by
+    chunk (a few batches at a time, never a copy of the whole training set), an ordered pass takes views.
 
     ``X`` and ``y`` live on ``device`` (moved once), or on the host when ``device`` is another one
     (``data_device="cpu"``): then each batch is gathered into pinned memory and copied non-blocking,
@@ -264,15 +268,27 @@ class TensorBatches:
         torch.index_select(t, 0, idx, out=buf) if idx is not None else buf.copy_(t)
         return buf.to(self.device, non_blocking=pin)
 
+    def chunk_batches(self) -> int:
+        """Batches gathered at once in a shuffled epoch: at most 5% of the rows' bytes (and 64 MB),
+        at most 64 batches: a bounded extra copy, and one gather per chunk instead of one per batch."""
+        if self.n == 0:
+            return 1
+        row = self.X[:1].numel() * self.X.element_size() + self.y[:1].numel() * self.y.element_size()
+        budget = min(CHUNK_MAX_BYTES, CHUNK_SHARE * self.n * row)
+        return max(1, min(CHUNK_MAX_BATCHES, int(budget // max(1, self.batch_size * row))))
+
     def epoch(self, shuffle: bool = True):
         bs, n = self.batch_size, self.n
         if shuffle and bs < n:  # one batch of every row ("gd"): the order does not matter
             perm = torch.randperm(n, generator=self.generator)
             if not self.host:
                 perm = perm.to(self.X.device, non_blocking=True)
-            for i in range(0, n, bs):
-                idx = perm[i : i + bs]
-                yield self._move(self.X, idx), self._move(self.y, idx)
+            step = bs * self.chunk_batches()
+            for c in range(0, n, step):
+                idx = perm[c : c + step]
+                Xc, yc = self._move(self.X, idx), self._move(self.y, idx)
+                for i in range(0, len(idx), bs):
+                    yield Xc[i : i + bs], yc[i : i + bs]
             return
         for i in range(0, n, bs):
             yield self._move(self.X[i : i + bs]), self._move(self.y[i : i + bs])
