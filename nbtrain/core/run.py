@@ -133,9 +133,20 @@ class Run:
             raise DataError(f"run {self.name!r} has no {on} split; train with {on}=0.2 or {on}_data=(X, y).")
         return self._splits[on]
 
+    def _forward(self, on: str):
+        """Outputs and targets on a split; a Dataset's loader workers end with the pass (a finished
+        run keeps no processes)."""
+        batches = self._batches_for(on)
+        try:
+            return forward_all(self.model, batches, self._precision)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
     def predictions(self, on: str = "test") -> dict:
         """Targets and predictions on a split, decoded: {'y_true', 'y_pred', 'scores'}."""
-        outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
+        outputs, targets = self._forward(on)
         pred, scores = decide(outputs, self.task)
         y = targets.cpu().numpy()
         if self.task == "classification":
@@ -152,7 +163,7 @@ class Run:
     def evaluate(self, on: str = "test", metrics=None) -> dict:
         """Metrics on a split (default: the test split) as a dict of floats."""
         names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL)
-        outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
+        outputs, targets = self._forward(on)
         n_classes = self.codec.n_classes if self.codec is not None else 0
         values = split_metrics(outputs, targets, names, self.task, n_classes)
         self.evaluations.setdefault(on, {}).update(values)

@@ -110,7 +110,7 @@ def test_workers_train_with_a_notebook_class_on_fork():
     assert run.status == "completed" and len(run.history) == 2
     b = run._splits["train"]
     assert b.workers == 2 and not b._loaders  # persistent workers ended with the run
-    assert run.evaluate()["accuracy"] >= 0
+    assert run.evaluate()["accuracy"] >= 0 and not run._splits["test"]._loaders  # and with an evaluation
 
 
 def test_spawn_refuses_a_notebook_class_before_training(monkeypatch):
@@ -224,3 +224,16 @@ def test_float64_is_cast_before_the_copy(monkeypatch):
 def test_cuda_resident_samples_refuse_workers():
     with pytest.raises(ConfigError, match="CUDA tensors"):
         DS.check_workers(Counting(4), 2, on_device=True)
+
+
+def test_declared_classes_and_task_on_arrays():
+    X = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    y = np.arange(60) % 2
+    run = nbtrain.train((X, y), classes=3, epochs=1, display="none")
+    assert run.config["n_classes"] == 3 and list(run.classes) == [0, 1, 2]
+    with pytest.raises(DataError, match="which classes= does not name"):
+        nbtrain.train((X, np.array(["a", "b", "c"] * 20)), classes=["a", "b"], display="none")
+    run = nbtrain.train((X, y), task="regression", epochs=1, display="none")
+    assert run.task == "regression"
+    with pytest.raises(ConfigError, match="classes= is for classification"):
+        nbtrain.train((X, y), task="regression", classes=2, display="none")
