@@ -89,14 +89,22 @@ def check_fp16(ctx: Context) -> dict:
 
 
 def check_dataset(ctx: Context) -> dict:
+    """A host Dataset (pinned, non-blocking copies) with and without DataLoader workers, and a Dataset
+    whose tensors already live on the GPU (no pinning, no workers)."""
     X, y = classification(4000, 16)
     ds = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
     t = time.perf_counter()
     run = train(ctx, ds, model="mlp(64)", epochs=3, lr=0.01, batch_size=128, device=ctx.device)
     acc = run.evaluate()["accuracy"]
     on = next(run.model.parameters()).device.type
-    ok = run.status == "completed" and acc > 0.85 and on == ctx.device.type
-    return {"passed": ok, "accuracy": acc, "weights_on": on, "wall_s": time.perf_counter() - t}
+    workers = train(ctx, ds, model="mlp(64)", epochs=3, lr=0.01, batch_size=128, device=ctx.device, workers=2)
+    same = np.allclose(workers.history["train_loss"], run.history["train_loss"], rtol=1e-5)
+    dev = torch.utils.data.TensorDataset(torch.from_numpy(X).to(ctx.device), torch.from_numpy(y).to(ctx.device))
+    resident = train(ctx, dev, model="mlp(64)", epochs=3, lr=0.01, batch_size=128, device=ctx.device)
+    ok = run.status == "completed" and acc > 0.85 and on == ctx.device.type and same
+    ok = ok and resident.status == "completed" and resident.evaluate()["accuracy"] > 0.85
+    return {"passed": bool(ok), "accuracy": acc, "weights_on": on, "workers_same_losses": bool(same),
+            "device_resident_status": resident.status, "wall_s": time.perf_counter() - t}  # fmt: skip
 
 
 def check_nccl(ctx: Context) -> dict:

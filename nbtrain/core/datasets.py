@@ -192,6 +192,19 @@ def _move(t: torch.Tensor, device: torch.device, dtype: torch.dtype, non_blockin
     return t.to(device, non_blocking=non_blocking).to(dtype)
 
 
+class EpochOrder(torch.utils.data.Sampler):
+    """A new permutation of ``0..n-1`` every epoch, drawn from ``generator`` (saved in checkpoints)."""
+
+    def __init__(self, n: int, generator: torch.Generator):
+        self.n, self.generator = n, generator
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+
+
 class LoaderBatches:
     """A torch ``Dataset`` through a ``DataLoader``; batches move to the device per step.
 
@@ -250,15 +263,20 @@ class LoaderBatches:
         return (_move(xb, self.device, torch.float32, self._pin), _move(yb, self.device, self.target_dtype, self._pin))
 
     def loader(self, shuffle: bool):
-        """One DataLoader per order, kept: persistent workers live across epochs (``close`` ends them)."""
+        """One DataLoader per order, kept: persistent workers live across epochs (``close`` ends them).
+
+        The epoch's order is drawn from the run's generator alone, and the workers' seeds from one of
+        their own: the same batches with any number of workers, and no draw from torch's global RNG
+        (which the model's dropout uses)."""
         shuffle = shuffle and not self.iterable
         if shuffle not in self._loaders:
             w = self.workers
+            seeds = torch.Generator().manual_seed(self.generator.initial_seed() + 1)
             self._loaders[shuffle] = torch.utils.data.DataLoader(
                 self.dataset,
                 batch_size=self.batch_size,
-                shuffle=shuffle,
-                generator=self.generator if shuffle else None,
+                sampler=EpochOrder(len(self.dataset), self.generator) if shuffle else None,
+                generator=seeds,
                 num_workers=w,
                 persistent_workers=w > 0,
                 prefetch_factor=2 if w > 0 else None,

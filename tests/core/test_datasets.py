@@ -237,3 +237,12 @@ def test_declared_classes_and_task_on_arrays():
     assert run.task == "regression"
     with pytest.raises(ConfigError, match="classes= is for classification"):
         nbtrain.train((X, y), task="regression", classes=2, display="none")
+
+
+def test_the_same_batches_with_any_number_of_workers():
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("fork start method only")
+    kw = dict(model="mlp(8, dropout=0.2)", epochs=3, display="none", batch_size=16, seed=3)
+    a = nbtrain.train(Counting(96), **kw)
+    b = nbtrain.train(Counting(96), workers=2, **kw)
+    assert a.history["train_loss"] == b.history["train_loss"]
