@@ -226,7 +226,7 @@ def split(table: Table, fraction: float, seed: int, stratify: bool, what: str):
 
 
 #: a shuffled epoch gathers rows in chunks of at most this share of the data, this many bytes, this many batches
-CHUNK_SHARE, CHUNK_MAX_BYTES, CHUNK_MAX_BATCHES = 0.05, 64 << 20, 64
+CHUNK_SHARE, CHUNK_MAX_BYTES, CHUNK_MAX_BATCHES = 0.02, 32 << 20, 64
 
 
 class TensorBatches:
@@ -269,7 +269,7 @@ class TensorBatches:
         return buf.to(self.device, non_blocking=pin)
 
     def chunk_batches(self) -> int:
-        """Batches gathered at once in a shuffled epoch: at most 5% of the rows' bytes (and 64 MB),
+        """Batches gathered at once in a shuffled epoch: at most 2% of the rows' bytes (and 32 MB),
         at most 64 batches: a bounded extra copy, and one gather per chunk instead of one per batch."""
         if self.n == 0:
             return 1
