@@ -67,6 +67,11 @@ def train(
     clip_value=None,
     accumulate=1,
     tf32=False,
+    task=None,
+    classes=None,
+    workers=0,
+    steps_per_epoch=None,
+    data_device="auto",
 ) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
@@ -87,6 +92,13 @@ def train(
     element instead); ``accumulate=K`` takes one optimizer step per K batches, the same update as one
     K-times-larger batch; ``tf32=True`` lets float32 matmuls and convolutions on CUDA use TF32 (faster,
     about 3 significant digits per product) and turns on ``cudnn.benchmark``, for this run only.
+
+    Data (see docs/data.md): ``data`` may be a CSV or Parquet path (read with pandas, then as a
+    DataFrame with ``target=``).  For a torch ``Dataset``: ``workers=N`` DataLoader processes,
+    ``task=`` / ``classes=`` declare what its labels are (otherwise ``dataset.targets`` /
+    ``dataset.classes``, and only then one read of every sample), ``steps_per_epoch=N`` for an
+    ``IterableDataset``.  ``data_device="cpu"`` keeps in-memory arrays on the host and copies each
+    batch ("auto": when they do not fit in free device memory; "device": always on the device).
 
     Every user mistake raises an :class:`nbtrain.NbtrainError` before training starts; ``nbtrain.runs``
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
@@ -113,6 +125,7 @@ def train(
         batch_size=batch_size, lr=lr, val=val, test=test, val_data=val_data, test_data=test_data, seed=seed,
         device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
         compile=compile, monitor=monitor, clip=clip, clip_value=clip_value, accumulate=accumulate, tf32=tf32,
+        task=task, classes=classes, workers=workers, steps_per_epoch=steps_per_epoch, data_device=data_device,
     )  # fmt: skip
     if isinstance(lr, str):  # lr="auto" (%%train --lr auto): the learning-rate finder runs first
         from .core.tune.finder import auto_lr

@@ -46,16 +46,26 @@ from torch import nn  # noqa: E402
 import nbtrain  # noqa: E402
 
 
+class _DataDevice(nbtrain.Callback):
+    """Where the training rows are while the run trains (a finished run moves them back to the host)."""
+
+    def on_fit_start(self, run, **kw):
+        b = run._splits["train"]
+        self.device = b.X.device.type if hasattr(b, "X") else "loader"
+
+
 def check_placement(ctx: Context) -> dict:
-    run = train(ctx, classification(2000, 16), model="mlp(32)", epochs=2, device="auto" if ctx.cuda else "cpu")
-    b = run._splits["train"]
-    on = {
-        "run": run.device.type,
-        "data": b.X.device.type if hasattr(b, "X") else "loader",
-        "weights": next(run.model.parameters()).device.type,
-    }
+    seen = _DataDevice()
+    data = classification(2000, 16)
+    run = train(ctx, data, model="mlp(32)", epochs=2, device="auto" if ctx.cuda else "cpu", callbacks=[seen])
+    on = {"run": run.device.type, "data": seen.device, "weights": next(run.model.parameters()).device.type}
     want = "cuda" if ctx.cuda else "cpu"
-    return {"passed": run.status == "completed" and set(on.values()) <= {want, "loader"}, **on}
+    after = run._splits["train"].X.device.type  # a finished run keeps no device copy of the data
+    # data_device="cpu": rows stay on the host, each batch is gathered into pinned memory and copied
+    host = train(ctx, data, model="mlp(32)", epochs=2, device=run.device, data_device="cpu")
+    same = np.allclose(host.history["train_loss"], run.history["train_loss"], rtol=1e-5)
+    ok = run.status == "completed" and set(on.values()) <= {want, "loader"} and after == "cpu" and same
+    return {"passed": bool(ok), **on, "data_after_run": after, "host_data_same_losses": bool(same)}
 
 
 def check_parity(ctx: Context) -> dict:
@@ -79,14 +89,22 @@ def check_fp16(ctx: Context) -> dict:
 
 
 def check_dataset(ctx: Context) -> dict:
+    """A host Dataset (pinned, non-blocking copies) with and without DataLoader workers, and a Dataset
+    whose tensors already live on the GPU (no pinning, no workers)."""
     X, y = classification(4000, 16)
     ds = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
     t = time.perf_counter()
     run = train(ctx, ds, model="mlp(64)", epochs=3, lr=0.01, batch_size=128, device=ctx.device)
     acc = run.evaluate()["accuracy"]
     on = next(run.model.parameters()).device.type
-    ok = run.status == "completed" and acc > 0.85 and on == ctx.device.type
-    return {"passed": ok, "accuracy": acc, "weights_on": on, "wall_s": time.perf_counter() - t}
+    workers = train(ctx, ds, model="mlp(64)", epochs=3, lr=0.01, batch_size=128, device=ctx.device, workers=2)
+    same = np.allclose(workers.history["train_loss"], run.history["train_loss"], rtol=1e-5)
+    dev = torch.utils.data.TensorDataset(torch.from_numpy(X).to(ctx.device), torch.from_numpy(y).to(ctx.device))
+    resident = train(ctx, dev, model="mlp(64)", epochs=3, lr=0.01, batch_size=128, device=ctx.device)
+    ok = run.status == "completed" and acc > 0.85 and on == ctx.device.type and same
+    ok = ok and resident.status == "completed" and resident.evaluate()["accuracy"] > 0.85
+    return {"passed": bool(ok), "accuracy": acc, "weights_on": on, "workers_same_losses": bool(same),
+            "device_resident_status": resident.status, "wall_s": time.perf_counter() - t}  # fmt: skip
 
 
 def check_nccl(ctx: Context) -> dict:

@@ -1,12 +1,14 @@
 """Data adapters, label encoding, seeded (stratified) splits and index batching.
 
 Accepted inputs: ``(X, y)`` with numpy arrays, torch tensors, lists or pandas objects; a pandas
-DataFrame plus a target column name; a ``torch.utils.data.Dataset`` yielding ``(x, y)`` pairs.
+DataFrame plus a target column name; a CSV or Parquet file (read with pandas, then as a DataFrame);
+a ``torch.utils.data.Dataset`` yielding ``(x, y)`` pairs (see :mod:`~nbtrain.core.datasets`).
 In-memory data is moved to the device once and batched by slicing a per-epoch permutation.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DataError, DataTypeError
+from .files import is_path
 
 
 def _is_dataframe(obj) -> bool:
@@ -84,6 +87,12 @@ def adapt(data, target: str | None = None, what: str = "data"):
         raise DataError(
             f"no {what} was given: declare e.g. `{what} = (X, y)` or `{what} = load_iris(return_X_y=True)`."
         )
+    if is_path(data):
+        from .files import read_table
+
+        where = f"{what} ({os.fspath(data)!r})"
+        data = read_table(data, what)
+        what = where
     if is_dataset(data):
         if target is not None:
             raise ConfigError("target= names a DataFrame column; it cannot be used with a torch Dataset.")
@@ -216,99 +225,70 @@ def split(table: Table, fraction: float, seed: int, stratify: bool, what: str):
 # ---------------------------------------------------------------------------------- batching
 
 
-class TensorBatches:
-    """In-memory tensors resident on the device, batched by slicing a per-epoch permutation.
+#: a shuffled epoch gathers rows in chunks of at most this share of the data, this many bytes, this many batches
+CHUNK_SHARE, CHUNK_MAX_BYTES, CHUNK_MAX_BATCHES = 0.02, 32 << 20, 64
 
-    One gather per epoch (``X[perm]``) makes every batch a contiguous view: no per-sample
-    collate and no per-batch copy.
+
+class TensorBatches:
+    """In-memory tensors batched by index: a shuffled epoch gathers the rows of a permutation chunk by
+    chunk (a few batches at a time, never a copy of the whole training set), an ordered pass takes views.
+
+    ``X`` and ``y`` live on ``device`` (moved once), or on the host when ``device`` is another one
+    (``data_device="cpu"``): then each batch is gathered into pinned memory and copied non-blocking,
+    so the copy overlaps the previous step.  ``owner`` keeps the shared copy they belong to alive.
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
+    def __init__(
+        self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator, device=None, owner=None
+    ):
         self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
+        self.device = X.device if device is None else torch.device(device)
+        self.owner = owner
         self.n = len(X)
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
 
+    @property
+    def host(self) -> bool:
+        """True when the rows stay on the host and go to the device per batch."""
+        return self.X.device != self.device and self.X.device.type == "cpu"
+
     def probe(self, n: int = 8):
         """The first ``n`` training rows, for the one-batch check before training."""
-        return self.X[:n], self.y[:n]
+        return self._move(self.X[:n]), self._move(self.y[:n])
+
+    def _move(self, t: torch.Tensor, idx=None) -> torch.Tensor:
+        """Rows ``idx`` of ``t`` (all of it when None) on the device."""
+        if t.device == self.device or not self.host:
+            return t if idx is None else t.index_select(0, idx)
+        pin = self.device.type == "cuda"
+        rows = len(t) if idx is None else len(idx)
+        buf = torch.empty((rows,) + tuple(t.shape[1:]), dtype=t.dtype, pin_memory=pin)
+        torch.index_select(t, 0, idx, out=buf) if idx is not None else buf.copy_(t)
+        return buf.to(self.device, non_blocking=pin)
+
+    def chunk_batches(self) -> int:
+        """Batches gathered at once in a shuffled epoch: at most 2% of the rows' bytes (and 32 MB),
+        at most 64 batches: a bounded extra copy, and one gather per chunk instead of one per batch."""
+        if self.n == 0:
+            return 1
+        row = self.X[:1].numel() * self.X.element_size() + self.y[:1].numel() * self.y.element_size()
+        budget = min(CHUNK_MAX_BYTES, CHUNK_SHARE * self.n * row)
+        return max(1, min(CHUNK_MAX_BATCHES, int(budget // max(1, self.batch_size * row))))
 
     def epoch(self, shuffle: bool = True):
-        if shuffle:
-            perm = torch.randperm(self.n, generator=self.generator).to(self.X.device, non_blocking=True)
-            X, y = self.X[perm], self.y[perm]
-        else:
-            X, y = self.X, self.y
-        bs = self.batch_size
-        for i in range(0, self.n, bs):
-            yield X[i : i + bs], y[i : i + bs]
-
-
-class LoaderBatches:
-    """A torch ``Dataset`` through a ``DataLoader``; batches are moved to the device per step."""
-
-    def __init__(
-        self, dataset, batch_size: int, generator: torch.Generator, device: torch.device, target_dtype: torch.dtype
-    ):
-        self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
-        self.device, self.target_dtype = device, target_dtype
-        self.n = len(dataset)
-        self._pin = device.type == "cuda"
-
-    def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
-
-    def probe(self):
-        """The first batch, unshuffled, for the one-batch check before training."""
-        return next(iter(self.epoch(shuffle=False)))
-
-    def epoch(self, shuffle: bool = True):
-        loader = torch.utils.data.DataLoader(
-            self.dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=self.generator if shuffle else None,
-            pin_memory=self._pin,
-        )
-        for xb, yb in loader:
-            yield (
-                xb.to(self.device, non_blocking=True).float(),
-                yb.to(self.device, non_blocking=True).to(self.target_dtype),
-            )
-
-
-def dataset_targets(dataset, what: str = "data") -> np.ndarray:
-    """Read every target of a Dataset once (to infer the task and the number of classes)."""
-    n = len(dataset)
-    if n == 0:
-        raise DataError(f"{what} is an empty Dataset.")
-    ys, shape0 = [], None
-    for i in range(n):
-        item = dataset[i]
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise DataError(f"{what}: a Dataset must yield (x, y) pairs; item {i} is {type(item).__name__}.")
-        x, y = item
-        # checked here, while every item is read anyway, so that batching cannot fail mid-training
-        if not isinstance(x, (torch.Tensor, np.ndarray)) or (isinstance(x, np.ndarray) and x.dtype.kind not in "biuf"):
-            kind = type(x).__name__ if not isinstance(x, np.ndarray) else f"array of {x.dtype}"
-            raise DataError(
-                f"{what}: item {i} has x of type {kind}; a Dataset must yield x as a numeric tensor or array."
-            )
-        if shape0 is None:
-            shape0 = tuple(x.shape)
-        elif tuple(x.shape) != shape0:
-            raise DataError(
-                f"{what}: item {i} has x of shape {tuple(x.shape)} but item 0 has {shape0}; "
-                "every sample must have the same shape."
-            )
-        ys.append(y.item() if isinstance(y, torch.Tensor) and y.numel() == 1 else np.asarray(y))
-    return np.asarray(ys)
-
-
-def split_dataset(dataset, fraction: float, seed: int, what: str):
-    n = len(dataset)
-    n_part = _part_size(n, fraction, what)
-    g = torch.Generator().manual_seed(seed)
-    rest, part = torch.utils.data.random_split(dataset, [n - n_part, n_part], generator=g)
-    return rest, part
+        bs, n = self.batch_size, self.n
+        if shuffle and bs < n:  # one batch of every row ("gd"): the order does not matter
+            perm = torch.randperm(n, generator=self.generator)
+            if not self.host:
+                perm = perm.to(self.X.device, non_blocking=True)
+            step = bs * self.chunk_batches()
+            for c in range(0, n, step):
+                idx = perm[c : c + step]
+                Xc, yc = self._move(self.X, idx), self._move(self.y, idx)
+                for i in range(0, len(idx), bs):
+                    yield Xc[i : i + bs], yc[i : i + bs]
+            return
+        for i in range(0, n, bs):
+            yield self._move(self.X[i : i + bs]), self._move(self.y[i : i + bs])

@@ -158,6 +158,10 @@ class Engine:
             cbs.on_batch_end(run, epoch, i + 1, nb)
             if par.stop_now(run):
                 raise StopRequested
+        hint = getattr(batches, "slow_data_hint", None)  # a Dataset's loader: did the step wait on data?
+        message = hint(epoch) if hint is not None and par.lead else None
+        if message:
+            cbs.on_hint(run, message)
         train_loss, failure = self.epoch_loss(epoch, seen)
         if failure is not None:
             return CONTINUE, failure

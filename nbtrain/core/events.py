@@ -38,6 +38,14 @@ class Callback:
     def on_interrupt(self, run, reason: str, **kwargs: Any) -> None:
         """A stop request or a KeyboardInterrupt was honoured at a batch boundary."""
 
+    def on_hint(self, run, message: str, **kwargs: Any) -> None:
+        """A measured suggestion, at most once per kind and run (e.g. "more DataLoader workers would
+        help"); also in ``run.hints``.  Where no callback shows hints, it is a ``HintWarning``."""
+
+
+class HintWarning(UserWarning):
+    """A hint of the training loop that no view showed (``Callback.on_hint``)."""
+
 
 def _overrides(cb: Callback, hook: str) -> bool:
     impl = getattr(type(cb), hook, None)
@@ -94,3 +102,13 @@ class CallbackList:
     def on_interrupt(self, run, reason, **kw):
         for cb in self.callbacks:
             cb.on_interrupt(run, reason=reason, **kw)
+
+    def on_hint(self, run, message, **kw):
+        run.hints.append(message)
+        shown = [cb for cb in self.callbacks if _overrides(cb, "on_hint")]
+        for cb in shown:
+            cb.on_hint(run, message=message, **kw)
+        if not shown:
+            import warnings
+
+            warnings.warn(message, HintWarning, stacklevel=2)

@@ -7,23 +7,23 @@ is split by index and read through a ``DataLoader``.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
+from . import placement
 from . import preprocess as preprocessing
 from .data import (
     CLASSIFICATION,
     REGRESSION,
     LabelCodec,
-    LoaderBatches,
     Table,
     TensorBatches,
     adapt,
-    dataset_targets,
     infer_task,
     is_dataset,
     split,
-    split_dataset,
 )
 from .errors import DataError, DataTypeError
 from .losses import loss_task
@@ -34,13 +34,21 @@ from .spec import Inputs, Options
 EVAL_CHUNK = 1024
 
 
-def decide_task(loss, model, y: np.ndarray) -> str:
-    """The loss decides, then a preset model, then the targets' dtype."""
+def declared_task(loss, model, task=None, classes=None) -> str | None:
+    """The task a declaration fixes, without looking at the targets: ``task=``, the loss, a preset
+    model, ``classes=``; None where only the targets can tell."""
+    if task is not None:
+        return task
     task = loss_task(loss)
     if task is None and isinstance(model, str):
         name = parse_model(model).name
         task = {"logistic": CLASSIFICATION, "svm": CLASSIFICATION, "linear": REGRESSION}.get(name)
-    task = task or infer_task(y)
+    return task or (CLASSIFICATION if classes is not None else None)
+
+
+def decide_task(loss, model, y: np.ndarray, task=None, classes=None) -> str:
+    """A declaration decides (``task=``, the loss, a preset model, ``classes=``), then the targets' dtype."""
+    task = declared_task(loss, model, task, classes) or infer_task(y)
     if task == REGRESSION and y.dtype.kind not in "biuf":
         raise DataError(
             f"regression needs numeric targets but y has dtype {y.dtype}; use a classification loss such as "
@@ -49,9 +57,97 @@ def decide_task(loss, model, y: np.ndarray) -> str:
     return task
 
 
-def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target) -> Inputs:
-    """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device."""
-    task = decide_task(loss, model, source.y)
+class Prepared:
+    """One split, preprocessed copy of in-memory data as host tensors (shared by the runs on the same
+    arrays and options, see :mod:`~nbtrain.core.placement`), and its device copies, held weakly: a
+    device copy lives while a training run (or a run placed there) holds it."""
+
+    def __init__(self, *, task, codec, transformer, host: dict, target_ndim: int, n_out: int):
+        self.task, self.codec, self.transformer = task, codec, transformer
+        self.host, self.target_ndim, self.n_out = host, target_ndim, n_out
+        self._copies: dict = {}
+
+    def __getstate__(self):  # sent to distributed ranks: the weak device copies stay behind
+        return {k: v for k, v in self.__dict__.items() if k != "_copies"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _copies={})
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for pair in self.host.values() for t in pair)
+
+    def on(self, device: torch.device) -> DeviceCopy:
+        """The splits on ``device``: the host tensors themselves on the CPU, else one shared copy."""
+        ref = self._copies.get(str(device))
+        copy = ref() if ref is not None else None
+        if copy is None:
+            if device.type == "cpu":
+                copy = DeviceCopy(self, self.host)
+            else:
+                copy = DeviceCopy(self, {k: (X.to(device), y.to(device)) for k, (X, y) in self.host.items()})
+            self._copies[str(device)] = weakref.ref(copy)
+        return copy
+
+
+class DeviceCopy:
+    def __init__(self, prepared: Prepared, tensors: dict):
+        self.prepared, self.tensors = prepared, tensors  # the copy keeps its host original alive
+
+
+def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target, raw=None) -> Inputs:
+    """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device
+    (or on the host, ``data_device``); one shared copy for runs on the same arrays and options."""
+    task = decide_task(loss, model, source.y, opts.task, opts.classes)
+    key = None
+    if raw is not None and spec.transformer is None:  # a user's transformer object: fitted per run
+        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes))
+        key = placement.make_key(list(raw), options)
+    prepared = placement.SHARED.get(key)
+    if prepared is None:
+        prepared = placement.SHARED.put(
+            key, _prepare(source, opts, spec, task, val_data=val_data, test_data=test_data, target=target)
+        )
+    codec = prepared.codec
+    n_classes = codec.n_classes if codec is not None else 0
+    n_train = len(prepared.host["train"][1])
+    bs = n_train if opts.full_batch else opts.batch_size
+    generator = torch.Generator().manual_seed(opts.seed)
+    dev = opts.device
+    where = placement.choose(prepared.nbytes, dev, opts.data_device)
+    copy = prepared.on(dev) if where == "device" else DeviceCopy(prepared, prepared.host)
+    batches = {
+        key: TensorBatches(X, y, bs if key == "train" else max(bs, EVAL_CHUNK), generator, device=dev, owner=copy)
+        for key, (X, y) in copy.tensors.items()
+    }
+    return Inputs(
+        task=prepared.task,
+        codec=codec,
+        n_classes=n_classes,
+        n_out=prepared.n_out,
+        sample_shape=tuple(prepared.host["train"][0].shape[1:]),
+        target_ndim=prepared.target_ndim,
+        n_train=n_train,
+        batch_size=bs,
+        batches=batches,
+        transformer=prepared.transformer,
+        generator=generator,
+        data_device=where,
+    )
+
+
+def release_device(run) -> None:
+    """A finished run keeps no device copy of its data: its splits go back to the shared host copy
+    (evaluate and predict then copy per batch, with the same numbers)."""
+    for key, b in list(run._splits.items()):
+        owner = getattr(b, "owner", None)
+        if isinstance(owner, DeviceCopy) and b.X.device.type != "cpu":
+            X, y = owner.prepared.host[key]
+            run._splits[key] = TensorBatches(X, y, b.batch_size, b.generator, device=b.device, owner=owner.prepared)
+
+
+def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_data, target) -> Prepared:
+    """Row filters, labels, splits and preprocessing (fitted on the train split only) -> host tensors."""
     source = preprocessing.apply_row_filters(source, spec)
     explicit_val = adapt(val_data, target, "val_data") if val_data is not None else None
     explicit_test = adapt(test_data, target, "test_data") if test_data is not None else None
@@ -61,6 +157,8 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
     codec = None
     if task == CLASSIFICATION:
         codec = LabelCodec.fit(source.y, *(t.y for t in (explicit_val, explicit_test) if t is not None))
+        if opts.classes is not None:
+            codec = declared_codec(opts.classes, codec.classes)
     split_seed = opts.seed % (2**32)  # scikit-learn's random_state is 32-bit
     stratify = task == CLASSIFICATION
     train_t, test_t = (
@@ -85,37 +183,27 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
                 f"{key} data has samples of shape {feats[key].shape[1:]} but training data has {sample_shape}."
             )
     what = {"train": "training", "val": "validation", "test": "test"}
-    targets = {key: _targets(parts[key], task, codec, what[key]) for key in feats}
-
+    host = {key: (torch.from_numpy(feats[key]), _targets(parts[key], task, codec, what[key])) for key in feats}
     n_classes = codec.n_classes if codec is not None else 0
     target_ndim = train_t.y.ndim
     n_out = (train_t.y.shape[1] if target_ndim == 2 else 1) if task == REGRESSION else n_classes
-    n_train = len(targets["train"])
-    bs = n_train if opts.full_batch else opts.batch_size
-    generator = torch.Generator().manual_seed(opts.seed)
-    dev = opts.device
-    batches = {
-        key: TensorBatches(
-            torch.from_numpy(feats[key]).to(dev),  # once, onto the device
-            targets[key].to(dev),
-            bs if key == "train" else max(bs, EVAL_CHUNK),
-            generator,
+    return Prepared(task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out)
+
+
+def declared_codec(classes, seen: np.ndarray) -> LabelCodec:
+    """The codec of declared ``classes=`` (a count K: labels 0..K-1; or the names); every label seen
+    must be one of them."""
+    names = np.arange(classes) if isinstance(classes, int) else np.unique(np.asarray(classes))
+    try:
+        missing = [v for v in seen.tolist() if v not in set(names.tolist())]
+    except TypeError:
+        missing = seen.tolist()
+    if missing:
+        raise DataError(
+            f"the labels include {', '.join(map(repr, missing[:5]))}, which classes= does not name; "
+            f"declared: {', '.join(map(repr, names.tolist()[:10]))}."
         )
-        for key in feats
-    }
-    return Inputs(
-        task=task,
-        codec=codec,
-        n_classes=n_classes,
-        n_out=n_out,
-        sample_shape=tuple(sample_shape),
-        target_ndim=target_ndim,
-        n_train=n_train,
-        batch_size=bs,
-        batches=batches,
-        transformer=transformer,
-        generator=generator,
-    )
+    return LabelCodec(names)
 
 
 def _targets(t: Table, task: str, codec, what: str) -> torch.Tensor:
@@ -125,47 +213,3 @@ def _targets(t: Table, task: str, codec, what: str) -> torch.Tensor:
     if not np.isfinite(y).all():
         raise DataError(f'{what} targets contain NaN or infinite values; drop those rows (preprocess="dropna").')
     return torch.from_numpy(y)
-
-
-def dataset_inputs(source, opts: Options, *, loss, model, val_data, test_data) -> Inputs:
-    """A torch Dataset: targets read once for the task and classes, splits by index, a DataLoader."""
-    y_all = dataset_targets(source)
-    task = decide_task(loss, model, y_all)
-    codec, n_classes = None, 0
-    if task == CLASSIFICATION:
-        if y_all.dtype.kind not in "iub":
-            raise DataError("a Dataset for classification must yield integer class indices 0..K-1 as targets.")
-        if y_all.min() < 0:
-            raise DataError("Dataset class indices must be >= 0.")
-        n_classes = int(y_all.max()) + 1
-        codec = LabelCodec(np.arange(n_classes))
-    val, test, seed = opts.val, opts.test, opts.seed
-    train_ds, test_ds = split_dataset(source, test, seed, "test") if test > 0 else (source, test_data)
-    if val > 0:
-        train_ds, val_ds = split_dataset(train_ds, val / (1 - test), seed + 1, "val")
-    else:
-        val_ds = val_data
-    sample_shape = tuple(torch.as_tensor(source[0][0]).shape)
-    n_out = (int(np.prod(y_all.shape[1:])) if y_all.ndim > 1 else 1) if task == REGRESSION else n_classes
-    generator = torch.Generator().manual_seed(seed)
-    bs = opts.batch_size
-    target_dtype = torch.long if task == CLASSIFICATION else torch.float32
-    batches = {"train": LoaderBatches(train_ds, bs, generator, opts.device, target_dtype)}
-    for key, ds in (("val", val_ds), ("test", test_ds)):
-        if ds is not None:
-            if not is_dataset(ds):
-                raise DataTypeError(f"{key}_data must be a Dataset too when data is a Dataset.")
-            batches[key] = LoaderBatches(ds, max(bs, EVAL_CHUNK), generator, opts.device, target_dtype)
-    return Inputs(
-        task=task,
-        codec=codec,
-        n_classes=n_classes,
-        n_out=n_out,
-        sample_shape=sample_shape,
-        target_ndim=y_all.ndim,
-        n_train=len(train_ds),
-        batch_size=bs,
-        batches=batches,
-        transformer=None,
-        generator=generator,
-    )

@@ -196,6 +196,7 @@ def fit(run, job: Job, par=None) -> str:
         live.batch = 0
         if run.status == "running":
             run.status = "failed"  # set again below; stays if an exception is on its way out
+        close_loaders(run, job)
     if oom:
         _empty_cache()  # here, not in the except block: the traceback (and the activations its frames hold) is gone
     run.status = status
@@ -205,6 +206,18 @@ def fit(run, job: Job, par=None) -> str:
         run.note = reason
     cbs.on_fit_end(run, status=status)
     return status
+
+
+def close_loaders(run, job) -> None:
+    """A finished run keeps no processes (a Dataset's persistent DataLoader workers) and no device copy
+    of its in-memory data (its splits go back to the shared host copy)."""
+    from .inputs import release_device
+
+    for b in [job.train_batches, job.val_batches, *run._splits.values()]:
+        close = getattr(b, "close", None)
+        if close is not None:
+            close()
+    release_device(run)
 
 
 def _restore_best(engine, status: str, reason: str | None):

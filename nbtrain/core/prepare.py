@@ -16,10 +16,11 @@ import torch
 
 from . import preprocess as preprocessing
 from .data import CLASSIFICATION, REGRESSION, adapt, is_dataset
+from .dataset_inputs import dataset_inputs
 from .device import describe
-from .errors import ConfigError, DataTypeError, NbtrainError, PresetError, ShapeError, first_line
+from .errors import ConfigError, DataTypeError, DeviceError, NbtrainError, PresetError, ShapeError, first_line
 from .evaluation import make_evaluator
-from .inputs import EVAL_CHUNK, dataset_inputs, table_inputs
+from .inputs import EVAL_CHUNK, table_inputs
 from .loop import Job
 from .losses import Loss, build_loss
 from .metrics import HIGHER_IS_BETTER, parse_metrics
@@ -59,6 +60,11 @@ def prepare(
     clip_value=None,
     accumulate=1,
     tf32=False,
+    task=None,
+    classes=None,
+    workers=0,
+    steps_per_epoch=None,
+    data_device="auto",
 ):
     """Build ``(run, job)``.  Raises NbtrainError subclasses for user mistakes; trains nothing."""
     opts = check_options(
@@ -82,6 +88,11 @@ def prepare(
         clip_value=clip_value,
         accumulate=accumulate,
         tf32=tf32,
+        task=task,
+        classes=classes,
+        workers=workers,
+        steps_per_epoch=steps_per_epoch,
+        data_device=data_device,
     )
     spec = preprocessing.parse(preprocess)
     torch.manual_seed(opts.seed)  # before the data is read: a random Dataset and the model's init repeat
@@ -92,14 +103,20 @@ def prepare(
             raise ConfigError("preprocessing presets apply to in-memory data; with a Dataset, transform inside it.")
         inputs = dataset_inputs(source, opts, loss=loss, model=model, val_data=val_data, test_data=test_data)
     else:
+        for key, value in (("workers", opts.workers), ("steps_per_epoch", opts.steps_per_epoch)):
+            if value:
+                raise ConfigError(
+                    f"{key}= is for a torch Dataset; in-memory data is batched by slicing, without a DataLoader."
+                )
         inputs = table_inputs(
-            source, opts, spec, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target
-        )
+            source, opts, spec, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target,
+            raw=(data, val_data, test_data),
+        )  # fmt: skip
     parts = _parts(model, loss, inputs, opts)
     xb, yb = inputs.batches["train"].probe()
     check_one_batch(parts, xb, yb, task=inputs.task, sample_shape=inputs.sample_shape, precision=opts.precision)
     return _run_and_job(
-        opts, inputs, parts, optimizer=optimizer, scheduler=scheduler, model=model, preprocess=preprocess
+        opts, inputs, parts, optimizer=optimizer, scheduler=scheduler, model=model, preprocess=preprocess, target=target
     )
 
 
@@ -128,11 +145,25 @@ def _parts(model, loss, inputs: Inputs, opts: Options) -> Parts:
         description = str(parse_model(model))
     elif isinstance(model, torch.nn.Module):
         net, description = model, type(model).__name__
+        check_dtypes(net, opts.device)
     else:
         raise DataTypeError(
             f'model must be a preset like "mlp(64, 64)" or a torch.nn.Module, got {type(model).__name__}.'
         )
     return Parts(net=net.to(opts.device), description=description, loss=loss_fn, n_out=n_out)
+
+
+def check_dtypes(net: torch.nn.Module, device: torch.device) -> None:
+    """MPS has no float64: a double model there is one clear error, not a crash inside the first step."""
+    if device.type != "mps":
+        return
+    wide = next(
+        (n for n, p in list(net.named_parameters()) + list(net.named_buffers()) if p.dtype == torch.float64), None
+    )
+    if wide is not None:
+        raise DeviceError(
+            f"the model's {wide!r} is float64, which MPS does not support; call model.float() before training."
+        )
 
 
 def _loss_for(loss, model, task: str, n_classes: int) -> Loss:
@@ -165,7 +196,7 @@ def _dry_run_presets(optimizer, scheduler, lr, dev, epochs: int, steps: int, rat
             guard("scheduler", scheduler, sched.step)
 
 
-def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, scheduler, model, preprocess):
+def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, scheduler, model, preprocess, target=None):
     """The optimizer, scheduler, metrics and monitor; then the Run (what users keep) and the Job (what
     the loop needs)."""
     dev, net = opts.device, parts.net
@@ -209,6 +240,9 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         "clip_value": opts.clip_value,
         "accumulate": opts.accumulate,
         "tf32": opts.tf32,
+        "workers": opts.workers,
+        "data_device": inputs.data_device,
+        "target": target,
     }
     run = Run(opts.name, net, task=inputs.task, config=config, preprocess=inputs.transformer, codec=inputs.codec)
     run._splits = dict(inputs.batches)

@@ -12,6 +12,7 @@ import torch
 from .data import TensorBatches, as_features, is_dataset
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
+from .files import is_path, read_table
 from .history import History
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
@@ -52,6 +53,7 @@ class Run:
         self.error: str | None = None
         self.note: str | None = None
         self.best_epoch: int | None = None
+        self.hints: list = []  # measured suggestions of the loop (Callback.on_hint), in order
         self.evaluations: dict = {}  # split -> the metrics last computed on it (kept by the run store)
         self._store = None  # the RunStore that keeps this run, once it is written
         self.live = Live()
@@ -105,11 +107,25 @@ class Run:
                 break
         return f"Run({self.name!r}, {self.status}, {len(self.history)}/{self.config.get('epochs')} epochs{extra})"
 
+    def release(self) -> None:
+        """Drop this run's data splits (the shared copy goes when no run holds it) and empty the CUDA
+        cache; ``evaluate`` then says so.  ``del nbtrain.runs[name]`` calls it."""
+        import gc
+
+        self._splits = {}
+        self._released = True
+        self.live.release()
+        gc.collect()  # views and engine frames can hold the splits in reference cycles
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+
     # ------------------------------------------------------------------ inference
     def _batches_for(self, on: str):
         if on not in ("train", "val", "test"):
             raise ConfigError(f"on must be 'train', 'val' or 'test', got {on!r}.")
         if on not in self._splits:
+            if getattr(self, "_released", False):
+                raise DataError(f"run {self.name!r} was deleted from nbtrain.runs and its data splits freed.")
             if not self._splits:
                 raise DataError(
                     f"run {self.name!r} was loaded from a file and holds no data splits; use run.predict(X)."
@@ -117,9 +133,20 @@ class Run:
             raise DataError(f"run {self.name!r} has no {on} split; train with {on}=0.2 or {on}_data=(X, y).")
         return self._splits[on]
 
+    def _forward(self, on: str):
+        """Outputs and targets on a split; a Dataset's loader workers end with the pass (a finished
+        run keeps no processes)."""
+        batches = self._batches_for(on)
+        try:
+            return forward_all(self.model, batches, self._precision)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
     def predictions(self, on: str = "test") -> dict:
         """Targets and predictions on a split, decoded: {'y_true', 'y_pred', 'scores'}."""
-        outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
+        outputs, targets = self._forward(on)
         pred, scores = decide(outputs, self.task)
         y = targets.cpu().numpy()
         if self.task == "classification":
@@ -136,7 +163,7 @@ class Run:
     def evaluate(self, on: str = "test", metrics=None) -> dict:
         """Metrics on a split (default: the test split) as a dict of floats."""
         names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL)
-        outputs, targets = forward_all(self.model, self._batches_for(on), self._precision)
+        outputs, targets = self._forward(on)
         n_classes = self.codec.n_classes if self.codec is not None else 0
         values = split_metrics(outputs, targets, names, self.task, n_classes)
         self.evaluations.setdefault(on, {}).update(values)
@@ -149,6 +176,11 @@ class Run:
             raise DataError("predict takes features X only, not (X, y).")
         if is_dataset(X):
             raise DataError("predict takes in-memory features (array, tensor or DataFrame), not a Dataset.")
+        if is_path(X):  # a CSV / Parquet file: its columns, less the target column where it has one
+            X = read_table(X, "predict input")
+            target = self.config.get("target")
+            if target is not None and target in X.columns:
+                X = X.drop(columns=[target])
         X = as_features(X, "X")
         shape = self.config.get("input_shape")
         feats = features(self.preprocess, X, fit=False, what="predict input")
@@ -209,6 +241,14 @@ class RunRegistry(OrderedDict):
         while f"run{i}" in self:
             i += 1
         return f"run{i}"
+
+    def __delitem__(self, name) -> None:
+        """``del nbtrain.runs[name]``: the run leaves this session and its data splits are freed (and
+        the CUDA cache emptied); its stored copy, history and weights stay where they are."""
+        run = self[name]
+        super().__delitem__(name)
+        if isinstance(run, Run):
+            run.release()
 
     def register(self, run: Run) -> Run:
         """Add ``run`` under its name; a run under an existing name replaces it, at the end of the order."""

@@ -47,6 +47,11 @@ class Options:
     clip_value: float | None = None  # max absolute gradient element (clip_grad_value_)
     accumulate: int = 1  # micro-batches per optimizer step
     tf32: bool = False  # TF32 matmuls/convolutions + cudnn.benchmark for the run (CUDA)
+    task: str | None = None  # declared task ("classification" | "regression"), else inferred
+    classes: Any = None  # declared classes: a count K (labels 0..K-1) or the class names, else None
+    workers: int = 0  # DataLoader worker processes (a torch Dataset)
+    steps_per_epoch: int | None = None  # batches per epoch of an IterableDataset
+    data_device: str = "auto"  # where in-memory arrays live: "auto" | "cpu" (host, per batch) | "device"
 
     @property
     def full_batch(self) -> bool:
@@ -69,6 +74,7 @@ class Inputs:
     batches: dict  # "train" (and "val", "test" where they exist) -> TensorBatches | LoaderBatches
     transformer: Any  # the preprocessing fitted on the train split, or None
     generator: torch.Generator  # the batches' shuffling generator (saved in checkpoints)
+    data_device: str = "device"  # where in-memory data lives: "device", or "cpu" (copied per batch)
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,11 @@ def check_options(
     clip_value=None,
     accumulate=1,
     tf32=False,
+    task=None,
+    classes=None,
+    workers=0,
+    steps_per_epoch=None,
+    data_device="auto",
 ) -> Options:
     """Validate ``train``'s options; raises ConfigError / DataTypeError naming the bad one."""
     epochs = positive_int(epochs, "epochs")
@@ -154,6 +165,7 @@ def check_options(
     ):
         raise DataTypeError(f'metrics must be a name like "accuracy" or a list of names, got {metrics!r:.80}.')
     dev = resolve_device(device)
+    data = check_data_options(task, classes, workers, steps_per_epoch, data_device)
     return Options(
         name=name,
         epochs=epochs,
@@ -173,4 +185,40 @@ def check_options(
         clip_value=clip_value,
         accumulate=accumulate,
         tf32=tf32,
+        **data,
+    )
+
+
+TASKS = ("classification", "regression")
+DATA_DEVICES = ("auto", "cpu", "device")
+
+
+def check_data_options(task, classes, workers, steps_per_epoch, data_device) -> dict:
+    """The data options of ``train`` (task, classes, workers, steps_per_epoch, data_device), checked."""
+    if task is not None and task not in TASKS:
+        raise ConfigError(f"task must be 'classification' or 'regression', got {task!r:.60}.")
+    if classes is not None:
+        if isinstance(classes, str):
+            classes = [c.strip() for c in classes.split(",") if c.strip()]
+            if len(classes) == 1 and classes[0].isdigit():
+                classes = int(classes[0])
+        if isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
+            if classes < 2:
+                raise ConfigError(f"classes must be at least 2 (a count) or a list of names, got {classes!r}.")
+            classes = int(classes)
+        elif isinstance(classes, (list, tuple, np.ndarray)):
+            classes = list(classes)
+            if len(classes) < 2 or len(set(map(repr, classes))) != len(classes):
+                raise ConfigError(f"classes must name at least two different classes, got {classes!r:.80}.")
+        else:
+            raise ConfigError(f"classes must be a count K or a list of class names, got {classes!r:.60}.")
+        if task == "regression":
+            raise ConfigError("classes= is for classification, but task='regression' was declared; drop one.")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 0:
+        raise ConfigError(f"workers must be a whole number >= 0 (DataLoader processes), got {workers!r:.60}.")
+    steps_per_epoch = positive_int(steps_per_epoch, "steps_per_epoch", allow_none=True)
+    if data_device not in DATA_DEVICES:
+        raise ConfigError(f"data_device must be 'auto', 'cpu' or 'device', got {data_device!r:.60}.")
+    return dict(
+        task=task, classes=classes, workers=int(workers), steps_per_epoch=steps_per_epoch, data_device=data_device
     )

@@ -38,7 +38,7 @@ def _to_device(run, job, device) -> None:
     for b in {id(b): b for b in [job.train_batches, job.val_batches, *run._splits.values()] if b is not None}.values():
         if isinstance(getattr(b, "X", None), torch.Tensor):
             b.X, b.y = b.X.to(device), b.y.to(device)
-        elif hasattr(b, "device"):
+        if hasattr(b, "device"):
             b.device = device
     for state in job.optimizer.state.values():
         for k, v in list(state.items()):

@@ -146,6 +146,38 @@ class NbtrainMagics(Magics):
     )
     @argument("--tf32", action="store_true", help="TF32 matmuls and cudnn.benchmark on CUDA (default: off)")
     @argument(
+        "--workers", type=int, default=0, metavar="N", help="DataLoader worker processes for a Dataset (default: 0)"
+    )
+    @argument(
+        "--steps-per-epoch",
+        type=int,
+        default=None,
+        dest="steps_per_epoch",
+        metavar="N",
+        help="batches per epoch, required for an IterableDataset (default: none)",
+    )
+    @argument(
+        "--task",
+        choices=["classification", "regression"],
+        default=None,
+        help="the task, when the targets do not tell (default: from the loss, the model or the targets)",
+    )
+    @argument(
+        "--classes",
+        default=None,
+        metavar="K|A,B,...",
+        help="the number of classes or their names, comma-separated; a Dataset then needs no pass over "
+        "its labels (default: dataset.classes / targets, or the labels seen)",
+    )
+    @argument(
+        "--data-device",
+        choices=["auto", "cpu", "device"],
+        default="auto",
+        dest="data_device",
+        help="where in-memory arrays live: on the device, or on the host with a copy per batch "
+        "(default: auto, the host when they do not fit in free device memory)",
+    )
+    @argument(
         "--no-plot",
         action="store_true",
         dest="no_plot",

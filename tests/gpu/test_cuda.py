@@ -16,10 +16,30 @@ def data():
     return X, (X[:, 0] + X[:, 1] > 0).astype(int)
 
 
-def test_auto_picks_cuda_and_data_is_resident():
-    run = nbtrain.train(data(), model="mlp(32)", epochs=2, display="none")
-    assert run.device.type == "cuda" and run._splits["train"].X.is_cuda
+def test_auto_picks_cuda_and_data_is_resident_while_training():
+    where = []
+
+    class Seen(nbtrain.Callback):
+        def on_fit_start(self, run, **kw):
+            where.append(run._splits["train"].X.device.type)
+
+    run = nbtrain.train(data(), model="mlp(32)", epochs=2, display="none", callbacks=[Seen()])
+    assert run.device.type == "cuda" and where == ["cuda"]
+    assert not run._splits["train"].X.is_cuda  # a finished run keeps no device copy of the data
     assert next(run.model.parameters()).is_cuda
+
+
+def test_host_resident_data_trains_the_same():
+    a = nbtrain.train(data(), model="mlp(32)", epochs=3, display="none")
+    b = nbtrain.train(data(), model="mlp(32)", epochs=3, display="none", data_device="cpu")
+    assert b.config["data_device"] == "cpu" and a.config["data_device"] == "device"
+    assert np.allclose(a.history["train_loss"], b.history["train_loss"], rtol=1e-5)
+
+
+def test_cuda_resident_dataset_trains():
+    X, y = (torch.from_numpy(v).cuda() for v in data())
+    run = nbtrain.train(torch.utils.data.TensorDataset(X, y), model="mlp(8)", epochs=1, display="none")
+    assert run.status == "completed" and run.evaluate()["accuracy"] > 0.5
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])

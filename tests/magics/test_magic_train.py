@@ -67,11 +67,16 @@ def test_help_shows_every_option_and_default(shell):
         "--target",
         "--data",
         "--processes",
+        "--workers",
+        "--steps-per-epoch",
+        "--task",
+        "--classes",
+        "--data-device",
     ):
         assert opt in doc, opt
     options = [line for line in doc.split("options:")[1].splitlines() if line.strip().startswith("--")]
-    assert len(options) == 23
-    assert doc.count("(default:") == 23
+    assert len(options) == 28
+    assert doc.count("(default:") == 28
     for magic in ("evaluate", "predict", "compare"):
         assert "(default:" in shell.ip.find_line_magic(magic).__doc__ or magic == "predict"
 
@@ -214,3 +219,36 @@ def test_dataframe_with_target_and_data_option(shell):
         shell.run("%%train --data dff --target label\n# x\n")
     with pytest.raises(UsageError, match="use one of them"):
         shell.run("%%train --data df --target label\ndata = df\n")
+
+
+def test_data_options_reach_train_and_a_notebook_dataset_trains_with_workers(shell, spy, tmp_path):
+    """--workers, --classes, --task, --steps-per-epoch, --data-device; a Dataset class defined in a cell
+    (module __main__) trains with DataLoader workers on Linux (fork); a CSV path is data."""
+    import multiprocessing
+
+    cell = (
+        "%%train --epochs 1 --quiet --name ds --workers {w} --classes 2 --val 0 --test 0\n"
+        "import torch\n"
+        "class Cells(torch.utils.data.Dataset):\n"
+        "    def __len__(self): return 64\n"
+        "    def __getitem__(self, i): return torch.full((3,), float(i % 2)), i % 2\n"
+        "data = Cells()\n"
+        "model = 'mlp(4)'\n"
+    )
+    w = 2 if multiprocessing.get_start_method() == "fork" else 0
+    run = shell.run(cell.format(w=w))
+    assert run.status == "completed" and spy[-1]["workers"] == w and spy[-1]["classes"] == "2"
+    assert run.config["n_classes"] == 2
+    with pytest.raises(UsageError, match="workers must be a whole number"):
+        shell.run("%%train --quiet --workers -1\n" + IRIS)
+    with pytest.raises(UsageError, match="steps_per_epoch"):
+        shell.run("%%train --quiet --steps-per-epoch 0\n" + IRIS)
+    shell.run("%%train --quiet --epochs 1 --task regression --data-device cpu\n" + IRIS)
+    assert spy[-1]["task"] == "regression" and spy[-1]["data_device"] == "cpu"
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    run = shell.run(f"%%train --quiet --epochs 1 --target target\ndata = {str(tmp_path / 'iris.csv')!r}\n")
+    assert run.status == "completed" and pd is not None
