@@ -15,12 +15,12 @@ the kernel's interrupt (the loop turns KeyboardInterrupt into the same clean sto
 from __future__ import annotations
 
 import html
-import math
 import time
 
 import ipywidgets as W
 
 from ..core.events import Callback
+from .format import best_of, duration, format_value
 from .kernel_poll import LiveComms
 
 RED, GREEN, AMBER, GREY = "#c62828", "#2e7d32", "#b26a00", "#616161"
@@ -43,17 +43,8 @@ class _Panel(W.VBox):
         return f"nbtrain panel: {self._title}"
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    seconds = int(round(max(0.0, seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 def _num(v) -> str:
-    return "?" if v is None else f"{v:.4g}"
+    return "?" if v is None else format_value(float(v))
 
 
 class PanelView(Callback):
@@ -220,7 +211,7 @@ class PanelView(Callback):
         last = run.history.last
         if "val_loss" in last:
             parts.append(f"val_loss {_num(last['val_loss'])}")
-        parts += [f"{rate:.1f} it/s" if rate else "? it/s", f"ETA {_duration(eta)}", str(run.config.get("device"))]
+        parts += [f"{rate:.1f} it/s" if rate else "? it/s", f"ETA {duration(eta)}", str(run.config.get("device"))]
         return " &middot; ".join(html.escape(p) for p in parts)
 
     def _draw(self, run, epoch, batch, num_batches, now) -> None:
@@ -234,13 +225,12 @@ class PanelView(Callback):
     def final_text(self, run, status) -> str:
         n = len(run.history)
         secs = sum(run.history.get("time", []))
-        took = f"{secs:.1f} s" if secs < 60 else _duration(secs)
+        took = duration(secs)
         if status == "completed":
             text = f"\u2714 completed: {n} epoch{'s' * (n != 1)} in {took}"
-            best = run.history.best_epoch() if "val_loss" in run.history else None
+            best = best_of(run)
             if best is not None:
-                row = next(r for r in run.history if r.get("epoch") == best)
-                text += f" &middot; best val_loss {_num(row['val_loss'])} (epoch {int(best)})"
+                text += f" &middot; best {best.monitor} {_num(best.value)} (epoch {best.epoch})"
             if run.note:
                 text += f" &middot; {html.escape(run.note)}"
             return f'<span style="color:{GREEN}">{text}</span>'

@@ -25,21 +25,13 @@ import math
 import time
 from collections.abc import Callable
 
-from .base import DisplaySink, ThrottledView, best_epoch, finite, history_rows, main_metric
+from .base import DisplaySink, ThrottledView, best_epoch, history_rows, main_metric
+from .format import LOG_RATIO, finite, live_title, run_title, wants_log  # noqa: F401 (LOG_RATIO, wants_log: re-exported)
 
-LOG_RATIO = 30.0  # max/min of the losses above which the loss axis is logarithmic
 # The live slot holds only image/png (which nbval never compares) and ends as an empty bundle
 # (which JupyterLab renders as nothing): whether a run had live frames or not, strict nbval sees
 # the same outputs.
 EMPTY: dict = {}
-
-
-def wants_log(values) -> bool:
-    """Whether losses span enough orders of magnitude for a log axis (all must be positive)."""
-    vals = finite(values)
-    if len(vals) < 2 or min(vals) <= 0:
-        return False
-    return max(vals) / min(vals) >= LOG_RATIO
 
 
 def new_figure(n_panels: int, size=(4.6, 3.2), dpi: int = 90):
@@ -194,14 +186,14 @@ class LivePlot(ThrottledView):
         elif self._metric is None and main_metric(run, rows) is not None:
             self._metric = main_metric(run, rows)
             self.fig = new_figure(2, self.size, self.dpi)
-        draw(self.fig, rows, self.samples, self._metric, best_epoch(run, rows) if rows else None, title)
+        self.best = best_epoch(run, rows) if rows else None
+        draw(self.fig, rows, self.samples, self._metric, self.best, title)
         return to_png(self.fig)
 
     def refresh(self, run):
         if not self._rows and len(self.samples) < 2:
             return False
-        cfg = getattr(run, "config", None) or {}
-        title = f"{run.name}: epoch {run.live.epoch}/{cfg.get('epochs', '?')}"
+        title = live_title(run)
         bundle = png_bundle(self._render(run, title))  # no text: see EMPTY
         if self.handle is None:
             self.handle = self.sink.show(bundle, handle=True)
@@ -222,8 +214,7 @@ class LivePlot(ThrottledView):
             self.sink.update(self.handle, EMPTY)
         if rows:
             t0 = self.clock()
-            cfg = getattr(run, "config", None) or {}
-            title = f"{run.name}: {status}, {len(rows)}/{cfg.get('epochs', len(rows))} epochs"
+            title = run_title(run, rows, status)
             self.sink.show(png_bundle(self._render(run, title), self.text(run)))
             self.final_time = self.clock() - t0
         self.close()

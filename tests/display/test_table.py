@@ -80,7 +80,7 @@ def test_ipython_formats_html_and_text_twin():
     t = Table.from_dict({"accuracy": 0.96667, "f1": 0.9}, key="metric")
     data, _ = DisplayFormatter().format(t)
     assert set(data) == {"text/plain", "text/html"}
-    assert data["text/plain"] == "  metric    value\n  accuracy  0.9667\n  f1        0.9"
+    assert data["text/plain"] == "metric    value\naccuracy  0.9667\nf1        0.9"
     assert '<td style="text-align:right;padding:2px 8px">0.9667</td>' in data["text/html"]
 
 
