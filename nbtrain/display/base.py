@@ -198,6 +198,8 @@ class DisplaySink:
         from .env import shell_kind
 
         if shell_kind() != "notebook":
+            if handle:  # a live slot means nothing in text: the final output is shown anew
+                return None
             if bundle.get("text/plain"):
                 print(bundle["text/plain"])
             return None
