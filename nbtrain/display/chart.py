@@ -200,6 +200,15 @@ def _range(values, log: bool) -> tuple:
     return lo - pad, hi + pad
 
 
+def _thin_segments(segments: list, most: int) -> list:
+    """At most about ``most`` points (a 300-pixel axis shows no more), each segment kept apart."""
+    total = sum(len(s) for s in segments)
+    if total <= most:
+        return segments
+    k = math.ceil(total / most)
+    return [seg[::k] + ([seg[-1]] if (len(seg) - 1) % k else []) for seg in segments]
+
+
 def _panel(p: dict, x0: float, w: float, h: float, xr: tuple, best, integer_x: bool) -> list:
     """One axes box at horizontal offset ``x0``: grid, ticks, curves, best marker, legend."""
     left, right, top, bottom = 52, 8, 26, 34
@@ -238,7 +247,8 @@ def _panel(p: dict, x0: float, w: float, h: float, xr: tuple, best, integer_x: b
         )
     for s in p["series"]:
         color, alpha, width = s["color"], s.get("alpha", 1.0), s.get("width", 1.5)
-        d = " ".join("M" + " L".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in seg) for seg in s["segments"])
+        segs = _thin_segments(s["segments"], 2 * int(aw))
+        d = " ".join("M" + " L".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in seg) for seg in segs)
         out.append(
             f'<path d="{d}" fill="none" stroke="{color}" stroke-opacity="{alpha}" stroke-width="{width}"'
             f' data-label="{html.escape(s["label"] or "")}"/>'

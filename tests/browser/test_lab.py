@@ -171,7 +171,7 @@ model = "mlp(16)\"""",
     )
     print(f"builder: click to 'stopped' shown in {took:.3f} s")
     assert took < 1.0
-    builder.locator(".jp-OutputArea-output.jp-RenderedImage img").first.wait_for(state="attached")
+    builder.locator(".nbtrain-live-area img").first.wait_for(state="attached")  # the LiveArea's final plot
     shot(builder, "builder-after-train")
 
 
