@@ -122,7 +122,7 @@ def test_runs_table(shell):
     assert lines[2].split()[:6] == ["a", "logistic", "cross_entropy", "adam", "2/2", "completed"]
     assert lines[3].split()[0] == "b" and lines[3].split()[4] == "1/1"
     assert "val_accuracy=" in lines[2]
-    assert '<td style="text-align:left;padding:2px 8px">b</td>' in t._repr_html_()
+    assert '<td align="left">b</td>' in t._repr_html_()
     with pytest.raises(UsageError, match="takes no arguments"):
         shell.run("%runs a")
 
