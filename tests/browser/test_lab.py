@@ -142,10 +142,11 @@ model = "mlp(16)\"""",
     table = out.locator(".jp-OutputArea-output table").first
     table.wait_for(state="attached")
     assert table.locator("tr").count() >= 9  # header + 8 epochs
-    panel = out.locator(".nbtrain-panel")
-    assert panel.locator(".widget-hprogress").count() == 2
-    assert "completed: 8 epochs" in panel.locator(".nbtrain-status").text_content()
-    assert "iris_mlp" in panel.text_content()
+    # the panel's widget, once the run ended, is replaced in place by its static record
+    record = out.locator(".nbtrain-record")
+    record.wait_for(state="attached")
+    assert "completed: 8/8 epochs" in record.text_content() and "iris_mlp" in record.text_content()
+    assert out.locator(".nbtrain-panel").count() == 0
     shot(out, "render-plot-table-panel")
 
     # the builder panel (same kernel): Train starts a run whose views appear below the controls

@@ -141,9 +141,9 @@ def test_default_mode_shows_a_short_runs_final_views_and_a_button_trains_live(bp
     server = start_server("voila", root=root)
     page.goto(server.url("app.ipynb"), timeout=150_000)  # the page arrives once every cell has run
     # the short run: its final state (panel, plot, table), as saved by a headless run
-    panel = page.locator(".nbtrain-panel").first
-    panel.wait_for(state="visible", timeout=60_000)
-    assert "completed: 8 epochs" in panel.locator(".nbtrain-status").text_content()
+    record = page.locator(".nbtrain-record").first  # the panel, replaced by its static record at the end
+    record.wait_for(state="visible", timeout=60_000)
+    assert "completed: 8/8 epochs" in record.text_content()
     assert page.locator(".jp-OutputArea-output img").count() == 1
     assert page.locator("table.nbtrain-table").first.locator("tr").count() == 9  # header + 8 epochs
     shot(page.locator(".jp-Cell").nth(1), "voila-default-short-run")
