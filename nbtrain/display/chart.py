@@ -86,7 +86,8 @@ class Trace:
         if epoch != self._epoch:
             self._begin(epoch, nb)
         since = getattr(live, "losses_since", None)
-        if since is None:  # a relayed run: sample the running mean where it was read
+        if since is None or (live.batch and not getattr(live, "_losses", True)):
+            # no batch losses here (a relayed run: rank 0 streams its running mean): sample that
             y = live.loss()
             if y is not None and math.isfinite(y):
                 x = epoch - 1 + min(live.batch, nb) / max(1, nb)
@@ -104,7 +105,7 @@ class Trace:
         """Read the epoch's remaining batches and flush its last, partial bucket."""
         if epoch != self._epoch:
             self._begin(epoch, nb)
-        if getattr(live, "losses_since", None) is not None:
+        if getattr(live, "losses_since", None) is not None and getattr(live, "_losses", None):
             self.read(live, epoch, nb, force=True)
         if self._buf:
             self._emit(len(self._buf))

@@ -84,3 +84,16 @@ def test_svg_chart_looks_like_the_final_figure():
     assert svg.count('class="nbtrain-best"') == 2 and "r: epoch 3/5" in svg
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert "0.01" in texts and "1" in texts  # log ticks
+
+
+def test_a_live_without_batch_losses_is_sampled_by_its_running_mean():
+    """A relayed (distributed) run's live has counters and a streamed loss but no batch losses."""
+    from nbtrain.distributed.relay import RemoteLive
+
+    live, t = RemoteLive(), Trace(epochs=2)
+    live.begin(1, 10)
+    for b in (3, 6, 9):
+        live.batch, live.remote_loss = b, 1.0 / b
+        t.read(live, 1, 10)
+    t.end_epoch(live, 1, 10)
+    assert t.segment_list() == [[(0.3, 1 / 3), (0.6, 1 / 6), (0.9, 1 / 9)]]
