@@ -105,7 +105,7 @@ def one_run(data, epochs, mode):
     wall = time.perf_counter() - t
     assert run.status == "completed", run.error
     frames = sum(getattr(v, "frames", getattr(v, "refreshes", 0)) for v in watched)
-    live = sum(getattr(v, "refresh_time", 0.0) for v in watched)
+    live = sum(getattr(v, "live_time", getattr(v, "refresh_time", 0.0)) for v in watched)
     drawn = live + sum(getattr(v, "final_time", 0.0) for v in watched)
     first, rate = None, None
     first_batch = next((c.at for c in cbs if isinstance(c, _FirstBatch)), None)

@@ -101,11 +101,11 @@ class Trace:
             live._last_since = None
         self.add(epoch, nb, since(self._read))
 
-    def end_epoch(self, live, epoch: int, nb: int) -> None:
-        """Read the epoch's remaining batches and flush its last, partial bucket."""
+    def end_epoch(self, live, epoch: int, nb: int, read: bool = True) -> None:
+        """Read the epoch's remaining batches (``read``) and flush its last, partial bucket."""
         if epoch != self._epoch:
             self._begin(epoch, nb)
-        if getattr(live, "losses_since", None) is not None and getattr(live, "_losses", None):
+        if read and getattr(live, "losses_since", None) is not None and getattr(live, "_losses", None):
             self.read(live, epoch, nb, force=True)
         if self._buf:
             self._emit(len(self._buf))

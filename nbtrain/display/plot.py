@@ -8,7 +8,8 @@
   (:func:`~nbtrain.display.format.best_of`) is marked on both.
 - Live frames are SVG written by :mod:`~nbtrain.display.chart` (no matplotlib per frame, ~1 ms),
   throttled by :class:`~nbtrain.display.base.ThrottledView`: every ``min_interval`` (0.5 s) within
-  ``budget`` (1%) of the wall time.  The final figure is a bare ``matplotlib.figure.Figure`` on an
+  ``budget`` (0.7%) of the wall time, trace reads within ``read_budget`` (0.25%).  The final figure
+  is a bare ``matplotlib.figure.Figure`` on an
   Agg canvas (nothing touches pyplot's state), drawn from the same ``chart_data``, as PNG.
 - One output slot, one display handle, updated in place (never ``clear_output``): its first
   version is a blank PNG with the plot's stable ``text/plain``, the live frames are SVG with the same
@@ -134,8 +135,10 @@ class LivePlot(ThrottledView):
     version with the saved last one: both hold only the text (PNG is never compared)."""
 
     min_interval = 0.5
-    #: live frames (and trace reads) use at most 0.8% of wall time: under 1% with room for a slow frame
-    budget = 0.008
+    #: live frames use at most 0.7% of wall time ...
+    budget = 0.007
+    #: ... and the reads of the running trace at most 0.25% (together under 1%)
+    read_budget = 0.0025
     first_after = 0.5
     #: a frame's cost before one is measured (an SVG frame: about a millisecond)
     first_cost = 0.002
@@ -171,6 +174,7 @@ class LivePlot(ThrottledView):
         self.best = None
         self._text = None
         self._next_sample = 0.0
+        self.read_time = 0.0  # seconds spent reading the running trace (host syncs)
         self._rows: list = []
         self._metric: str | None = None
 
@@ -190,6 +194,7 @@ class LivePlot(ThrottledView):
         self._text = None
         self._text = self.text(run)
         self._next_sample = self.clock() + self.sample_interval
+        self.read_time = 0.0
         self.handle = self.sink.show({"image/png": BLANK_PNG, "text/plain": self._text}, handle=True)
 
     def _planned_metric(self, run):
@@ -213,14 +218,23 @@ class LivePlot(ThrottledView):
     def _sample(self, run, epoch, num_batches, t0):
         self.trace.read(run.live, epoch, num_batches)  # a host sync, sample_interval apart at most
         d = max(0.0, self.clock() - t0)
-        self.refresh_time += d
-        self._next_sample = t0 + max(self.sample_interval, 2 * d / self.budget if self.budget > 0 else math.inf)
+        self.read_time += d
+        share = self.read_budget / 2 if self.read_budget > 0 else 0.0
+        self._next_sample = t0 + max(self.sample_interval, d / share if share > 0 else math.inf)
 
     def on_epoch_end(self, run, epoch, logs, **kw):
+        # the epoch's last batches are read (the epoch's end is a host sync already) unless the reads
+        # have used their share: with epochs of a few milliseconds the trace then skips an epoch's tail
         t0 = self.clock()
-        self.trace.end_epoch(run.live, epoch, max(1, int(run.live.num_batches or 1)))
-        self.refresh_time += max(0.0, self.clock() - t0)
+        room = self.read_time <= self.read_budget * (t0 - self.t_start)
+        self.trace.end_epoch(run.live, epoch, max(1, int(run.live.num_batches or 1)), read=room)
+        self.read_time += max(0.0, self.clock() - t0)
         super().on_epoch_end(run, epoch, logs, **kw)
+
+    @property
+    def live_time(self) -> float:
+        """Seconds of live work: frames and trace reads (the final figure not included)."""
+        return self.refresh_time + self.read_time
 
     def epoch_done(self, run, epoch, rows):
         self._rows = rows
