@@ -139,6 +139,8 @@ class LivePlot(ThrottledView):
     budget = 0.007
     #: ... and the reads of the running trace at most 0.25% (together under 1%)
     read_budget = 0.0025
+    #: seconds of reads allowed on top of that share (one slow first read must not stop the trace)
+    read_grace = 0.01
     first_after = 0.5
     #: a frame's cost before one is measured (an SVG frame: about a millisecond)
     first_cost = 0.002
@@ -220,13 +222,13 @@ class LivePlot(ThrottledView):
         d = max(0.0, self.clock() - t0)
         self.read_time += d
         share = self.read_budget / 2 if self.read_budget > 0 else 0.0
-        self._next_sample = t0 + max(self.sample_interval, d / share if share > 0 else math.inf)
+        self._next_sample = t0 + max(self.sample_interval, min(2.0, d / share) if share > 0 else math.inf)
 
     def on_epoch_end(self, run, epoch, logs, **kw):
         # the epoch's last batches are read (the epoch's end is a host sync already) unless the reads
         # have used their share: with epochs of a few milliseconds the trace then skips an epoch's tail
         t0 = self.clock()
-        room = self.read_time <= self.read_budget * (t0 - self.t_start)
+        room = self.read_time <= self.read_budget * (t0 - self.t_start) + self.read_grace
         self.trace.end_epoch(run.live, epoch, max(1, int(run.live.num_batches or 1)), read=room)
         self.read_time += max(0.0, self.clock() - t0)
         super().on_epoch_end(run, epoch, logs, **kw)
