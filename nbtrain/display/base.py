@@ -35,7 +35,7 @@ from ..core.events import Callback
 def history_rows(run, logs: dict | None = None) -> list:
     """The run's history rows, plus ``logs`` when the loop has not appended it yet.
 
-    (``on_epoch_end`` fires before the loop appends the new row to ``run.history``.)
+    (The engine appends the row before ``on_epoch_end``; a relayed or replayed run may not have.)
     """
     rows = [dict(r) for r in run.history]
     if logs is not None and (not rows or rows[-1].get("epoch") != logs.get("epoch")):
@@ -44,17 +44,11 @@ def history_rows(run, logs: dict | None = None) -> list:
 
 
 def best_epoch(run, rows: list) -> int | None:
-    """The epoch to mark as best: the one early stopping restored, else the best monitored value."""
-    from ..core.history import History
+    """The epoch to mark as best (see :func:`nbtrain.display.format.best_of`)."""
+    from .format import best_of
 
-    if getattr(run, "best_epoch", None) is not None:
-        return int(run.best_epoch)
-    monitor = (getattr(run, "config", None) or {}).get("monitor")
-    h = History(rows)
-    if monitor and monitor not in h:
-        monitor = None
-    e = h.best_epoch(monitor)
-    return None if e is None else int(e)
+    best = best_of(run, rows)
+    return None if best is None else best.epoch
 
 
 def main_metric(run, rows: list) -> str | None:
@@ -71,7 +65,9 @@ def main_metric(run, rows: list) -> str | None:
 
 
 def finite(values) -> list:
-    return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    from .format import finite as _finite
+
+    return _finite(values)
 
 
 class ThrottledView(Callback):
@@ -202,6 +198,8 @@ class DisplaySink:
         from .env import shell_kind
 
         if shell_kind() != "notebook":
+            if handle:  # a live slot means nothing in text: the final output is shown anew
+                return None
             if bundle.get("text/plain"):
                 print(bundle["text/plain"])
             return None

@@ -14,6 +14,8 @@ import json
 
 import ipywidgets as W
 
+from .live_area import LiveArea
+
 BUNDLED = {  # name -> scikit-learn loader; every one returns (X, y) with return_X_y=True
     "iris": "load_iris",
     "wine": "load_wine",
@@ -79,7 +81,10 @@ class BuilderPanel(W.VBox):
         self._train = train  # nbtrain.train, handed in (display code never imports the API)
         self.display_mode = display
         self.run = None
-        wide = W.Layout(width="28em")
+
+        def wide():  # one Layout per control: a shared one would hide them all together
+            return W.Layout(width="28em")
+
         style = {"description_width": "8em"}
         self.dataset = W.Dropdown(options=[*BUNDLED, VARIABLE], value=dataset, description="dataset", style=style)
         self.variable = W.Text(
@@ -87,10 +92,10 @@ class BuilderPanel(W.VBox):
             description="variable",
             placeholder="name of (X, y) or a DataFrame",
             style=style,
-            layout=wide,
+            layout=wide(),
         )
         self.target = W.Text(
-            value=target, description="target column", placeholder="for a DataFrame", style=style, layout=wide
+            value=target, description="target column", placeholder="for a DataFrame", style=style, layout=wide()
         )
         self.preprocess = W.Combobox(
             value=preprocess,
@@ -98,16 +103,21 @@ class BuilderPanel(W.VBox):
             description="preprocess",
             ensure_option=False,
             style=style,
-            layout=wide,
+            layout=wide(),
         )
         self.model = W.Combobox(
-            value=model, options=MODELS, description="model", ensure_option=False, style=style, layout=wide
+            value=model, options=MODELS, description="model", ensure_option=False, style=style, layout=wide()
         )
         self.loss = W.Dropdown(
             options=LOSSES if loss in LOSSES else [*LOSSES, loss], value=loss, description="loss", style=style
         )
         self.optimizer = W.Combobox(
-            value=optimizer, options=OPTIMIZERS, description="optimizer", ensure_option=False, style=style, layout=wide
+            value=optimizer,
+            options=OPTIMIZERS,
+            description="optimizer",
+            ensure_option=False,
+            style=style,
+            layout=wide(),
         )
         self.lr = W.BoundedFloatText(
             value=lr, min=1e-7, max=100.0, step=0.001, description="learning rate", style=style
@@ -117,12 +127,14 @@ class BuilderPanel(W.VBox):
             value=batch_size, min=1, max=10_000_000, description="batch size", style=style
         )
         self.name = W.Text(
-            value=name, description="run name", placeholder="automatic: run1, run2, ...", style=style, layout=wide
+            value=name, description="run name", placeholder="automatic: run1, run2, ...", style=style, layout=wide()
         )
         self.train_button = W.Button(description="Train", icon="play", button_style="primary")
         self.message = W.HTML(value="")
         self.cell_text = W.HTML(value="")
-        self.output = W.Output()
+        # the run's views live in widgets (panel, live chart, final plot and table): a click handler's
+        # display messages would never update in place, widget state does (see live_area.py)
+        self.area = LiveArea()
         self.train_button.on_click(lambda _b: self.train())
         self.train_button.add_class("nbtrain-train")
         self.cell_text.add_class("nbtrain-cell")
@@ -148,7 +160,7 @@ class BuilderPanel(W.VBox):
                 W.HBox([W.VBox(controls[:6]), W.VBox(controls[6:])]),
                 W.HBox([self.train_button, self.message]),
                 copy,
-                self.output,
+                self.area.box,
             ]
         )
         self.add_class("nbtrain-builder")
@@ -243,18 +255,18 @@ class BuilderPanel(W.VBox):
         """Train with the current settings; the live views appear below.  Returns the Run (or None)."""
         from ..core.errors import NbtrainError
 
-        self.output.clear_output()
+        self.area.box.children = ()
         self.message.value = ""
         self.train_button.disabled = True
+        views = [] if self.display_mode in (None, False, "none") else [self.area]
         try:
-            with self.output:
-                try:
-                    self.run = self._train(self.data(), display=self.display_mode, **self.train_kwargs())
-                except NbtrainError as exc:  # a user mistake: one sentence, no traceback
-                    self.message.value = (
-                        f'<span style="color:{RED}">{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>'
-                    )
-                    return None
+            try:
+                self.run = self._train(self.data(), display="none", callbacks=views, **self.train_kwargs())
+            except NbtrainError as exc:  # a user mistake: one sentence, no traceback
+                self.message.value = (
+                    f'<span style="color:{RED}">{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>'
+                )
+                return None
             self.message.value = (
                 f"{html.escape(self.run.name)}: {html.escape(self.run.status)} "
                 f"&middot; <code>nbtrain.runs[{html.escape(_q(self.run.name))}]</code>"

@@ -14,17 +14,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from .base import ThrottledView, best_epoch
-from .table import format_value, metric_columns
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+from .base import ThrottledView
+from .format import best_of, duration, format_value
+from .table import metric_columns
 
 
 class ConsoleView(ThrottledView):
@@ -122,7 +114,7 @@ class ConsoleView(ThrottledView):
             parts.append(f"loss {loss:.4g}")
         if rate > 0:
             left = (nb - live.batch) + max(0, self._epochs - live.epoch) * nb
-            parts += [f"{rate:.3g} it/s", f"ETA {_duration(left / rate)}"]
+            parts += [f"{rate:.3g} it/s", f"ETA {duration(left / rate)}"]
         return "  ".join(parts)
 
     def refresh(self, run):
@@ -163,14 +155,10 @@ class ConsoleView(ThrottledView):
         if rows and rows[-1].get("epoch") != self._printed_epoch:
             self._print_row(rows[-1])
         total = sum(r.get("time", 0.0) for r in rows)
-        msg = f"[{run.name}] {status}: {len(rows)}/{self._epochs} epochs in {_duration(total)}"
-        b = best_epoch(run, rows) if rows else None
-        if b is not None:
-            monitor = (run.config or {}).get("monitor") or "val_loss"
-            row = next((r for r in rows if r.get("epoch") == b), {})
-            if monitor not in row:
-                monitor = "val_loss" if "val_loss" in row else "train_loss"
-            msg += f"; best epoch {b} ({monitor} {format_value(row.get(monitor))})"
+        msg = f"[{run.name}] {status}: {len(rows)}/{self._epochs} epochs in {duration(total)}"
+        best = best_of(run, rows) if rows else None
+        if best is not None:
+            msg += f"; best epoch {best.epoch} ({best.monitor} {format_value(best.value)})"
         if run.error:
             msg += f"\n  error: {run.error}"
         elif run.note:

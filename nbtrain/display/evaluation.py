@@ -9,62 +9,32 @@ without pyplot (nothing to close, nothing shown twice) and display as PNG.
 
 from __future__ import annotations
 
-import html
 import io
-import math
 
 import numpy as np
 
+from .format import Table as _Table
+from .format import format_value, wants_log
+
 PLOTS = {"classification": ("confusion", "roc"), "regression": ("pred",)}
-_DIFF_STYLE = "background-color: rgba(255, 200, 0, 0.35); font-weight: bold"
 
 
-def _cell(v) -> str:
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:.4f}"
-    return "" if v is None else str(v)
+class Table(_Table):
+    """A small table from a header and rows of cells: ``Table(["metric", "value"], [["accuracy", 0.97]])``.
 
-
-class Table:
-    """A small table: ``_repr_html_`` for notebooks, ``repr`` is aligned text (stable for nbval)."""
+    The one table of :mod:`nbtrain.display.format` (``_repr_html_``, and ``repr`` as aligned text that
+    nbval compares); ``highlight`` holds the indices of rows to mark ``*`` (e.g. differing settings)."""
 
     def __init__(self, columns, rows, title: str = "", highlight=(), note: str = ""):
-        self.columns = [str(c) for c in columns]
-        self.rows = [[_cell(v) for v in r] for r in rows]
-        self.title, self.note = title, note
-        self.highlight = set(highlight)  # indices of rows to mark (e.g. differing settings)
-
-    def _repr_html_(self) -> str:
-        e = html.escape
-        head = "".join(f"<th style='text-align:left'>{e(c)}</th>" for c in self.columns)
-        body = []
-        for i, r in enumerate(self.rows):
-            style = f" style='{_DIFF_STYLE}'" if i in self.highlight else ""
-            body.append(f"<tr{style}>" + "".join(f"<td style='text-align:left'>{e(v)}</td>" for v in r) + "</tr>")
-        cap = f"<caption style='text-align:left'><b>{e(self.title)}</b></caption>" if self.title else ""
-        note = f"<div style='font-size:90%'>{e(self.note)}</div>" if self.note else ""
-        return (
-            f"<table class='nbtrain-table'>{cap}<thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>{note}"
+        columns = [str(c) for c in columns]
+        super().__init__(
+            [dict(zip(columns, r)) for r in rows],
+            columns,
+            highlight=set(highlight),
+            title=title or None,
+            footer=note or None,
         )
-
-    def text(self) -> str:
-        mark = bool(self.highlight)
-        widths = [max([len(c)] + [len(r[i]) for r in self.rows]) for i, c in enumerate(self.columns)]
-        fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-        lines = [self.title] if self.title else []
-        lines.append(("  " if mark else "") + fmt(self.columns))
-        for i, r in enumerate(self.rows):
-            lines.append(("* " if i in self.highlight else "  ") * mark + fmt(r))
-        if self.note:
-            lines.append(self.note)
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/plain": self.text(), "text/html": self._repr_html_()}
+        self.note = note
 
 
 class FigureDisplay:
@@ -171,10 +141,8 @@ def loss_curves_figure(runs, title="loss curves"):
                 ax.plot(epochs, run.history[key], style, color=color, label=f"{run.name} {key.split('_')[0]}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    vals = [
-        v for r in runs for k in ("train_loss", "val_loss") if k in r.history for v in r.history[k] if v == v and v > 0
-    ]
-    if vals and max(vals) / min(vals) > 100:
+    vals = [v for r in runs for k in ("train_loss", "val_loss") if k in r.history for v in r.history[k]]
+    if wants_log(vals):  # the rule every loss axis follows
         ax.set_yscale("log")
     ax.set_title(title)
     if ax.get_legend_handles_labels()[0]:
@@ -286,10 +254,10 @@ def compare(runs) -> CompareResult:
         vals = [r.config.get(key) for r in runs]
         if all(v is None for v in vals):
             continue
-        shown = [_cell(v) if not isinstance(v, (list, tuple)) else ",".join(map(str, v)) for v in vals]
+        shown = [format_value(v) for v in vals]
         if len(set(shown)) > 1:
             highlight.append(len(rows))
-        rows.append([key] + shown)
+        rows.append([key] + vals)
     rows.append(["status"] + [r.status for r in runs])
     rows.append(["epochs_done"] + [str(len(r.history)) for r in runs])
     finals = [r.history.last for r in runs]

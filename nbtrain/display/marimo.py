@@ -149,6 +149,7 @@ class MarimoStatus(ConsoleView):
 def summary_html(run) -> str:
     """A run as HTML: a status line, its curves as a PNG and the metric table (what marimo shows for it)."""
     from .base import best_epoch, main_metric
+    from .format import run_title
     from .plot import draw, new_figure, to_png
     from .table import MetricTable
 
@@ -167,7 +168,7 @@ def summary_html(run) -> str:
         metric = main_metric(run, rows)
         fig = new_figure(2 if metric else 1)
         try:
-            draw(fig, rows, metric=metric, best=best_epoch(run, rows), title=f"{run.name}: {run.status}")
+            draw(fig, rows, metric=metric, best=best_epoch(run, rows), title=run_title(run, rows))
             png = base64.b64encode(to_png(fig)).decode("ascii")
         finally:
             fig.clear()

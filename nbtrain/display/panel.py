@@ -15,15 +15,25 @@ the kernel's interrupt (the loop turns KeyboardInterrupt into the same clean sto
 from __future__ import annotations
 
 import html
-import math
 import time
 
 import ipywidgets as W
 
 from ..core.events import Callback
+from .format import best_of, duration, format_value
 from .kernel_poll import LiveComms
 
 RED, GREEN, AMBER, GREY = "#c62828", "#2e7d32", "#b26a00", "#616161"
+
+#: the panel's output: while the run goes, the widget (and a text/HTML twin that front ends without
+#: widgets show); when it ends, the widget's display is replaced in place by a static record (HTML +
+#: text, no widget mime) that renders without a kernel or saved widget state.  nbval compares an
+#: output's first version with its saved last one: these rules make the two agree.
+RECORD_SANITIZE = (
+    (r"(?s)<!-- nbtrain record -->.*?<!-- /nbtrain record -->", "PANEL_RECORD"),
+    (r"(nbtrain panel: \S+) \| [^\n]*", r"\1 | PANEL_RECORD"),
+)
+_RECORD_STYLE = "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)"
 
 HINT_LIVE = "Stop ends the run at the next batch; the model and finished epochs are kept."
 HINT_INTERRUPT = (
@@ -43,17 +53,8 @@ class _Panel(W.VBox):
         return f"nbtrain panel: {self._title}"
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    seconds = int(round(max(0.0, seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 def _num(v) -> str:
-    return "?" if v is None else f"{v:.4g}"
+    return "?" if v is None else format_value(float(v))
 
 
 class PanelView(Callback):
@@ -85,6 +86,8 @@ class PanelView(Callback):
         self._next_poll = 0.0
         self._t0 = None
         self._step0 = 0
+        self.handle = None  # the display handle of the panel's output (display=True)
+        self.record: dict | None = None  # the static bundle that replaced the widget at the end
         self._build()
 
     # ------------------------------------------------------------------ widgets, built once
@@ -137,6 +140,56 @@ class PanelView(Callback):
 
         display(self.widget)
 
+    def _show(self, run) -> None:
+        """Show the widget through a display handle, with a text/HTML twin for widget-less viewers."""
+        from IPython.display import display
+
+        bundle = dict(self.widget._repr_mimebundle_())
+        name = html.escape(run.name)
+        bundle["text/plain"] = f"nbtrain panel: {run.name} | training"
+        bundle["text/html"] = (
+            f'<div class="nbtrain-record" style="{_RECORD_STYLE}"><!-- nbtrain record --><b>{name}</b> &middot; '
+            "training (the live panel needs a running kernel)<!-- /nbtrain record --></div>"
+        )
+        self.handle = display(bundle, raw=True, display_id=True)
+
+    # ------------------------------------------------------------------ the static record
+    def record_line(self, run, status) -> str:
+        """``completed: 3/3 epochs in 0.4s · best val_loss 0.3127 (epoch 3)`` (plain text)."""
+        n, planned = len(run.history), (run.config or {}).get("epochs", len(run.history))
+        took = duration(sum(run.history.get("time", [])))
+        head = f"stopped at epoch {run.live.epoch}" if status == "stopped" else status
+        parts = [f"{head}: {n}/{planned} epochs in {took}"]
+        best = best_of(run)
+        if best is not None and best.value is not None:
+            parts.append(f"best {best.monitor} {_num(best.value)} (epoch {best.epoch})")
+        if status == "failed":
+            parts.append(str(run.error or "unknown error"))
+        elif status == "stopped":
+            parts.append(run.note or run._stop_reason or "stopped")
+        elif run.note:
+            parts.append(run.note)
+        return " \u00b7 ".join(parts)
+
+    def record_bundle(self, run, status) -> dict:
+        """The static HTML + text that replaces the widget when the run ends."""
+        line = self.record_line(run, status)
+        color = {"completed": GREEN, "stopped": AMBER}.get(status, RED)
+        mark = {"completed": "\u2714", "stopped": "\u25a0"}.get(status, "\u2718")
+        c = run.config or {}
+        detail = html.escape(f"{c.get('model')} \u00b7 {c.get('optimizer')} \u00b7 {c.get('device')}")
+        body = (
+            f'<span style="color:{color}"><b>{html.escape(run.name)}</b> {mark} {html.escape(line)}</span>'
+            f'<br><span style="color:{GREY}">{detail}</span>'
+        )
+        return {
+            "text/plain": f"nbtrain panel: {run.name} | {line}",
+            "text/html": (
+                f'<div class="nbtrain-record" style="{_RECORD_STYLE}"><!-- nbtrain record -->{body}'
+                "<!-- /nbtrain record --></div>"
+            ),
+        }
+
     # ------------------------------------------------------------------ events
     def on_fit_start(self, run, **kw):
         self.run = run
@@ -166,8 +219,9 @@ class PanelView(Callback):
         )
         mode = self.live.start()
         self.hint.value = f"<small>{HINT_LIVE if mode != 'none' else HINT_INTERRUPT}</small>"
+        self.handle = self.record = None
         if self.show:
-            self._ipython_display_()
+            self._show(run)
 
     def on_epoch_start(self, run, epoch, **kw):
         nb = max(1, int(run.live.num_batches or 1))
@@ -203,6 +257,9 @@ class PanelView(Callback):
     def on_fit_end(self, run, status, **kw):
         try:
             self._final(run, status)
+            if self.handle is not None:  # the output becomes a static record, in place
+                self.record = self.record_bundle(run, status)
+                self.handle.update(self.record, raw=True)
         finally:
             if self.live is not None:
                 self.live.close()
@@ -220,7 +277,7 @@ class PanelView(Callback):
         last = run.history.last
         if "val_loss" in last:
             parts.append(f"val_loss {_num(last['val_loss'])}")
-        parts += [f"{rate:.1f} it/s" if rate else "? it/s", f"ETA {_duration(eta)}", str(run.config.get("device"))]
+        parts += [f"{rate:.1f} it/s" if rate else "? it/s", f"ETA {duration(eta)}", str(run.config.get("device"))]
         return " &middot; ".join(html.escape(p) for p in parts)
 
     def _draw(self, run, epoch, batch, num_batches, now) -> None:
@@ -234,13 +291,12 @@ class PanelView(Callback):
     def final_text(self, run, status) -> str:
         n = len(run.history)
         secs = sum(run.history.get("time", []))
-        took = f"{secs:.1f} s" if secs < 60 else _duration(secs)
+        took = duration(secs)
         if status == "completed":
             text = f"\u2714 completed: {n} epoch{'s' * (n != 1)} in {took}"
-            best = run.history.best_epoch() if "val_loss" in run.history else None
+            best = best_of(run)
             if best is not None:
-                row = next(r for r in run.history if r.get("epoch") == best)
-                text += f" &middot; best val_loss {_num(row['val_loss'])} (epoch {int(best)})"
+                text += f" &middot; best {best.monitor} {_num(best.value)} (epoch {best.epoch})"
             if run.note:
                 text += f" &middot; {html.escape(run.note)}"
             return f'<span style="color:{GREEN}">{text}</span>'

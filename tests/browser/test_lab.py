@@ -108,10 +108,16 @@ def stop_time(page, panel, click):
         "() => { window.__clickAt = null; document.addEventListener('pointerup', "
         "() => { window.__clickAt = window.__clickAt || performance.now(); }, {capture: true}); }"
     )
+    # taken before the click: when the run ends, the panel's output is replaced by its static record
+    status = panel.locator(".nbtrain-status").element_handle()
+    area = panel.locator("xpath=ancestor::div[contains(concat(' ', @class, ' '), ' jp-OutputArea ')]").first
+    area = area.element_handle()
     click()
-    status = panel.locator(".nbtrain-status")
     page.wait_for_function(
-        "(el) => el.textContent.includes('stopped')", arg=status.element_handle(), timeout=10_000, polling=10
+        "([st, area]) => st.textContent.includes('stopped') || area.textContent.includes('stopped')",
+        arg=[status, area],
+        timeout=10_000,
+        polling=10,
     )
     return page.evaluate("() => (performance.now() - window.__clickAt) / 1000")
 
@@ -142,10 +148,11 @@ model = "mlp(16)\"""",
     table = out.locator(".jp-OutputArea-output table").first
     table.wait_for(state="attached")
     assert table.locator("tr").count() >= 9  # header + 8 epochs
-    panel = out.locator(".nbtrain-panel")
-    assert panel.locator(".widget-hprogress").count() == 2
-    assert "completed: 8 epochs" in panel.locator(".nbtrain-status").text_content()
-    assert "iris_mlp" in panel.text_content()
+    # the panel's widget, once the run ended, is replaced in place by its static record
+    record = out.locator(".nbtrain-record")
+    record.wait_for(state="attached")
+    assert "completed: 8/8 epochs" in record.text_content() and "iris_mlp" in record.text_content()
+    assert out.locator(".nbtrain-panel").count() == 0
     shot(out, "render-plot-table-panel")
 
     # the builder panel (same kernel): Train starts a run whose views appear below the controls
@@ -171,7 +178,7 @@ model = "mlp(16)\"""",
     )
     print(f"builder: click to 'stopped' shown in {took:.3f} s")
     assert took < 1.0
-    builder.locator(".jp-OutputArea-output.jp-RenderedImage img").first.wait_for(state="attached")
+    builder.locator(".nbtrain-live-area img").first.wait_for(state="attached")  # the LiveArea's final plot
     shot(builder, "builder-after-train")
 
 
@@ -189,7 +196,9 @@ def _click_stop(page, i, name):
     assert took < 1.0, f"the run took {took:.2f} s to stop after the click ({text})"
     assert "NEXT stopped | Stop button |" in text, text
     assert int(text.split("|")[2].split()[0]) >= 1  # finished epochs were kept
-    assert "finished epoch" in panel.text_content()
+    # once the run ended, the panel's widget was replaced in place by its static record
+    record = cell(page, i).locator(".nbtrain-record").text_content()
+    assert "stopped at epoch" in record and "Stop button" in record, record
     shot(cell(page, i), f"{name}-panel")
     shot(cell(page, i + 1), f"{name}-next-cell")
     return text

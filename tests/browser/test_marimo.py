@@ -83,7 +83,8 @@ if __name__ == "__main__":
     app.run()
 """
 
-# New plot images on the page while the run's status line is live, with the time since training
+# New plot images (PNG, or the live chart's SVG) on the page while the run's status line is live,
+# with the time since training
 # started (the status line starts with "epoch").
 WATCH = """() => {
   const w = {startAt: null, frames: [], statuses: new Set()};
@@ -96,8 +97,9 @@ WATCH = """() => {
     if (w.startAt === null && text.startsWith('epoch')) w.startAt = now;
     if (w.startAt === null || !text.startsWith('epoch')) return;
     w.statuses.add(text);
-    for (const img of document.querySelectorAll('img[src^="data:image/png"]')) {
-      if (!seen.has(img.src)) { seen.add(img.src); w.frames.push((now - w.startAt) / 1000); }
+    for (const el of document.querySelectorAll('img[src^="data:image/png"], svg.nbtrain-chart')) {
+      const key = el.tagName === 'IMG' ? el.src : el.outerHTML;  // a PNG, or an SVG frame of the live chart
+      if (!seen.has(key)) { seen.add(key); w.frames.push((now - w.startAt) / 1000); }
     }
   };
   new MutationObserver(look).observe(document.body, {subtree: true, childList: true, attributes: true});
@@ -142,7 +144,8 @@ def test_marimo_run_shows_live_plot_status_table_and_run_summary(bpage, start_se
     early, statuses = _live_frames(page)
     assert len(early) >= UPDATES, f"{len(early)} plot updates in the first {WINDOW} s"
     assert statuses >= 2  # the status line is live too
-    assert page.locator("img[src^='data:image/png']").count() == 1  # one live plot, updated in place
+    live = page.locator("img[src^='data:image/png'], svg.nbtrain-chart")
+    assert live.count() == 1  # one live plot, updated in place
     page.screenshot(path=str(ARTIFACTS / "marimo-run-mid-run.png"))
 
     summary = page.locator(".nbtrain-summary")

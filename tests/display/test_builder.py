@@ -123,3 +123,35 @@ def test_copied_cell_reproduces_the_run_exactly():
     assert copied.history["train_loss"] == built.history["train_loss"]
     for key in ("model", "loss", "optimizer", "lr", "epochs", "batch_size", "preprocess", "seed"):
         assert copied.config[key] == built.config[key], key
+
+
+CONTROLS = ("dataset", "variable", "target", "preprocess", "model", "loss", "optimizer", "lr", "epochs", "batch_size")
+
+
+def _visible(p) -> dict:
+    """Each control's visibility as the front end reads it (its own Layout's display)."""
+    return {c: _state(getattr(p, c).layout).get("display") != "none" for c in (*CONTROLS, "name")}
+
+
+def test_every_control_is_visible_unless_it_is_a_variable_field():
+    p = nbtrain.panel(display="none")  # a bundled dataset: only variable and target are hidden
+    hidden = {"variable", "target"}
+    assert _visible(p) == {c: c not in hidden for c in (*CONTROLS, "name")}
+    p.dataset.value = VARIABLE
+    assert all(_visible(p).values())
+    p.dataset.value = "wine"
+    assert _visible(p) == {c: c not in hidden for c in (*CONTROLS, "name")}
+    layouts = [getattr(p, c).layout for c in (*CONTROLS, "name")]
+    assert len({id(layout) for layout in layouts}) == len(layouts)  # no two controls share a Layout
+
+
+def test_train_button_shows_the_run_in_widgets_below_the_controls():
+    """The views live in the builder's LiveArea (widget state), which a click handler can update in place."""
+    p = nbtrain.panel(epochs=2, model="mlp(8)")
+    assert p.area.box in p.children
+    p.train_button.click()
+    assert p.run.status == "completed"
+    kids = p.area.box.children
+    assert "nbtrain-panel" in kids[0]._dom_classes and "completed: 2 epochs" in p.area.views[0].status.value
+    assert kids[1].value.startswith('<img src="data:image/png;base64,')  # the final plot
+    assert 'class="nbtrain-table"' in kids[2].value

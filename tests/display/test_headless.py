@@ -12,6 +12,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("nbval")
 
+from nbtrain.display.panel import RECORD_SANITIZE  # noqa: E402
 from nbtrain.display.table import TIME_SANITIZE  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -60,13 +61,20 @@ def test_saved_notebook_holds_final_plot_and_table_and_passes_strict_nbval(tmp_p
 
     outs = nb.cells[1].outputs
     assert all(o.output_type == "display_data" for o in outs), [o.output_type for o in outs]
-    widgets = [o for o in outs if "application/vnd.jupyter.widget-view+json" in o.data]
-    live = [o for o in outs if dict(o.data) == {}]  # the live slot, emptied: drawn as nothing
-    plots = [o for o in outs if "image/png" in o.data]
-    tables = [o for o in outs if "text/html" in o.data]
-    assert len(widgets) <= 1 and len(live) == 1 and len(plots) == 1 and len(tables) == 1
-    assert len(outs) == len(widgets) + 3  # nothing else: no leftovers, no stderr
-    assert outs.index(live[0]) < outs.index(plots[0]) < outs.index(tables[0])
+    # the panel's widget was replaced in place by a static record: nothing needs a kernel or widget state
+    assert not [o for o in outs if "application/vnd.jupyter.widget-view+json" in o.data]
+    records = [o for o in outs if "nbtrain-record" in o.data.get("text/html", "")]
+    plots = [o for o in outs if "image/png" in o.data]  # the live slot, its SVG frames replaced by the PNG
+    tables = [o for o in outs if "nbtrain-table" in o.data.get("text/html", "")]
+    assert not [o for o in outs if dict(o.data) == {}]  # no emptied slot left behind
+    assert len(records) == 1 and len(plots) == 1 and len(tables) == 1
+    assert len(outs) == 3  # nothing else: no leftovers, no stderr
+    assert outs.index(records[0]) < outs.index(plots[0]) < outs.index(tables[0])
+    record = records[0].data
+    assert set(record) == {"text/plain", "text/html"}
+    assert record["text/plain"].startswith("nbtrain panel: run1 | completed: 3/3 epochs in ")
+    assert "best val_loss" in record["text/plain"] and "(epoch " in record["text/plain"]
+    assert "completed: 3/3 epochs" in record["text/html"] and "best val_loss" in record["text/html"]
     assert plots[0].data["text/plain"] == "<nbtrain plot of run1: train_loss, val_loss, val_accuracy>"
     assert base64.b64decode(plots[0].data["image/png"]).startswith(b"\x89PNG")
     assert not any(k.startswith("image/svg") for o in outs for k in o.data)
@@ -79,7 +87,10 @@ def test_saved_notebook_holds_final_plot_and_table_and_passes_strict_nbval(tmp_p
     assert nb.cells[2].outputs[0].data["text/plain"] == "('completed', 3)"
 
     sanitize = tmp_path / "sanitize.cfg"
-    sanitize.write_text(f"[epoch times]\nregex: {TIME_SANITIZE}\nreplace: TIME\n", encoding="utf-8")
+    rules = [("epoch times", TIME_SANITIZE, "TIME")] + [
+        (f"panel record {i}", regex, replace) for i, (regex, replace) in enumerate(RECORD_SANITIZE)
+    ]
+    sanitize.write_text("".join(f"[{n}]\nregex: {r}\nreplace: {p}\n" for n, r, p in rules), encoding="utf-8")
     proc = subprocess.run(
         [
             sys.executable,

@@ -81,7 +81,7 @@ def test_status_line_shows_epoch_loss_rate_eta_device():
     # Peek runs before the view: the status drawn at epoch 2, batch 2
     line = seen[0]
     assert line.startswith("epoch 2/3")
-    assert "loss " in line and "val_loss " in line and " it/s" in line and "ETA 0:0" in line and "cpu" in line
+    assert "loss " in line and "val_loss " in line and " it/s" in line and "ETA 0.1s" in line and "cpu" in line
 
 
 def test_redraws_are_throttled_by_the_clock_not_per_batch():
@@ -177,14 +177,63 @@ def test_outside_a_kernel_the_panel_points_to_the_interrupt():
     assert HINT_INTERRUPT in seen[0]
 
 
-def test_display_true_shows_the_widget_once(monkeypatch):
+class _Handle:
+    def __init__(self):
+        self.updates = []
+
+    def update(self, obj, **kw):
+        self.updates.append((obj, kw))
+
+
+def test_display_true_shows_the_widget_once_then_replaces_it_by_a_static_record(monkeypatch):
     import IPython.display
 
-    shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
+    shown, handle = [], _Handle()
+
+    def display(obj, **kw):
+        shown.append((obj, kw))
+        return handle
+
+    monkeypatch.setattr(IPython.display, "display", display)
     view = PanelView()
-    _train(view, epochs=2)
-    assert shown == [view.widget]
+    run = _train(view, epochs=2)
+    ((bundle, kw),) = shown  # shown once, through a display handle
+    assert kw == {"raw": True, "display_id": True}
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == view.widget.model_id
+    assert bundle["text/plain"] == f"nbtrain panel: {run.name} | training"
+    ((record, kw),) = handle.updates  # replaced once, when the run ended
+    assert kw == {"raw": True} and record is view.record and set(record) == {"text/plain", "text/html"}
+    best = run.history.best_epoch()
+    assert record["text/plain"].startswith(f"nbtrain panel: {run.name} | completed: 2/2 epochs in ")
+    assert f"(epoch {best})" in record["text/plain"] and "best val_loss" in record["text/html"]
+    # first and last version agree under the sanitize rules (what nbval compares)
+    import re
+
+    from nbtrain.display.panel import RECORD_SANITIZE
+
+    def clean(text):
+        for regex, replace in RECORD_SANITIZE:
+            text = re.sub(regex, replace, text)
+        return text
+
+    for key in ("text/plain", "text/html"):
+        assert clean(bundle[key]) == clean(record[key]) and "PANEL_RECORD" in clean(record[key])
+
+
+def test_stopped_and_failed_records_say_why():
+    view = PanelView(display=False)
+
+    class Click(nbtrain.Callback):
+        def on_batch_end(self, run, epoch, batch, num_batches, **kw):
+            if epoch == 2:
+                view.stop_button.click()
+
+    run = _train(view, epochs=5, callbacks=[Click()])
+    line = view.record_line(run, run.status)
+    assert line.startswith("stopped at epoch 2: 1/5 epochs in ") and line.endswith("Stop button")
+    run.error = "RuntimeError: disk full"
+    assert view.record_line(run, "failed").endswith("RuntimeError: disk full")
+    assert "\u2718" in view.record_bundle(run, "failed")["text/html"]
 
 
 def test_a_reused_view_starts_clean_for_the_next_run():

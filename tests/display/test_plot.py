@@ -80,29 +80,30 @@ def _png(bundle):
     return raw
 
 
-def test_one_handle_updated_in_place_then_emptied_and_final_plot_shown():
+def test_one_slot_blank_then_svg_frames_then_the_final_png_in_place():
     clock = HandClock()
     sink = RecordingSink()
     plot = LivePlot(sink, clock=clock, min_interval=1.0, first_after=0.5, budget=1.0, sample_interval=0.2)
     run = drive([plot], FakeRun(epochs=3), epochs=3, batches=10, clock=clock, dt=0.1)
     kinds = [(k, h) for k, h, _ in sink.calls]
-    assert kinds[0] == ("show", "h1")  # one live handle ...
-    assert all(k == "update" and h == "h1" for k, h in kinds[1:-1])  # ... updated in place
-    assert kinds[-1] == ("show", None)  # the final plot is a new output
+    assert kinds[0] == ("show", "h1")  # one slot, shown at the start ...
+    assert all(k == "update" and h == "h1" for k, h in kinds[1:])  # ... updated in place, never a new output
     assert plot.frames >= 2 and len(sink.calls) == plot.frames + 2
-    for _, _, bundle in sink.calls[: plot.frames]:
-        _png(bundle)
-        assert set(bundle) == {"image/png"}  # nothing nbval compares, live or not
-    assert sink.calls[-2] == ("update", "h1", {})  # the live slot ends empty
+    text = "<nbtrain plot of run1: train_loss, val_loss, val_accuracy>"
+    first = sink.calls[0][2]
+    assert set(first) == {"image/png", "text/plain"} and first["text/plain"] == text
+    for _, _, bundle in sink.calls[1:-1]:  # live frames: SVG written by chart.py, the same text
+        assert set(bundle) == {"image/svg+xml", "text/plain"} and bundle["text/plain"] == text
+        assert bundle["image/svg+xml"].startswith("<svg") and "train (running)" in bundle["image/svg+xml"]
     final = sink.calls[-1][2]
-    assert set(final) == {"image/png", "text/plain"}  # PNG only: no SVG (it carries a date)
-    assert final["text/plain"] == "<nbtrain plot of run1: train_loss, val_loss, val_accuracy>"
+    assert set(final) == {"image/png", "text/plain"}  # the final figure: PNG only (SVG carries a date)
+    assert final["text/plain"] == text  # what nbval compares: the first version's text
     import matplotlib.image
 
     img = matplotlib.image.imread(io.BytesIO(_png(final)), format="png")
     assert img.shape[1] > 2 * img.shape[0] > 300  # two panels side by side
     assert plot.fig is None  # released
-    assert sink.final_outputs() == [EMPTY, final]
+    assert sink.final_outputs() == [final]
     assert run.live.loss_calls >= len(plot.samples) > 5
 
 
@@ -119,7 +120,8 @@ def test_short_run_shows_only_the_final_plot():
     sink = RecordingSink()
     clock = HandClock()
     drive([LivePlot(sink, clock=clock)], FakeRun(epochs=2), epochs=2, batches=3, clock=clock, dt=0.01)
-    assert [(k, h) for k, h, _ in sink.calls] == [("show", None)]
+    assert [(k, h) for k, h, _ in sink.calls] == [("show", "h1"), ("update", "h1")]  # blank, then the figure
+    assert set(sink.final_outputs()[0]) == {"image/png", "text/plain"}
 
 
 def test_no_epoch_no_plot_and_live_slot_still_emptied():
@@ -156,7 +158,7 @@ def test_metric_panel_only_with_a_validation_metric():
     sink = RecordingSink()
     rows = [{"epoch": float(e), "train_loss": 1.0 / e, "lr": 0.1, "time": 0.1} for e in (1, 2)]
     plot = LivePlot(sink, clock=clock)
-    drive([plot], FakeRun(epochs=2, metrics=()), epochs=2, batches=2, rows=rows)
+    drive([plot], FakeRun(epochs=2, metrics=(), monitor="train_loss"), epochs=2, batches=2, rows=rows)
     assert sink.calls[-1][2]["text/plain"] == "<nbtrain plot of run1: train_loss>"
     import matplotlib.image
 
@@ -176,9 +178,8 @@ def test_real_training_leaves_pyplot_alone():
     assert run.status == "completed"
     assert plot.frames >= 1 and plot.fig is None
     assert plt.get_fignums() == before and matplotlib.get_backend() == backend
-    outs = sink.final_outputs()
-    assert outs[0] == EMPTY and outs[1]["text/plain"].startswith("<nbtrain plot of run1:")
-    assert len(outs) == 2
+    (out,) = sink.final_outputs()
+    assert out["text/plain"].startswith("<nbtrain plot of run1:") and "image/png" in out
 
 
 def test_outside_ipython_the_sink_prints_text_twins_only(capsys, monkeypatch):

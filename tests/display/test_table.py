@@ -80,8 +80,8 @@ def test_ipython_formats_html_and_text_twin():
     t = Table.from_dict({"accuracy": 0.96667, "f1": 0.9}, key="metric")
     data, _ = DisplayFormatter().format(t)
     assert set(data) == {"text/plain", "text/html"}
-    assert data["text/plain"] == "  metric    value\n  accuracy  0.9667\n  f1        0.9"
-    assert '<td style="text-align:right;padding:2px 8px">0.9667</td>' in data["text/html"]
+    assert data["text/plain"] == "metric    value\naccuracy  0.9667\nf1        0.9"
+    assert '<td align="right">0.9667</td>' in data["text/html"]
 
 
 def test_table_view_shows_one_final_table_and_nothing_for_no_epochs():

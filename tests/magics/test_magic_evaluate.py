@@ -27,7 +27,7 @@ def test_evaluate_shows_table_and_returns_dict(trained):
     assert res == nbtrain.runs["iris"].evaluate()
     assert len(outputs) == 1 and set(outputs[0]) == {"text/plain", "text/html"}
     text = outputs[0]["text/plain"]
-    assert text.splitlines()[0] == "iris on the test split" and f"accuracy   {res['accuracy']:.4f}" in text
+    assert text.splitlines()[0] == "iris on the test split" and f"accuracy   {res['accuracy']:.4g}" in text
     assert "<table" in outputs[0]["text/html"] and "accuracy" in outputs[0]["text/html"]
     # the latest run by default, other splits and metrics
     assert trained.run("%evaluate") == res
@@ -122,7 +122,7 @@ def test_runs_table(shell):
     assert lines[2].split()[:6] == ["a", "logistic", "cross_entropy", "adam", "2/2", "completed"]
     assert lines[3].split()[0] == "b" and lines[3].split()[4] == "1/1"
     assert "val_accuracy=" in lines[2]
-    assert "<td style='text-align:left'>b</td>" in t._repr_html_()
+    assert '<td align="left">b</td>' in t._repr_html_()
     with pytest.raises(UsageError, match="takes no arguments"):
         shell.run("%runs a")
 
@@ -138,7 +138,10 @@ def test_compare(shell):
     assert rows["model"].startswith("  ") and rows["loss"].startswith("  ")
     assert "final" in text and "differ" in text
     html = res.table._repr_html_()
-    assert html.count("background-color") == 2
+    # what the footnote says is what the table draws: a "*" on each differing row, in HTML and text
+    assert html.count("<td>*</td>") == 2 and html.count("font-weight:bold;background") == 2
+    marks = [line[:2] for line in text.splitlines()].count("* ")
+    assert "* marks settings that differ" in html and marks == 3  # 2 rows + the footnote
     ax = res.figure.figure.axes[0]
     assert len(ax.lines) == 4 and [len(line.get_xdata()) for line in ax.lines] == [3, 3, 2, 2]
     assert shell.run("%compare").table.columns == ["setting", "a", "b"]  # all runs by default
@@ -182,5 +185,5 @@ def test_twins_work_without_ipython_magics():
     assert "* model" in repr(compare([a, b]))
     assert repr(runs_table([a, b])).count("completed") == 2
     t = Table(["k", "v"], [["x", 1.23456], ["y", float("nan")], ["<b>", None]])
-    assert repr(t).splitlines() == ["k    v", "x    1.2346", "y    nan", "<b>"]
+    assert repr(t).splitlines() == ["k    v", "x    1.235", "y    -", "<b>  -"]  # format.py's 4 digits
     assert "&lt;b&gt;" in t._repr_html_()
