@@ -101,12 +101,19 @@ class Live:
         self._last = (now, value)
         return value
 
-    def losses_since(self, k: int) -> list:
+    @property
+    def has_batch_losses(self) -> bool:
+        """Whether this process holds the epoch's batch losses (not so for a relayed rank-0 stream)."""
+        return bool(self._losses)
+
+    def losses_since(self, k: int, force: bool = False) -> list:
         """The mean loss of each batch after the first ``k`` of this epoch, as floats (one host read);
-        ``[]`` when called again within ``min_interval`` seconds.  For a dense running trace."""
+        ``[]`` when called again within ``min_interval`` seconds, unless ``force`` (at an epoch's end,
+        which is a host sync already).  For a dense running trace."""
         b = min(self.batch, len(self._losses))
         now = time.monotonic()
-        if k >= b or (self._last_since is not None and now - self._last_since < self.min_interval):
+        throttled = not force and self._last_since is not None and now - self._last_since < self.min_interval
+        if k >= b or throttled:
             return []
         self._last_since = now
         return torch.stack(self._losses[max(0, k) : b]).float().tolist()

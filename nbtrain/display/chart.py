@@ -86,7 +86,7 @@ class Trace:
         if epoch != self._epoch:
             self._begin(epoch, nb)
         since = getattr(live, "losses_since", None)
-        if since is None or (live.batch and not getattr(live, "_losses", True)):
+        if since is None or (live.batch and not getattr(live, "has_batch_losses", True)):
             # no batch losses here (a relayed run: rank 0 streams its running mean): sample that
             y = live.loss()
             if y is not None and math.isfinite(y):
@@ -96,16 +96,14 @@ class Trace:
                 if self.total > self.cap:
                     self._thin()
             return
-        if force and hasattr(live, "_last_since"):
-            # the epoch's end is a host sync already: read its last batches past the Live's throttle
-            live._last_since = None
-        self.add(epoch, nb, since(self._read))
+        # at the epoch's end (force: a host sync already) read its last batches past the Live's throttle
+        self.add(epoch, nb, since(self._read, force=force))
 
     def end_epoch(self, live, epoch: int, nb: int, read: bool = True) -> None:
         """Read the epoch's remaining batches (``read``) and flush its last, partial bucket."""
         if epoch != self._epoch:
             self._begin(epoch, nb)
-        if read and getattr(live, "losses_since", None) is not None and getattr(live, "_losses", None):
+        if read and getattr(live, "losses_since", None) is not None and getattr(live, "has_batch_losses", False):
             self.read(live, epoch, nb, force=True)
         if self._buf:
             self._emit(len(self._buf))

@@ -100,6 +100,9 @@ class ConsoleView(ThrottledView):
     def on_epoch_start(self, run, epoch, **kw):
         self._epoch_t0 = self.clock()
 
+    def on_hint(self, run, message, **kw):
+        self._print(f"[{run.name}] hint: {message}")
+
     def progress_line(self, run) -> str:
         """``epoch 3/10 [######----------]  40/100  loss 0.4321  120 it/s  ETA 12s``"""
         live = run.live

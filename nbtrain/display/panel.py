@@ -108,12 +108,14 @@ class PanelView(Callback):
             layout=W.Layout(width="7em"),
         )
         self.hint = W.HTML(value="")
+        self.advice = W.HTML(value="")  # the loop's measured hints (Callback.on_hint), kept after the run
         self.stop_button.on_click(self._on_stop)
         rows = [
             self.title,
             W.HBox([W.Label("epoch", layout=label), self.epoch_bar, self.epoch_text]),
             W.HBox([W.Label("batch", layout=label), self.batch_bar, self.batch_text]),
             self.status,
+            self.advice,
             W.HBox([self.stop_button, self.hint]),
         ]
         name = getattr(self.run, "name", None) or "run"
@@ -169,6 +171,7 @@ class PanelView(Callback):
             parts.append(run.note or run._stop_reason or "stopped")
         elif run.note:
             parts.append(run.note)
+        parts += [f"hint: {h}" for h in getattr(run, "hints", ())]
         return " \u00b7 ".join(parts)
 
     def record_bundle(self, run, status) -> dict:
@@ -212,6 +215,7 @@ class PanelView(Callback):
         self.epoch_bar.bar_style = self.batch_bar.bar_style = ""
         self.stop_button.description, self.stop_button.disabled, self.stop_button.button_style = "Stop", False, "danger"
         self.status.value = "starting\u2026"
+        self.advice.value = ""
         self._t0 = self.clock()
         self._step0 = run.live.step
         self.live = LiveComms(
@@ -245,6 +249,9 @@ class PanelView(Callback):
         epochs = self.epoch_bar.max
         self.epoch_bar.value = min(epochs, int(epoch))
         self.epoch_text.value = f"{int(epoch)}/{epochs}"
+
+    def on_hint(self, run, message, **kw):
+        self.advice.value = f'<span style="color:{AMBER}">hint: {html.escape(message)}</span>'
 
     def on_interrupt(self, run, reason, **kw):
         # the loop has stopped: say so at once (on_fit_end, after the other views, completes the panel)

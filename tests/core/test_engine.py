@@ -276,3 +276,15 @@ def test_a_failure_while_restoring_never_leaves_the_run_running(monkeypatch):
     with pytest.raises(RuntimeError, match="cannot restore"):
         train(net(), X, y, epochs=2, patience=3, val=0.2, name="r")
     assert nbtrain.runs["r"].status == "failed"
+
+
+def test_losses_since_force_reads_past_the_throttle():
+    live = nbtrain.core.loop.Live()
+    assert not live.has_batch_losses
+    live.begin(1, 3)
+    live.min_interval = 60.0
+    live.record(torch.tensor(1.0), 2)
+    assert live.has_batch_losses and live.losses_since(0) == [1.0]
+    live.record(torch.tensor(3.0), 1)
+    assert live.losses_since(1) == []  # within the interval
+    assert live.losses_since(1, force=True) == [3.0]  # the epoch's end: read anyway

@@ -13,7 +13,7 @@ from nbtrain.display.plot import LivePlot
 from nbtrain.display.table import TableView
 
 CORE = pathlib.Path(nbtrain.__file__).parent / "core"
-HOOKS = {"on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end", "on_interrupt"}
+HOOKS = {"on_fit_start", "on_epoch_start", "on_batch_end", "on_epoch_end", "on_fit_end", "on_interrupt", "on_hint"}
 
 
 def test_core_source_imports_no_view_or_ui_library():
