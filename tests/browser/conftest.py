@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from servers import Lab, Marimo, Notebook7, Voila
+from servers import Lab, Marimo, Notebook7, Voila, new_page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 
 def pytest_collection_modifyitems(items):
@@ -103,21 +102,9 @@ def browser(chromium_path):
 
 @pytest.fixture
 def page(browser, lab, request):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    try:
+    with new_page(browser, request) as pg:
         yield pg
-    finally:
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
-            try:
-                pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-FAILED.png"))
-            except Exception:
-                pass
-        context.close()
-        lab.end_sessions()
+    lab.end_sessions()
 
 
 @pytest.fixture(scope="module")
@@ -155,20 +142,8 @@ def start_server(chromium_path, tmp_path_factory):
 @pytest.fixture
 def bpage(browser, request):
     """A fresh browser page (1300x1000); a screenshot is saved when the test fails."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    try:
+    with new_page(browser, request) as pg:
         yield pg
-    finally:
-        rep = getattr(request.node, "rep_call", None)
-        if rep is not None and rep.failed:
-            try:
-                pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-FAILED.png"))
-            except Exception:
-                pass
-        context.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

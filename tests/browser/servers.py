@@ -1,6 +1,7 @@
 """The servers the browser tests drive: JupyterLab, Notebook 7, Voilà and marimo, each on 127.0.0.1 on a
 free port with a random token, in private config and runtime directories, stopped by its PID (its
-own process group).  The fixtures that start them are in ``conftest.py``."""
+own process group), and ``new_page`` (a fresh page that leaves a screenshot when its test fails).  The
+fixtures that start them are in ``conftest.py``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,30 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
+
+@contextmanager
+def new_page(browser, request):
+    """A fresh browser page (1300x1000, 30 s timeouts); a screenshot in test-artifacts/browser when the
+    test (``request.node``) failed."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    try:
+        yield pg
+    finally:
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            try:
+                pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-FAILED.png"))
+            except Exception:
+                pass
+        context.close()
 
 
 def _free_port() -> int:

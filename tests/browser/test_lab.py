@@ -11,12 +11,10 @@ Screenshots of each are saved under ``test-artifacts/browser/``.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"  # as in conftest.py
+from servers import ARTIFACTS
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from servers import Lab
+from servers import ARTIFACTS, Lab, new_page
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"  # as in conftest.py
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -52,21 +51,9 @@ def lessons_lab(chromium_path, tmp_path_factory):
 
 @pytest.fixture
 def lesson_page(browser, lessons_lab, request):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1300, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(30_000)
-    try:
+    with new_page(browser, request) as pg:
         yield pg
-    finally:
-        rep = getattr(request.node, "rep_call", None)
-        if rep is not None and rep.failed:
-            try:
-                pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-FAILED.png"))
-            except Exception:
-                pass
-        context.close()
-        lessons_lab.end_sessions()
+    lessons_lab.end_sessions()
 
 
 def _explorer_cells(name):

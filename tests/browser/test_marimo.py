@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 import pytest
@@ -20,17 +19,7 @@ pytest.importorskip("marimo")
 
 pytestmark = pytest.mark.timeout(300)
 
-CHART = importlib.util.find_spec("nbtrain.display.chart") is not None
 UPDATES, WINDOW = 3, 5.0
-# until the cheap live chart is in: two PNG frames a second (see tests/browser/test_notebook7.py)
-FAST_PNG = (
-    ""
-    if CHART
-    else (
-        "\n    from nbtrain.display.plot import LivePlot\n"
-        "    LivePlot.first_after, LivePlot.first_cost, LivePlot.min_interval, LivePlot.budget = 0.5, 0.0, 0.5, 0.5"
-    )
-)
 
 APP = """import marimo
 
@@ -49,7 +38,7 @@ def _():
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 10)).astype("float32")
-    y = (X[:, 0] + X[:, 1] > 0).astype("int64"){fast}
+    y = (X[:, 0] + X[:, 1] > 0).astype("int64")
 
     class StopAfter(nbtrain.Callback):
         def __init__(self, seconds):
@@ -111,7 +100,7 @@ FRAMES_IN_WINDOW = """([n, s]) => window.__plot.startAt !== null && (
 
 
 def _app(root, seconds: float) -> str:
-    (root / "app.py").write_text(APP.replace("{fast}", FAST_PNG).replace("{seconds}", str(seconds)))
+    (root / "app.py").write_text(APP.replace("{seconds}", str(seconds)))
     return "app.py"
 
 

@@ -9,15 +9,13 @@ One notebook, one kernel, Run All with two long runs queued:
 - Kernel > Interrupt Kernel (Notebook 7's menu bar) ends the second run the same way.
 
 The live plot must update at least three times in the first five seconds of a run: the live
-chart (``nbtrain/display/chart.py``, SVG frames every 0.5 s) does that by itself.  (``FAST_PNG``
-gives the matplotlib plot a larger budget only where the chart module is absent.)
+chart (``nbtrain/display/chart.py``, SVG frames every 0.5 s) does that by itself.
 A second test saves a notebook, shuts its kernel down, reopens it and finds the panel's static
 record and no "Error displaying widget".
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 import pytest
@@ -25,17 +23,7 @@ from test_lab import LONG, NEXT, SETUP, cell, shot, stop_time, wait_cell_done, w
 
 pytestmark = pytest.mark.timeout(300)
 
-CHART = importlib.util.find_spec("nbtrain.display.chart") is not None
 UPDATES, WINDOW = 3, 5.0
-# until the live chart is in: two PNG frames a second (see the module's docstring)
-FAST_PNG = (
-    ""
-    if CHART
-    else (
-        "\nfrom nbtrain.display.plot import LivePlot\n"
-        "LivePlot.first_after, LivePlot.first_cost, LivePlot.min_interval, LivePlot.budget = 0.5, 0.0, 0.5, 0.5"
-    )
-)
 
 
 KERNEL_IDLE = """() => {
@@ -96,7 +84,7 @@ def test_live_plot_updates_in_place_stop_and_interrupt_end_busy_cells(bpage, not
         nb7,
         "nb7.ipynb",
         [
-            SETUP + FAST_PNG,
+            SETUP,
             LONG.format(name="long"),
             NEXT.format(name="long"),
             LONG.format(name="long2"),

@@ -15,8 +15,6 @@ cell runs.  So:
 
 from __future__ import annotations
 
-import importlib.util
-
 import nbformat
 import pytest
 from test_lab import ARTIFACTS, SETUP, shot, stop_time
@@ -25,17 +23,7 @@ pytest.importorskip("voila")
 
 pytestmark = pytest.mark.timeout(300)
 
-CHART = importlib.util.find_spec("nbtrain.display.chart") is not None
 UPDATES, WINDOW = 3, 5.0
-# until the cheap live chart is in: two PNG frames a second (see tests/browser/test_notebook7.py)
-FAST_PNG = (
-    ""
-    if CHART
-    else (
-        "\nfrom nbtrain.display.plot import LivePlot\n"
-        "LivePlot.first_after, LivePlot.first_cost, LivePlot.min_interval, LivePlot.budget = 0.5, 0.0, 0.5, 0.5"
-    )
-)
 
 AREA = "from nbtrain.display import LiveArea\narea = LiveArea()\narea"
 TRAIN_IN_AREA = (
@@ -108,7 +96,7 @@ def test_progressive_rendering_live_area_shows_the_run_and_stop_ends_the_busy_ce
 ):
     page = bpage
     root = tmp_path_factory.mktemp("voila-live")
-    _write(root, "live.ipynb", [SETUP + FAST_PNG, AREA, TRAIN_IN_AREA, NEXT])
+    _write(root, "live.ipynb", [SETUP, AREA, TRAIN_IN_AREA, NEXT])
     server = start_server("voila", root=root, options=["--progressive_rendering=True"])
     page.goto(server.url("live.ipynb"))
     page.evaluate(WATCH_PLOT, ".nbtrain-live-area")
@@ -138,7 +126,7 @@ def test_progressive_rendering_live_area_shows_the_run_and_stop_ends_the_busy_ce
 def test_default_mode_shows_a_short_runs_final_views_and_a_button_trains_live(bpage, start_server, tmp_path_factory):
     page = bpage
     root = tmp_path_factory.mktemp("voila-default")
-    _write(root, "app.ipynb", [SETUP + FAST_PNG, SHORT, DASHBOARD])
+    _write(root, "app.ipynb", [SETUP, SHORT, DASHBOARD])
     server = start_server("voila", root=root)
     page.goto(server.url("app.ipynb"), timeout=150_000)  # the page arrives once every cell has run
     # the short run: its final state (panel, plot, table), as saved by a headless run
