@@ -107,7 +107,6 @@ class ThrottledView(Callback):
         self.t_start = self.clock()
         self.refreshes = 0  # how many live refreshes ran
         self.refresh_time = 0.0  # seconds spent in them (by ``clock``)
-        self.dirty = False  # something new to show since the last refresh
         self._cost: float | None = None
         self._schedule(None)
 
@@ -145,7 +144,6 @@ class ThrottledView(Callback):
         self._cost = d
         if self._real_clock():  # never learn from (or for) a test's hand clock
             type(self).learned_cost = d
-        self.dirty = False
         self._schedule(t0)
 
     def overhead(self) -> float:
@@ -161,13 +159,11 @@ class ThrottledView(Callback):
     def on_batch_end(self, run, epoch, batch, num_batches, **kw):
         # hot path: one clock read and a comparison per batch
         if self.clock() >= self._next:
-            self.dirty = True
             self._refresh(run)
 
     def on_epoch_end(self, run, epoch, logs, **kw):
         self._rows = history_rows(run, logs)
         self.epoch_done(run, epoch, self._rows)
-        self.dirty = True
         if self.refresh_on_epoch_end and self.clock() >= self._next:
             self._refresh(run)
 

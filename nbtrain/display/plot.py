@@ -168,7 +168,6 @@ class LivePlot(ThrottledView):
             self.sample_interval = float(sample_interval)
         self.trace = Trace()
         self.handle = None  # the one output slot, shown at the start
-        self.fig = None
         self.frames = 0  # live frames sent
         self.first_frame_at: float | None = None  # clock time of the first live frame
         self.final_time = 0.0  # seconds the final plot took
@@ -189,7 +188,7 @@ class LivePlot(ThrottledView):
     def start(self, run):
         cfg = getattr(run, "config", None) or {}
         self.trace = Trace(cfg.get("epochs"))
-        self.handle, self.fig, self.frames, self.first_frame_at = None, None, 0, None
+        self.handle, self.frames, self.first_frame_at = None, 0, None
         self.final_data, self.best = None, None
         self._rows = history_rows(run)
         self._metric = self._planned_metric(run)
@@ -298,4 +297,3 @@ class LivePlot(ThrottledView):
 
     def close(self):
         """Nothing to release: the final figure is made and cleared in ``finish``."""
-        self.fig = None
