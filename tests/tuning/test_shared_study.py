@@ -1,4 +1,9 @@
-"""Two worker processes on one study file: together they run the requested number of trials, none twice."""
+"""Two worker processes on one study file: together they run the requested number of trials, none twice.
+
+Each worker, after its first trial, waits until the other has started one (a callback and a file per
+worker): without it, on a loaded 2-core machine one worker could run the whole study while the other
+was still importing torch, and "both took part" would fail for a reason that is not nbtrain's.
+"""
 
 import os
 import subprocess
@@ -12,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 WORKER = textwrap.dedent(
     """
-    import sys, torch
+    import pathlib, sys, time, torch
     torch.set_num_threads(1)
     import numpy as np
     import nbtrain
@@ -20,12 +25,31 @@ WORKER = textwrap.dedent(
     X, y = load_digits(return_X_y=True)
     idx = np.random.default_rng(0).permutation(len(X))[:400]
     sampler, storage, trials = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    me, sync = sys.argv[4], pathlib.Path(sys.argv[5])
+
+
+    class Together(nbtrain.Callback):
+        # marks this worker as started; at the end of its first trial, waits for the other to start one
+
+        waited = False
+
+        def on_fit_start(self, run, **kw):
+            (sync / me).touch()
+
+        def on_fit_end(self, run, status, **kw):
+            deadline = time.monotonic() + 120
+            while not self.waited and len(list(sync.iterdir())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.waited = True
+
+
     if sampler == "grid":
         space = dict(lr=nbtrain.choice([0.003, 0.01, 0.03]), model=nbtrain.choice(["mlp(8)", "mlp(16)"]))
     else:
         space = dict(lr=nbtrain.loguniform(1e-3, 1e-1), model=nbtrain.choice(["mlp(8)", "mlp(16)"]))
     s = nbtrain.sweep((X[idx], y[idx]), preprocess="standardize", epochs=2, display="none", name="shared",
-                      metric="val_accuracy", trials=trials, sampler=sampler, storage=storage, **space)
+                      metric="val_accuracy", trials=trials, sampler=sampler, storage=storage,
+                      callbacks=[Together()], **space)
     print("ran", sorted(s.runs))
     """
 )
@@ -34,16 +58,18 @@ WORKER = textwrap.dedent(
 def _workers(tmp_path, sampler, storage, trials):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
+    sync = tmp_path / "started"
+    sync.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (os.getcwd(), os.environ.get("PYTHONPATH")) if p))
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), sampler, storage, str(trials)],
+            [sys.executable, str(script), sampler, storage, str(trials), f"worker{i}", str(sync)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for i in range(2)
     ]
     outs = [p.communicate(timeout=240) for p in procs]
     for p, (_out, err) in zip(procs, outs):
