@@ -4,14 +4,15 @@
     python scripts/execute_notebooks.py 01 07           # those whose name starts with 01 or 07
 
 Each notebook runs in a fresh kernel (cwd ``notebooks/``) with its own empty run store
-(``NBTRAIN_STORE``), exactly as ``conftest.py`` gives each notebook under nbval, so ``%runs`` lists
-only that notebook's runs. Prints the seconds each took. Commit the result, then check it with
+(``NBTRAIN_STORE``) and every library on the CPU's baseline code path (``scripts/notebook_env.py``),
+exactly as ``conftest.py`` gives each notebook under nbval, so ``%runs`` lists only that notebook's
+runs and the saved numbers are the ones nbval gets on any x86-64 machine. Prints the seconds each
+took. Commit the result, then check it with
 ``make test`` (or ``pytest --nbval notebooks/X.ipynb --nbval-sanitize-with notebooks/sanitize.cfg``).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from notebook_env import baseline_env  # this script's folder is on sys.path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -26,18 +28,11 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 def execute(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="nbtrain-store-") as store:
-        old = os.environ.get("NBTRAIN_STORE")
-        os.environ["NBTRAIN_STORE"] = store  # the kernel inherits it
-        try:
-            NotebookClient(
-                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-            ).execute()
-        finally:
-            if old is None:
-                os.environ.pop("NBTRAIN_STORE", None)
-            else:
-                os.environ["NBTRAIN_STORE"] = old
+    with tempfile.TemporaryDirectory(prefix="nbtrain-store-") as store, baseline_env(NBTRAIN_STORE=store):
+        # the kernel inherits this environment
+        NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        ).execute()
     nbformat.write(nb, path)
     return time.perf_counter() - start
 

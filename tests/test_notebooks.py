@@ -67,7 +67,7 @@ def test_notebook_is_committed_executed(name):
     assert cells, f"{name} has no code cells"
     counts = [c.get("execution_count") for c in cells if c.source.strip()]
     assert all(isinstance(n, int) for n in counts), (
-        f"{name} has unexecuted cells: run jupyter nbconvert --to notebook --execute --inplace notebooks/{name}"
+        f"{name} has unexecuted cells: run python scripts/execute_notebooks.py {name[:2]}"
     )
     assert counts == list(range(1, len(counts) + 1)), (
         f"{name} was not executed top to bottom in one fresh kernel (execution counts {counts})"
@@ -145,3 +145,39 @@ def test_ci_runs_the_nbval_command():
     assert "make test" in text or ("--nbval" in text and "notebooks" in text), (
         ".ci/run must run `make test` (or pytest --nbval notebooks ...)"
     )
+
+
+CHECK_ENV = """\
+import os, torch
+from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+print(torch.backends.cpu.get_cpu_capability(), os.environ.get("MKL_CBWR"), os.environ.get("ONEDNN_MAX_CPU_ISA"),
+      os.environ.get("OPENBLAS_CORETYPE"), [f for f in __cpu_dispatch__ if __cpu_features__[f]])"""
+
+
+def _nbval(path, *plugin):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, "--nbval", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_notebook_kernels_run_on_the_baseline_code_paths(tmp_path):
+    """The kernel nbval starts for a notebook gets scripts/notebook_env.py's environment (conftest.py),
+    so the saved numbers, computed in that environment too, match on a CPU with other SIMD kernels."""
+    pytest.importorskip("numpy._core._multiarray_umath")
+    import torch
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(CHECK_ENV, execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="DEFAULT COMPATIBLE SSE41 Nehalem []\n")]
+    nb.cells = [cell]
+    path = tmp_path / "env.ipynb"
+    nbformat.write(nb, path)
+    proc = _nbval(path, "-p", "conftest")  # the checkout's conftest.py, as for notebooks/
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    if torch.backends.cpu.get_cpu_capability() != "DEFAULT":  # the check can fail: without it, it does
+        assert _nbval(path).returncode != 0
