@@ -10,10 +10,11 @@ time.  Renderers (live plot, console line, ...) override a few hooks:
 - ``finish(run, status, rows)``     once, at ``on_fit_end`` (the final state)
 
 Throttling: a refresh is allowed when ``min_interval`` seconds have passed since the last one
-*and* the time spent refreshing so far, plus the cost of one more refresh (the last one's),
-stays within ``budget`` of the wall time since the run started.  So however slow drawing is,
-live refreshes never take more than ``budget`` of the run.  The clock is injected, so tests
-drive time by hand:
+*and* the time spent refreshing so far, plus the cost of one more refresh (the cheapest of the last
+few), stays within ``budget`` of the wall time since the run started, plus ``grace`` seconds.  So
+however slow drawing is, live refreshes never take more than ``budget`` of the run (and ``grace``),
+and one slow refresh (a garbage collection, a busy machine) neither sets the estimate nor stops the
+view for seconds.  The clock is injected, so tests drive time by hand:
 
 >>> t = [0.0]
 >>> view = ThrottledView(min_interval=1.0, clock=lambda: t[0])
@@ -81,6 +82,10 @@ class ThrottledView(Callback):
     first_after: float = 1.0
     #: what one refresh is assumed to cost before the first one has been measured (seconds)
     first_cost: float = 0.0
+    #: seconds of refreshes allowed on top of the ``budget`` share over the whole run
+    grace: float = 0.0
+    #: the next refresh is expected to cost the least of this many last ones (a slow one is an outlier)
+    cost_window: int = 5
     #: whether an epoch end may trigger a (throttled) refresh, not only batch ends
     refresh_on_epoch_end: bool = True
     #: the last refresh cost measured with a real clock by a view of this class (this session);
@@ -107,20 +112,22 @@ class ThrottledView(Callback):
         self.t_start = self.clock()
         self.refreshes = 0  # how many live refreshes ran
         self.refresh_time = 0.0  # seconds spent in them (by ``clock``)
-        self._cost: float | None = None
+        self._cost: float | None = None  # the last refresh's cost
+        self._costs: list[float] = []  # the last ``cost_window`` costs
         self._schedule(None)
 
     # ------------------------------------------------------------------ throttle
     def _schedule(self, last_start: float | None) -> None:
         """The next refresh: ``min_interval`` after the last one, and late enough that the time
-        spent so far plus one more refresh stays within ``budget`` of the wall time."""
-        if self._cost is not None:
-            est = self._cost
+        spent so far plus one more refresh stays within ``budget`` of the wall time (and ``grace``)."""
+        if self._costs:
+            est = min(self._costs)
         elif self.learned_cost is not None and self._real_clock():
             est = self.learned_cost
         else:
             est = self.first_cost
-        by_budget = self.t_start + (self.refresh_time + est) / self.budget if self.budget > 0 else math.inf
+        spend = max(0.0, self.refresh_time + est - self.grace)
+        by_budget = self.t_start + spend / self.budget if self.budget > 0 else math.inf
         if last_start is None:
             by_interval = self.t_start + max(self.first_after, self.min_interval)
         else:
@@ -142,6 +149,7 @@ class ThrottledView(Callback):
         self.refreshes += 1
         self.refresh_time += d
         self._cost = d
+        self._costs = [*self._costs, d][-self.cost_window :]
         if self._real_clock():  # never learn from (or for) a test's hand clock
             type(self).learned_cost = d
         self._schedule(t0)

@@ -135,8 +135,10 @@ class LivePlot(ThrottledView):
     version with the saved last one: both hold only the text (PNG is never compared)."""
 
     min_interval = 0.5
-    #: live frames use at most 0.7% of wall time ...
+    #: live frames use at most 0.7% of wall time (and ``grace`` seconds in all: one frame slowed by a
+    #: garbage collection or a busy machine must not stop the chart for seconds) ...
     budget = 0.007
+    grace = 0.05
     #: ... and the reads of the running trace at most 0.25% (together under 1%)
     read_budget = 0.0025
     #: seconds of reads allowed on top of that share (one slow first read must not stop the trace)
