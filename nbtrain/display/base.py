@@ -112,8 +112,7 @@ class ThrottledView(Callback):
         self.t_start = self.clock()
         self.refreshes = 0  # how many live refreshes ran
         self.refresh_time = 0.0  # seconds spent in them (by ``clock``)
-        self._cost: float | None = None  # the last refresh's cost
-        self._costs: list[float] = []  # the last ``cost_window`` costs
+        self._costs: list[float] = []  # the last ``cost_window`` refresh costs
         self._schedule(None)
 
     # ------------------------------------------------------------------ throttle
@@ -134,6 +133,11 @@ class ThrottledView(Callback):
             by_interval = last_start + self.min_interval
         self._next = max(by_budget, by_interval)
 
+    @property
+    def _cost(self) -> float | None:
+        """The last refresh's cost (None before the first)."""
+        return self._costs[-1] if self._costs else None
+
     def _real_clock(self) -> bool:
         return self.clock in (time.perf_counter, time.monotonic)
 
@@ -148,7 +152,6 @@ class ThrottledView(Callback):
         d = max(0.0, self.clock() - t0)
         self.refreshes += 1
         self.refresh_time += d
-        self._cost = d
         self._costs = [*self._costs, d][-self.cost_window :]
         if self._real_clock():  # never learn from (or for) a test's hand clock
             type(self).learned_cost = d

@@ -2,7 +2,6 @@
 (nbclient applies every display update, as a front end does, and saves the last state)."""
 
 import json
-import os
 
 import pytest
 
@@ -39,25 +38,16 @@ model = "mlp(64)"
 CHECK = "len(FRAMES) >= 10, nbtrain.runs['sized'].status"
 
 
-def test_one_train_cell_adds_at_most_60_kb_and_no_live_frame_accumulates(tmp_path):
-    env = {"MPLBACKEND": "Agg"}
+def test_one_train_cell_adds_at_most_60_kb_and_no_live_frame_accumulates(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
     for var, sub in (("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"), ("JUPYTER_RUNTIME_DIR", "runtime")):
-        env[var] = str(tmp_path / sub)
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_code_cell(src) for src in (SETUP, TRAIN, "import nbtrain\n" + CHECK)]
-        client = nbclient.NotebookClient(
-            nb, timeout=300, startup_timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-        )
-        client.execute()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (SETUP, TRAIN, "import nbtrain\n" + CHECK)]
+    client = nbclient.NotebookClient(
+        nb, timeout=300, startup_timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
     assert nb.cells[2].outputs[0].data["text/plain"] == "(True, 'completed')"  # many live frames were sent
     outs = nb.cells[1].outputs
     # the panel's record, the plot slot (its frames replaced in place by the final PNG), the table, the Run
