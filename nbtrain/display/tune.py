@@ -34,7 +34,8 @@ def _png(fig, text: str) -> dict:
 
 
 class LRSuggestion(float):
-    """The suggested learning rate (a float: pass it as ``lr=``) that shows the finder's plot.
+    """The suggested learning rate: a float (``str()`` and ``repr()`` are the number, so ``lr=best`` and
+    ``%%train --lr $best`` both work) that shows the finder's plot and, last, the line to use it.
 
     ``.finding`` holds the curve (``lrs``, ``losses``, ``smoothed``), ``.figure()`` draws it.
     """
@@ -49,11 +50,18 @@ class LRSuggestion(float):
         last = f.lrs[-1] if f.lrs else f.start_lr
         return (
             f"lr_find: suggested lr {float(self):.3g} ({_RULES.get(f.rule, f.rule)}); "
-            f"{len(f.lrs)} steps from {f.start_lr:.3g} to {last:.3g}, {f.reason}"
+            f"{len(f.lrs)} steps from {f.start_lr:.3g} to {last:.3g}, {f.reason}\n"
+            f"to use it: best = _ in the next cell, then %%train --lr $best (or lr = best in a cell, lr=best in "
+            f"nbtrain.train)"
         )
 
     def __repr__(self) -> str:
-        return self.text()
+        return float.__repr__(float(self))
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # pickles (and deep-copies) as the plain number
+        return (float, (float(self),))
 
     def figure(self):
         return lr_figure(self.finding, title=f"lr_find: suggested lr {float(self):.3g}")

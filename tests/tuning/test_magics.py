@@ -59,7 +59,7 @@ def test_sweep_cell_with_spaces_in_declarations_and_options(shell):
         ("", "epochs = 3\n", "nothing to search"),
         ("", "model = nbtrain.choice([])\n", "empty"),
         ("", "lr = nbtrain.loguniform(0.1, 0.001)\n", "low must be below high"),
-        ("--lr 0.01", "lr = nbtrain.loguniform(1e-3, 1e-1)\n", "--lr is given"),
+        ("--lr 0.01", "lr = nbtrain.loguniform(1e-3, 1e-1)\n", "nothing to search"),  # the line wins
         ("--storage /no/such/folder/s.log", "lr = nbtrain.loguniform(1e-3, 1e-1)\n", "cannot be written"),
         ("--sampler bayes", "lr = nbtrain.loguniform(1e-3, 1e-1)\n", "invalid choice"),
     ],
