@@ -69,8 +69,8 @@ def _device(value, name, given):
     return resolve_device(value)
 
 
-def _obj(name: str, help: str, stage: str = "prepare", **kw) -> Option:
-    return Option(name, None, help, kind="object", stage=stage, check=None, **kw)
+def _obj(name: str, help: str, stage: str = "prepare", default=None, **kw) -> Option:
+    return Option(name, default, help, kind="object", stage=stage, check=None, **kw)
 
 
 # fmt: off
@@ -104,7 +104,7 @@ OPTIONS: tuple = (
     Option("patience", None, "early stopping after this many epochs without improvement (default: off)",
            check=checks.optional_count, flag="--patience", parse=int),
     Option("amp", None, "mixed precision (default: off)", flag="--amp", choices=("bf16", "fp16")),
-    _obj("callbacks", "nbtrain.Callback instances that hear the run's events", stage="train"),
+    _obj("callbacks", "nbtrain.Callback instances that hear the run's events", stage="train", default=()),
     Option("display", "auto", "show nothing while training (default: off)", stage="train", flag="--quiet",
            sets="none", cell=False, setting=True),
     Option("name", None, "name of the run in nbtrain.runs (default: run1, run2, ...)", stage="train",

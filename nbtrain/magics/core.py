@@ -12,7 +12,7 @@ from traitlets import Enum, Int, TraitError, Unicode, observe, validate
 
 from ..core.errors import NbtrainError
 from ..core.run import runs
-from .flags import split_line, train_flags
+from .flags import first_word, split_line, train_flags
 from .train import run_train
 
 DISPLAYS = ("auto", "notebook", "console", "none")
@@ -144,7 +144,10 @@ class NbtrainMagics(Magics):
         proba = text.startswith("--proba") or text.endswith(" --proba")
         if proba:
             text = text[len("--proba") :].strip() if text.startswith("--proba") else text[: -len(" --proba")].strip()
-        name, _, expr = text.partition(" ")
+        try:
+            name, expr = first_word(text)  # the name may be quoted: %predict "my run" X_new
+        except ValueError:
+            raise UsageError(f"%predict: cannot read {text!r}: a quote is not closed.") from None
         if not name or not expr.strip() or name.startswith("-"):
             raise UsageError(
                 "%predict needs a run name and an expression: %predict run1 X_new "

@@ -30,6 +30,19 @@ def split_line(line: str) -> list:
     return list(lex)
 
 
+def first_word(text: str) -> tuple:
+    """``(first word, the rest)`` of a line whose rest is Python (``%predict NAME EXPR``): the first word
+    may be quoted (``%predict "my run" X_new``).  Raises ValueError on an unclosed quote."""
+    text = text.strip()
+    if text[:1] in ("'", '"'):
+        end = text.find(text[0], 1)
+        if end < 0:
+            raise ValueError("No closing quotation")
+        return text[1:end], text[end + 1 :].strip()
+    word, _, rest = text.partition(" ")
+    return word, rest.strip()
+
+
 def train_flags(func):
     """Give a magic one flag per option of the registry that has one (in the registry's order in its
     help, ``--data NAME`` last).  Every flag defaults to None: "given on the line" differs from a default."""
