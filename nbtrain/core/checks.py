@@ -11,6 +11,7 @@ value raises a :class:`~nbtrain.ConfigError` (or ``DataTypeError``) naming the o
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -59,6 +60,10 @@ def split_fraction(value, name, given):
     """``val`` / ``test``: a fraction, or 0.0 when ``val_data`` / ``test_data`` is declared."""
     if given.get(f"{name}_data") is not None:
         return 0.0
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ConfigError(
+            f"{name} must be a fraction in [0, 1), got {type(value).__name__}; held-out data goes in {name}_data."
+        )
     value = fraction(value, name)
     other = "test" if name == "val" else "val"
     rest = 0.0 if given.get(f"{other}_data") is not None else given.get(other, 0.0)
@@ -98,6 +103,29 @@ def column_name(value, name, given):
     if value is not None and not isinstance(value, str):
         raise ConfigError(f'monitor must be a history column name such as "val_loss", got {value!r:.80}.')
     return value
+
+
+def column(value, name, given):
+    """``target``: a DataFrame column's name (a string or a number), or None."""
+    if value is None or isinstance(value, (str, int, np.integer)) and not isinstance(value, bool):
+        return value
+    raise ConfigError(
+        f"target must be the name of a DataFrame column, e.g. target='label', got {type(value).__name__}."
+    )
+
+
+def path(value, name, given):
+    """``checkpoint``: None or a file path."""
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return value
+    raise ConfigError(f"{name} must be a file path, e.g. {name}='run.ckpt', got {type(value).__name__}.")
+
+
+def optional_int(value, name, given):
+    """``processes``: None or an integer (checked further where it is used)."""
+    if value is None or isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return value
+    raise ConfigError(f"{name} must be a whole number, got {value!r:.60}.")
 
 
 def switch(value, name, given):

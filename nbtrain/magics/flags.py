@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import shlex
 
+from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 
+from ..core.errors import NbtrainError
 from ..core.options import FLAGGED, OPTION
 
 
@@ -76,6 +78,22 @@ def shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def check_cell(magic: str, cell: dict, merged: dict) -> None:
+    """A value the cell assigns to an option's name must fit the option (``checkpoint = torch.load(...)``
+    in a cell is the option ``checkpoint``): one UsageError names it and says how to keep the variable."""
+    for key, value in cell.items():
+        o = OPTION[key]
+        if o.kind != "option" or o.check is None or merged.get(key) is not value:
+            continue
+        try:
+            o.check(value, key, merged)
+        except NbtrainError as exc:
+            raise UsageError(
+                f"{magic}: the cell assigns {key}, an option of {magic}: {exc} "
+                f"Rename the variable if it is not meant as the option."
+            ) from None
+
+
 def merge(magic: str, line: dict, cell: dict, settings: dict, say=print) -> dict:
     """The options of the call: the magic line's, then the cell's, then the settings'.  When the line and
     the cell both set one, the line wins (as a command line's flag wins over the file it runs: the
@@ -87,4 +105,6 @@ def merge(magic: str, line: dict, cell: dict, settings: dict, say=print) -> dict
         typed = shlex.quote(line[key]) if isinstance(line[key], str) else shown(line[key])
         given = o.flag if o.sets is not None else f"{o.flag} {typed}"
         say(f"{magic}: {given} on the magic line wins over {key} = {shown(cell[key])} in the cell.")
-    return {**settings, **cell, **line}
+    merged = {**settings, **cell, **line}
+    check_cell(magic, cell, merged)
+    return merged

@@ -144,6 +144,17 @@ def test_names_a_cell_binds_for_itself_are_not_options(shell):
 def test_a_bad_option_in_the_cell_is_one_usage_error(shell):
     with pytest.raises(UsageError, match="epochs must be a positive integer"):
         shell.run("%%train\n" + IRIS + "epochs = 0\n")
+    # a variable the cell means as something else: one sentence naming it, and how to keep it
+    cells = {
+        "target": "import pandas as pd\ndf = pd.DataFrame({'a': range(9), 'b': range(9)})\n"
+        "target = df.pop('a')\ndata = (df, target)\n",
+        "checkpoint": IRIS + "checkpoint = {'model': None}\n",
+        "test": IRIS + "test = data\n",
+    }
+    for key, cell in cells.items():
+        with pytest.raises(UsageError, match=rf"the cell assigns {key}, an option of %%train: {key} must be .*"
+                           "Rename the variable if it is not meant as the option"):  # fmt: skip
+            shell.run("%%train\n" + cell)
     assert not nbtrain.runs
 
 
