@@ -44,7 +44,8 @@ def lr_find(
     """Find a learning rate: an exponential ramp from ``start_lr`` to ``end_lr`` over ``steps`` steps
     at most, stopped when the smoothed loss exceeds ``diverge`` times its minimum.  Takes the same
     declarations and options as :func:`nbtrain.train`; the model, the optimizer and every RNG are
-    put back afterwards.  Returns the suggestion: a float that shows the loss-vs-rate plot.
+    put back afterwards.  Returns the suggestion: a float (``str`` and ``repr`` are the number) that
+    shows the loss-vs-rate plot and the line to use it.
 
     >>> lr = nbtrain.lr_find(load_digits(return_X_y=True), model="mlp(64)", preprocess="standardize")  # doctest: +SKIP
     >>> nbtrain.train(load_digits(return_X_y=True), model="mlp(64)", preprocess="standardize", lr=lr)  # doctest: +SKIP

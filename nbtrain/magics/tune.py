@@ -54,8 +54,9 @@ class TuneMagics(Magics):
 
         An exponential ramp of the learning rate, stopped when the loss diverges; the model, the
         optimizer and the RNGs are put back afterwards.  Shows loss against learning rate with the
-        suggestion marked and returns the suggestion (a float: pass it as --lr or lr=).  The %%train
-        options that only matter to a training run (--name, --patience, --checkpoint...) are ignored.
+        suggestion marked and returns the suggestion, a number: best = _, then %%train --lr $best
+        (or lr = best in the cell).  The %%train options that only matter to a training run (--name,
+        --patience, --checkpoint...) are ignored.
         """
         __tracebackhide__ = True
         from ..tuning import lr_find

@@ -29,7 +29,11 @@ def test_the_finder_output_ends_with_the_line_to_use_it(small_digits):
     text = lr._repr_mimebundle_(include={"text/plain"})["text/plain"]
     assert text.startswith(f"lr_find: suggested lr {float(lr):.3g}")
     last = text.splitlines()[-1]
-    assert "best = _" in last and "%%train --lr $best" in last and ("lr = best" in last or "lr=best" in last)
+    assert "best = _" in last and "%%train --lr $best" in last and "lr = best" in last
+    # IPython's text/plain of the output is the text (its float printer would show only the number)
+    from IPython.core.formatters import PlainTextFormatter
+
+    assert PlainTextFormatter()(lr) == text
     run = nbtrain.train(small_digits, model="mlp(32)", preprocess="standardize", lr=lr, epochs=1, display="none")
     assert run.config["lr"] == float(lr) and type(run.config["lr"]) is float
     assert pickle.loads(pickle.dumps(lr)) == float(lr)
