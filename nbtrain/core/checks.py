@@ -74,10 +74,10 @@ def split_fraction(value, name, given):
 
 
 def learning_rate(value, name, given):
-    """None or a positive number (``"auto"`` is resolved by ``train`` before), kept as a plain float: an
-    ``lr_find`` suggestion is a float subclass, and the run's config holds the number."""
-    if value is None:
-        return None
+    """None, ``"auto"`` (``train`` runs the finder for it before ``prepare``) or a positive number, kept
+    as a plain float: an ``lr_find`` suggestion is a float subclass, and the run's config holds the number."""
+    if value is None or isinstance(value, str) and value == "auto":
+        return value
     ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
     if not ok or not 0 < float(value) < math.inf:
         raise ConfigError(f"{name} must be a positive number, got {value!r:.60}; try e.g. lr=0.01.")
@@ -126,6 +126,13 @@ def optional_int(value, name, given):
     if value is None or isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return value
     raise ConfigError(f"{name} must be a whole number, got {value!r:.60}.")
+
+
+def function(value, name, given):
+    """None or a callable (``collate``, a hook): ``opts.<name>`` holds it."""
+    if value is None or callable(value):
+        return value
+    raise ConfigError(f"{name} must be a function, got {type(value).__name__}.")
 
 
 def switch(value, name, given):

@@ -38,7 +38,12 @@ Options = make_dataclass(
     [("name", str), ("precision", Precision), ("optimizer_name", str)]
     + [(o.name, o.type, field(default=o.default)) for o in CHECKED],
     frozen=True,
-    namespace={"full_batch": property(_full_batch), "__module__": __name__},
+    namespace={
+        "full_batch": property(_full_batch),
+        "__module__": __name__,
+        "__doc__": "Checked options of one run: a field per checked option of core/options.py, and name, "
+        "precision, optimizer_name.",
+    },
 )
 
 

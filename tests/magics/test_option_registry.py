@@ -112,6 +112,8 @@ def test_options_the_cell_assigns_are_used(shell, capsys):
     run = shell.run("%%train\n" + IRIS + "target = None\nval, test = 0.3, 0.1\nmetrics = 'f1'\npatience = 5\n")
     assert (run.config["val"], run.config["test"], run.config["patience"]) == (0.3, 0.1, 5)
     assert "val_f1" in run.history and "val_accuracy" not in run.history
+    run = shell.run("%%train --epochs 1\n" + IRIS + "lr = 'auto'\n")  # as --lr auto: the finder picks it
+    assert run.config["lr"] > 0 and run.config["lr"] != 0.001
 
 
 def test_the_magic_line_wins_and_one_line_says_so(shell, capsys):
