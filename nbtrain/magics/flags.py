@@ -20,6 +20,7 @@ from IPython.core.magic_arguments import argument
 
 from ..core.errors import NbtrainError
 from ..core.options import FLAGGED, OPTION
+from ..core.tune.space import Space
 
 
 def split_line(line: str) -> list:
@@ -83,8 +84,8 @@ def check_cell(magic: str, cell: dict, merged: dict) -> None:
     in a cell is the option ``checkpoint``): one UsageError names it and says how to keep the variable."""
     for key, value in cell.items():
         o = OPTION[key]
-        if o.kind != "option" or o.check is None or merged.get(key) is not value:
-            continue
+        if o.kind != "option" or o.check is None or merged.get(key) is not value or isinstance(value, Space):
+            continue  # a %%sweep search space is checked by the sweep, value by value
         try:
             o.check(value, key, merged)
         except NbtrainError as exc:
