@@ -17,6 +17,7 @@ from .core.errors import ConfigError, DataTypeError, RunFileError, first_line
 from .core.events import Callback, CallbackList
 from .core.history import History
 from .core.loop import fit
+from .core.options import PREPARE
 from .core.prepare import prepare
 from .core.resume import make_checkpointer
 from .core.resume import resume as _resume
@@ -104,6 +105,7 @@ def train(
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
     ``"stopped"`` and returns it with the model and finished epochs.
     """
+    given = dict(locals())  # every keyword of train, by name (core/options.py lists them: keep in step)
     warmup.wait()  # never import beside the %load_ext warm-up thread (nor fork ranks while it imports)
     if display not in DISPLAYS and display not in (None, False):
         raise ConfigError(f"display must be one of {', '.join(DISPLAYS)}, got {display!r}.")
@@ -119,14 +121,7 @@ def train(
             raise DataTypeError(f"callbacks must be nbtrain.Callback instances, got {type(cb).__name__}.")
     if resume and not checkpoint:
         raise ConfigError("resume=True needs checkpoint=PATH: the file to resume from.")
-    # what core.prepare takes: the declarations and the options, written once here
-    declared = dict(
-        data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess, epochs=epochs,
-        batch_size=batch_size, lr=lr, val=val, test=test, val_data=val_data, test_data=test_data, seed=seed,
-        device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
-        compile=compile, monitor=monitor, clip=clip, clip_value=clip_value, accumulate=accumulate, tf32=tf32,
-        task=task, classes=classes, workers=workers, steps_per_epoch=steps_per_epoch, data_device=data_device,
-    )  # fmt: skip
+    declared = {k: given[k] for k in PREPARE}  # what core.prepare takes (core/options.py: stage)
     if isinstance(lr, str):  # lr="auto" (%%train --lr auto): the learning-rate finder runs first
         from .core.tune.finder import auto_lr
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .api import DISPLAYS, train
 from .core.errors import ConfigError, DataTypeError
 from .core.events import Callback
+from .core.options import OPTION, PREPARE, unknown
 from .core.run import runs
 from .core.tune.finder import find_lr
 from .core.tune.space import choice, intrange, loguniform, uniform
@@ -23,8 +24,12 @@ from .core.tune.sweep import preflight, run_sweep
 
 __all__ = ["lr_find", "sweep", "loguniform", "uniform", "intrange", "choice"]
 
-#: ``train`` keywords that only matter to a training run, not to the finder's ramp (accepted, unused)
-_TRAIN_ONLY = ("display", "plot", "callbacks", "name", "patience", "monitor", "checkpoint", "resume", "processes")
+
+def _check_names(options: dict, where: str) -> None:
+    """Every keyword must be an option of ``train`` (core/options.py): a typo is an error, not ignored."""
+    for key in options:
+        if key not in OPTION:
+            raise unknown(key, where, tuple(OPTION))
 
 
 def _check_display(display) -> None:
@@ -39,7 +44,8 @@ def lr_find(
     """Find a learning rate: an exponential ramp from ``start_lr`` to ``end_lr`` over ``steps`` steps
     at most, stopped when the smoothed loss exceeds ``diverge`` times its minimum.  Takes the same
     declarations and options as :func:`nbtrain.train`; the model, the optimizer and every RNG are
-    put back afterwards.  Returns the suggestion: a float that shows the loss-vs-rate plot.
+    put back afterwards.  Returns the suggestion: a float (``str`` and ``repr`` are the number) that
+    shows the loss-vs-rate plot and the line to use it.
 
     >>> lr = nbtrain.lr_find(load_digits(return_X_y=True), model="mlp(64)", preprocess="standardize")  # doctest: +SKIP
     >>> nbtrain.train(load_digits(return_X_y=True), model="mlp(64)", preprocess="standardize", lr=lr)  # doctest: +SKIP
@@ -49,8 +55,10 @@ def lr_find(
     from .display.tune import LRSuggestion
 
     _check_display(options.get("display", "auto"))
+    _check_names(options, "lr_find")
     declared = dict(data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess)
-    declared.update({k: v for k, v in options.items() if k not in _TRAIN_ONLY})
+    # the options of a training run only (views, files, processes: stage "train") do not touch the ramp
+    declared.update({k: v for k, v in options.items() if k in PREPARE})
     finding = find_lr(declared, start_lr=start_lr, end_lr=end_lr, steps=steps, diverge=diverge, rule=rule)
     if finding.suggestion is None:
         raise ConfigError(
@@ -96,6 +104,7 @@ def sweep(
 
     optuna()  # without Optuna: one clear error, before anything else
     _check_display(display)
+    _check_names(options, "sweep")
     if name is not None and (not isinstance(name, str) or not name.strip() or "/" in name):
         raise ConfigError(f"name must be a non-empty string without '/', got {name!r}.")
     if isinstance(callbacks, Callback):

@@ -26,74 +26,21 @@ from .losses import Loss, build_loss
 from .metrics import HIGHER_IS_BETTER, parse_metrics
 from .models import DEFAULT_LOSS, build_model, parse_model
 from .optim import build_optimizer, build_scheduler
+from .options import collect
 from .presets import parse_preset
 from .probe import check_one_batch
 from .run import Run
 from .spec import Inputs, Options, Parts, check_options
 
 
-def prepare(
-    data=None,
-    model=None,
-    loss=None,
-    optimizer=None,
-    preprocess=None,
-    *,
-    epochs=10,
-    batch_size=32,
-    lr=None,
-    val=0.2,
-    test=0.2,
-    val_data=None,
-    test_data=None,
-    seed=0,
-    device="auto",
-    metrics=None,
-    patience=None,
-    amp=None,
-    scheduler=None,
-    target=None,
-    compile=False,
-    monitor=None,
-    name="run",
-    clip=None,
-    clip_value=None,
-    accumulate=1,
-    tf32=False,
-    task=None,
-    classes=None,
-    workers=0,
-    steps_per_epoch=None,
-    data_device="auto",
-):
-    """Build ``(run, job)``.  Raises NbtrainError subclasses for user mistakes; trains nothing."""
-    opts = check_options(
-        name=name,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        val=val,
-        test=test,
-        has_val_data=val_data is not None,
-        has_test_data=test_data is not None,
-        seed=seed,
-        device=device,
-        amp=amp,
-        patience=patience,
-        monitor=monitor,
-        metrics=metrics,
-        compile=compile,
-        optimizer=optimizer,
-        clip=clip,
-        clip_value=clip_value,
-        accumulate=accumulate,
-        tf32=tf32,
-        task=task,
-        classes=classes,
-        workers=workers,
-        steps_per_epoch=steps_per_epoch,
-        data_device=data_device,
-    )
+def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, name="run", **options):
+    """Build ``(run, job)``.  Raises NbtrainError subclasses for user mistakes; trains nothing.
+
+    ``options``: the keywords of ``train`` whose stage is "prepare" in ``core/options.py`` (``epochs``,
+    ``val_data``, ``target``, ...); missing ones take their defaults, an unknown one is a ConfigError."""
+    options = collect(options, "prepare")
+    val_data, test_data, scheduler, target = (options[k] for k in ("val_data", "test_data", "scheduler", "target"))
+    opts = check_options(options, name=name, optimizer=optimizer, val_data=val_data, test_data=test_data)
     spec = preprocessing.parse(preprocess)
     torch.manual_seed(opts.seed)  # before the data is read: a random Dataset and the model's init repeat
 

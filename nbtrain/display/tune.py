@@ -34,7 +34,8 @@ def _png(fig, text: str) -> dict:
 
 
 class LRSuggestion(float):
-    """The suggested learning rate (a float: pass it as ``lr=``) that shows the finder's plot.
+    """The suggested learning rate: a float (``str()`` and ``repr()`` are the number, so ``lr=best`` and
+    ``%%train --lr $best`` both work) that shows the finder's plot and, last, the line to use it.
 
     ``.finding`` holds the curve (``lrs``, ``losses``, ``smoothed``), ``.figure()`` draws it.
     """
@@ -44,19 +45,31 @@ class LRSuggestion(float):
         obj.finding = finding
         return obj
 
+    #: the last line of the finder's output (under its plot, and in its text)
+    USE = "to use it: best = _ in the next cell, then %%train --lr $best (or lr = best in the cell)"
+
     def text(self) -> str:
         f = self.finding
         last = f.lrs[-1] if f.lrs else f.start_lr
         return (
             f"lr_find: suggested lr {float(self):.3g} ({_RULES.get(f.rule, f.rule)}); "
-            f"{len(f.lrs)} steps from {f.start_lr:.3g} to {last:.3g}, {f.reason}"
+            f"{len(f.lrs)} steps from {f.start_lr:.3g} to {last:.3g}, {f.reason}\n{self.USE}"
         )
 
     def __repr__(self) -> str:
-        return self.text()
+        return float.__repr__(float(self))
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # pickles (and deep-copies) as the plain number
+        return (float, (float(self),))
+
+    def _repr_pretty_(self, p, cycle):
+        # IPython's text/plain: its float printer would show only the number (repr); the output is the text
+        p.text(self.text())
 
     def figure(self):
-        return lr_figure(self.finding, title=f"lr_find: suggested lr {float(self):.3g}")
+        return lr_figure(self.finding, title=f"lr_find: suggested lr {float(self):.3g}", caption=self.USE)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         if include is not None and "image/png" not in include:

@@ -27,8 +27,9 @@ def to_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def lr_figure(finding, title: str | None = None):
-    """Loss against learning rate (log axis): the raw losses faint, the smoothed curve, the suggestion marked."""
+def lr_figure(finding, title: str | None = None, caption: str | None = None):
+    """Loss against learning rate (log axis): the raw losses faint, the smoothed curve, the suggestion
+    marked; ``caption``: a line of text under the plot (the way to use the suggestion)."""
     fig, ax = new_figure()
     lrs, raw, smooth = finding.lrs, finding.losses, finding.smoothed
     ax.plot(lrs, raw, color="tab:blue", alpha=0.25, linewidth=1, label="loss (per step)")
@@ -48,6 +49,9 @@ def lr_figure(finding, title: str | None = None):
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(loc="upper left", fontsize="small", frameon=False)
     ax.set_title(title or "learning-rate finder", fontsize="medium")
+    if caption:
+        text = caption.replace("$", r"\$")  # a literal $, never matplotlib's mathtext
+        fig.text(0.0, -0.07, text, ha="left", va="top", fontsize="small", family="monospace")  # in the tight bbox
     return fig
 
 

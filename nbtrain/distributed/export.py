@@ -16,69 +16,25 @@ import os
 import time
 
 from ..core.events import Callback, CallbackList
+from ..core.options import PREPARE, unknown
 from .launcher import check_processes, prepare_for_ranks, rank_settings
 from .relay import Relay
 from .worker import read_runfile, write_runfile
 
 
 def export(
-    path,
-    data=None,
-    model=None,
-    loss=None,
-    optimizer=None,
-    preprocess=None,
-    *,
-    processes=None,
-    epochs=10,
-    batch_size=32,
-    lr=None,
-    val=0.2,
-    test=0.2,
-    val_data=None,
-    test_data=None,
-    seed=0,
-    device="auto",
-    metrics=None,
-    patience=None,
-    amp=None,
-    scheduler=None,
-    target=None,
-    monitor=None,
-    name=None,
-    backend=None,
-    clip=None,
-    clip_value=None,
-    accumulate=1,
-    tf32=False,
-) -> str:
+    path, data=None, model=None, loss=None, optimizer=None, preprocess=None, *,
+    processes=None, device="auto", amp=None, name=None, backend=None, **options,
+) -> str:  # fmt: skip
     """Check and prepare a run exactly as ``nbtrain.train`` would, and write it to ``path`` for
-    ``python -m nbtrain.worker``.  ``processes`` (the total number of ranks, if known) only checks
-    that ``batch_size`` covers every rank.  Returns the path."""
-    args = dict(
-        data=data,
-        model=model,
-        loss=loss,
-        optimizer=optimizer,
-        preprocess=preprocess,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        val=val,
-        test=test,
-        val_data=val_data,
-        test_data=test_data,
-        seed=seed,
-        metrics=metrics,
-        patience=patience,
-        scheduler=scheduler,
-        target=target,
-        monitor=monitor,
-        clip=clip,
-        clip_value=clip_value,
-        accumulate=accumulate,
-        tf32=tf32,
-    )
+    ``python -m nbtrain.worker``.  ``options``: the keywords of ``train`` that ``core.prepare`` takes
+    (``epochs``, ``batch_size``, ``lr``, ``val_data``, ``clip``, ...: ``core/options.py``).  ``processes``
+    (the total number of ranks, if known) only checks that ``batch_size`` covers every rank.  Returns the
+    path."""
+    for key in options:
+        if key not in PREPARE:
+            raise unknown(key, "export", PREPARE)
+    args = dict(data=data, model=model, loss=loss, optimizer=optimizer, preprocess=preprocess, **options)
     world = check_processes(processes) if processes is not None else 1
     settings = rank_settings(world, device, amp, backend)
     run, job = prepare_for_ranks(args, settings, name or os.path.splitext(os.path.basename(os.fspath(path)))[0])

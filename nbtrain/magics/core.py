@@ -7,23 +7,16 @@ import re
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Enum, Int, TraitError, Unicode, observe, validate
 
 from ..core.errors import NbtrainError
 from ..core.run import runs
+from .flags import first_word, split_line, train_flags
 from .train import run_train
 
 DISPLAYS = ("auto", "notebook", "console", "none")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def lr_value(text: str):
-    """``--lr``: a number, or ``auto`` (the learning-rate finder picks it)."""
-    return "auto" if text.strip().lower() == "auto" else float(text)
-
-
-lr_value.__name__ = "lr"  # argparse's message: "invalid lr value: 'x'"
 
 
 def _usage(exc: NbtrainError) -> UsageError:
@@ -34,7 +27,9 @@ def _usage(exc: NbtrainError) -> UsageError:
 def parse(func, line: str, magic: str):
     """Parse a magic's options; unknown options get a 'did you mean' and a pointer to the help."""
     try:
-        return parse_argstring(func, line)
+        # split like a shell line (quotes group and are removed), not with IPython's parse_argstring,
+        # which keeps the quotes inside the values on Linux and macOS (see flags.split_line)
+        return func.parser.parse_args(split_line(line))
     except ValueError as exc:  # shlex: "No closing quotation" and the like
         raise UsageError(f"{magic}: cannot read the options {line.strip()!r}: {exc}; check the quotes.") from None
     except UsageError as exc:
@@ -87,126 +82,17 @@ class NbtrainMagics(Magics):
 
     # ------------------------------------------------------------------ %%train
     @magic_arguments("%train")  # the usage line then reads "%%train"
-    @argument("--epochs", type=int, default=None, help="epochs to train (default: NbtrainMagics.epochs, 10)")
-    @argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        dest="batch_size",
-        help="mini-batch size (default: NbtrainMagics.batch_size, 32)",
-    )
-    @argument(
-        "--lr",
-        type=lr_value,
-        default=None,
-        help="learning rate, or auto: run %%%%lr_find first and train with its suggestion "
-        "(default: the optimizer's own default)",
-    )
-    @argument("--name", default=None, help="name of the run in nbtrain.runs (default: run1, run2, ...)")
-    @argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: NbtrainMagics.device, auto)")
-    @argument("--seed", type=int, default=None, help="random seed; results repeat (default: NbtrainMagics.seed, 0)")
-    @argument(
-        "--val",
-        type=float,
-        default=0.2,
-        help="validation fraction, stratified for classification; ignored when the cell declares "
-        "val_data (default: 0.2)",
-    )
-    @argument(
-        "--test", type=float, default=0.2, help="test fraction; ignored when the cell declares test_data (default: 0.2)"
-    )
-    @argument(
-        "--metrics",
-        default=None,
-        help="comma-separated metrics, e.g. accuracy,f1,auc or mse,mae,r2 "
-        "(default: accuracy,f1 for classification, mse,r2 for regression)",
-    )
-    @argument(
-        "--patience",
-        type=int,
-        default=None,
-        help="early stopping after this many epochs without improvement (default: off)",
-    )
-    @argument("--amp", choices=["bf16", "fp16"], default=None, help="mixed precision (default: off)")
-    @argument("--compile", action="store_true", help="use torch.compile (default: off)")
-    @argument("--clip", type=float, default=None, help="clip the gradients' total norm to this (default: off)")
-    @argument(
-        "--clip-value",
-        type=float,
-        default=None,
-        dest="clip_value",
-        help="clip each gradient element to [-v, v] (default: off)",
-    )
-    @argument(
-        "--accumulate",
-        type=int,
-        default=1,
-        metavar="K",
-        help="one optimizer step per K batches, like one K-times-larger batch (default: 1)",
-    )
-    @argument("--tf32", action="store_true", help="TF32 matmuls and cudnn.benchmark on CUDA (default: off)")
-    @argument(
-        "--workers", type=int, default=0, metavar="N", help="DataLoader worker processes for a Dataset (default: 0)"
-    )
-    @argument(
-        "--steps-per-epoch",
-        type=int,
-        default=None,
-        dest="steps_per_epoch",
-        metavar="N",
-        help="batches per epoch, required for an IterableDataset (default: none)",
-    )
-    @argument(
-        "--task",
-        choices=["classification", "regression"],
-        default=None,
-        help="the task, when the targets do not tell (default: from the loss, the model or the targets)",
-    )
-    @argument(
-        "--classes",
-        default=None,
-        metavar="K|A,B,...",
-        help="the number of classes or their names, comma-separated; a Dataset then needs no pass over "
-        "its labels (default: dataset.classes / targets, or the labels seen)",
-    )
-    @argument(
-        "--data-device",
-        choices=["auto", "cpu", "device"],
-        default="auto",
-        dest="data_device",
-        help="where in-memory arrays live: on the device, or on the host with a copy per batch "
-        "(default: auto, the host when they do not fit in free device memory)",
-    )
-    @argument(
-        "--no-plot",
-        action="store_true",
-        dest="no_plot",
-        help="no loss plot: the progress panel and the metric table only (default: off)",
-    )
-    @argument("--quiet", action="store_true", help="show nothing while training (default: off)")
-    @argument("--checkpoint", metavar="PATH", default=None, help="save a checkpoint after every epoch (default: none)")
-    @argument("--resume", action="store_true", help="continue from --checkpoint PATH (default: off)")
-    @argument("--target", metavar="COLUMN", default=None, help="target column when data is a DataFrame (default: none)")
-    @argument(
-        "--data",
-        metavar="NAME",
-        default=None,
-        help="train on this existing variable instead of a `data` the cell assigns (default: none)",
-    )
-    @argument(
-        "--processes",
-        type=int,
-        default=None,
-        help="data-parallel training on N processes (default: one process, in the kernel)",
-    )
+    @train_flags  # one flag per option of core/options.py that has one
     @cell_magic("train")
     def train(self, line, cell):
         """Train a model from the declarations of this cell and return the Run.
 
         The cell runs as ordinary Python; then only the names it assigned are read:
         data (required, or --data NAME), val_data, test_data, preprocess, model, loss, optimizer,
-        scheduler, metrics, callbacks.  The trained model is put back as `model`, the Run is
-        registered in nbtrain.runs under --name and returned (so `_` holds it).
+        scheduler, metrics, callbacks, and any option below (epochs = 50, lr = 0.01, ...; not name).
+        An option set both on the magic line and in the cell: the line wins, and one line says so.
+        The trained model is put back as `model`, the Run is registered in nbtrain.runs under --name
+        and returned (so `_` holds it).
         """
         __tracebackhide__ = True
         args = parse(self.train, line, "%%train")
@@ -258,7 +144,10 @@ class NbtrainMagics(Magics):
         proba = text.startswith("--proba") or text.endswith(" --proba")
         if proba:
             text = text[len("--proba") :].strip() if text.startswith("--proba") else text[: -len(" --proba")].strip()
-        name, _, expr = text.partition(" ")
+        try:
+            name, expr = first_word(text)  # the name may be quoted: %predict "my run" X_new
+        except ValueError:
+            raise UsageError(f"%predict: cannot read {text!r}: a quote is not closed.") from None
         if not name or not expr.strip() or name.startswith("-"):
             raise UsageError(
                 "%predict needs a run name and an expression: %predict run1 X_new "

@@ -13,19 +13,11 @@ from __future__ import annotations
 
 import ast
 
-#: what a %%train cell may declare, and the train() keyword each one feeds
-DECLARED = (
-    "data",
-    "val_data",
-    "test_data",
-    "preprocess",
-    "model",
-    "loss",
-    "optimizer",
-    "scheduler",
-    "metrics",
-    "callbacks",
-)
+from ..core.options import CELL
+
+#: what a %%train cell may declare: the data, model, loss, ... and every option of train that
+#: core/options.py marks ``cell`` (all but name, display and plot), each feeding the train() keyword
+DECLARED = CELL
 
 _MISSING = object()
 

@@ -8,44 +8,8 @@ from IPython.core.error import UsageError
 
 from ..core.errors import NbtrainError
 from ..core.run import runs
-from .declarations import DECLARED, declared, snapshot, stale
-
-
-def options(magics, args) -> dict:
-    """``nbtrain.train`` keywords from the parsed options and the magics' settings."""
-    display = "none" if args.quiet else magics.display
-    kw = dict(
-        epochs=magics.epochs if args.epochs is None else args.epochs,
-        batch_size=magics.batch_size if args.batch_size is None else args.batch_size,
-        lr=args.lr,
-        val=args.val,
-        test=args.test,
-        seed=magics.seed if args.seed is None else args.seed,
-        device=magics.device if args.device is None else args.device,
-        patience=args.patience,
-        amp=args.amp,
-        compile=args.compile,
-        clip=args.clip,
-        clip_value=args.clip_value,
-        accumulate=args.accumulate,
-        tf32=args.tf32,
-        workers=args.workers,
-        steps_per_epoch=args.steps_per_epoch,
-        task=args.task,
-        classes=args.classes,
-        data_device=args.data_device,
-        checkpoint=args.checkpoint,
-        resume=args.resume,
-        target=args.target,
-        display=display,
-    )
-    if args.no_plot:
-        kw["plot"] = False  # the panel and the table stay; only the loss plot is left out
-    if args.metrics is not None:
-        kw["metrics"] = args.metrics
-    if args.processes is not None:
-        kw["processes"] = args.processes
-    return kw
+from .declarations import declared, snapshot, stale
+from .flags import line_options, merge, setting_defaults
 
 
 def execute(shell, source: str, magic: str = "%%train") -> None:
@@ -85,22 +49,24 @@ def _declarations(shell, args, source: str, before: dict, magic: str = "%%train"
             f"{magic}: the cell did not assign `data`; declare it, e.g. "
             f"data = load_iris(return_X_y=True), or name a variable with --data NAME{old}."
         )
-    if "metrics" in decl and args.metrics is not None:
-        raise UsageError(f"{magic}: the cell assigns `metrics` and --metrics is given; use one of them.")
     return decl
 
 
-def read_cell(magics, args, cell: str, magic: str = "%%train", extra: tuple = ()):
-    """Run the cell; return ``(train keywords from the options, its declarations, its assignments of
-    the names in extra)`` (%%lr_find and %%sweep read the cell like %%train does)."""
+def read_cell(magics, args, cell: str, magic: str = "%%train") -> dict:
+    """Run the cell; return the keywords of ``nbtrain.train`` (all but ``name``): its declarations and
+    the options it assigned, the magic line's options and the settings' defaults, merged by
+    ``flags.merge`` (the line wins over the cell, and says so).  %%lr_find and %%sweep read the cell
+    like %%train does."""
     __tracebackhide__ = True
     shell = magics.shell
-    kw = options(magics, args)
+    line = line_options(args)
+    line.pop("name", None)  # the caller names the run
     source = shell.transform_cell(cell)
-    before = snapshot(shell.user_ns, DECLARED + tuple(extra))
+    before = snapshot(shell.user_ns)
     execute(shell, source, magic)
     decl = _declarations(shell, args, source, before, magic)
-    return kw, decl, declared(shell.user_ns, source, before, names=tuple(extra))
+    say = (lambda text: None) if line.get("display") == "none" else print
+    return merge(magic, line, decl, setting_defaults(magics), say=say)
 
 
 def run_train(magics, args, cell: str):
@@ -108,11 +74,11 @@ def run_train(magics, args, cell: str):
     __tracebackhide__ = True
     from .. import api
 
-    kw, decl, _ = read_cell(magics, args, cell)
+    kw = read_cell(magics, args, cell)
     name = args.name or runs.next_name()
     previous = runs.get(name)
     try:
-        run = api.train(**{k: decl[k] for k in DECLARED if k in decl}, **kw, name=name)
+        run = api.train(**kw, name=name)
     except NbtrainError as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:

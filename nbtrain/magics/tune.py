@@ -1,7 +1,7 @@
 """``%%lr_find`` and ``%%sweep``: the cell body and the options of ``%%train``, run like ``%%train``
 (``magics/train.py: read_cell``), handed to ``nbtrain.lr_find`` / ``nbtrain.sweep``.
 
-In a ``%%sweep`` cell, the options that are not declarations can be search spaces too:
+In a ``%%sweep`` cell, any option the cell assigns can be a search space:
 ``lr = nbtrain.loguniform(1e-4, 1e-1)``, ``batch_size = nbtrain.choice([32, 128])``,
 ``epochs = nbtrain.intrange(5, 20, step=5)``, ``patience = ...``.
 """
@@ -13,13 +13,8 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..core.errors import NbtrainError
-from ..core.tune.space import Space
 from .core import NbtrainMagics, parse
-from .declarations import DECLARED
 from .train import read_cell
-
-#: the %%train options a %%sweep cell may give as search spaces (by assigning them)
-SWEEP_OPTIONS = ("lr", "batch_size", "epochs", "patience")
 
 
 def train_options(func):
@@ -38,8 +33,8 @@ class TuneMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.settings = settings
 
-    def _read(self, args, cell, magic, extra=()):
-        return read_cell(self.settings, args, cell, magic, extra)
+    def _read(self, args, cell, magic):
+        return read_cell(self.settings, args, cell, magic)
 
     @magic_arguments("%lr_find")
     @argument("--start-lr", dest="start_lr", type=float, default=1e-7, help="the ramp's first rate (default: 1e-7)")
@@ -59,16 +54,17 @@ class TuneMagics(Magics):
 
         An exponential ramp of the learning rate, stopped when the loss diverges; the model, the
         optimizer and the RNGs are put back afterwards.  Shows loss against learning rate with the
-        suggestion marked and returns the suggestion (a float: pass it as --lr or lr=).  The %%train
-        options that only matter to a training run (--name, --patience, --checkpoint...) are ignored.
+        suggestion marked and returns the suggestion, a number: best = _, then %%train --lr $best
+        (or lr = best in the cell).  The %%train options that only matter to a training run (--name,
+        --patience, --checkpoint...) are ignored.
         """
         __tracebackhide__ = True
         from ..tuning import lr_find
 
         args = parse(self.lr_find, line, "%%lr_find")
-        kw, decl, _ = self._read(args, cell, "%%lr_find")
+        kw = self._read(args, cell, "%%lr_find")
         try:
-            return lr_find(**decl, **kw, start_lr=args.start_lr, end_lr=args.end_lr, steps=args.steps, rule=args.rule)
+            return lr_find(**kw, start_lr=args.start_lr, end_lr=args.end_lr, steps=args.steps, rule=args.rule)
         except NbtrainError as exc:
             raise UsageError(str(exc)) from None
 
@@ -103,19 +99,11 @@ class TuneMagics(Magics):
         from ..tuning import sweep
 
         args = parse(self.sweep, line, "%%sweep")
-        kw, decl, spaces = self._read(args, cell, "%%sweep", SWEEP_OPTIONS)
-        for key, value in spaces.items():
-            if not isinstance(value, Space):
-                continue  # a plain `epochs = 5` in the cell is ignored, as in %%train
-            flag = "--" + key.replace("_", "-")
-            if getattr(args, key) is not None:
-                raise UsageError(f"%%sweep: the cell makes {key} a search space and {flag} is given; use one of them.")
-            kw[key] = value
-        kw.pop("name", None)
+        kw = self._read(args, cell, "%%sweep")
         try:
             return sweep(
-                **{k: decl[k] for k in DECLARED if k in decl}, **kw, name=args.name, trials=args.trials,
-                metric=args.metric, sampler=args.sampler, prune=args.prune, storage=args.storage,
+                **kw, name=args.name, trials=args.trials, metric=args.metric, sampler=args.sampler,
+                prune=args.prune, storage=args.storage,
             )  # fmt: skip
         except NbtrainError as exc:
             raise UsageError(str(exc)) from None

@@ -74,8 +74,9 @@ def test_declarations_reach_train(shell):
     run = shell.run("%%train --epochs 2 --lr 0.01\n" + cell)
     assert shell.ns["Count"].n == 2 and "val_precision" in run.history
     assert len(run.predictions("test")["y_true"]) == 45 and len(run.predictions("val")["y_true"]) == 35
-    with pytest.raises(UsageError, match="--metrics is given"):
-        shell.run("%%train --epochs 1 --metrics f1\n" + IRIS + "metrics = 'auc'")
+    # the magic line and the cell both set metrics: the line wins (tests/magics/test_option_registry.py)
+    run = shell.run("%%train --epochs 1 --metrics f1\n" + IRIS + "metrics = 'auc'")
+    assert "val_f1" in run.history and "val_auc" not in run.history
 
 
 def test_user_mistakes_are_short_usage_errors(shell):

@@ -51,6 +51,23 @@ def test_sweep_cell_with_spaces_in_declarations_and_options(shell):
         assert set(r.params) == {"model", "lr", "batch_size"}
 
 
+def test_sweep_cell_any_option_is_a_space_and_plain_values_are_used(shell):
+    """Any option the cell assigns is read (it was only lr, batch_size, epochs, patience; plain values
+    were ignored): clip as a space, accumulate and epochs as plain values."""
+    s = shell.run(
+        "%%sweep --trials 2 --name anyopt --sampler grid\n"
+        + BODY
+        + "clip = nbtrain.choice([0.5, 1.0])\naccumulate = 2\nepochs = 1\n"
+    )
+    assert s.status == "completed"
+    clips = set()
+    for r in s.rows():
+        run = nbtrain.runs[r.run]
+        assert run.config["accumulate"] == 2 and run.config["epochs"] == 1 and set(r.params) == {"clip"}
+        clips.add(run.config["clip"])
+    assert clips == {0.5, 1.0}
+
+
 @pytest.mark.parametrize(
     "line, extra, words",
     [
@@ -59,7 +76,7 @@ def test_sweep_cell_with_spaces_in_declarations_and_options(shell):
         ("", "epochs = 3\n", "nothing to search"),
         ("", "model = nbtrain.choice([])\n", "empty"),
         ("", "lr = nbtrain.loguniform(0.1, 0.001)\n", "low must be below high"),
-        ("--lr 0.01", "lr = nbtrain.loguniform(1e-3, 1e-1)\n", "--lr is given"),
+        ("--lr 0.01", "lr = nbtrain.loguniform(1e-3, 1e-1)\n", "nothing to search"),  # the line wins
         ("--storage /no/such/folder/s.log", "lr = nbtrain.loguniform(1e-3, 1e-1)\n", "cannot be written"),
         ("--sampler bayes", "lr = nbtrain.loguniform(1e-3, 1e-1)\n", "invalid choice"),
     ],

@@ -16,19 +16,16 @@ epoch to the Optuna trial; with pruning on, when Optuna says the trial is hopele
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 
 from ..errors import ConfigError, NbtrainError, quote
 from ..events import Callback
 from ..metrics import HIGHER_IS_BETTER
+from ..options import PREPARE
 from ..prepare import prepare
 from .result import Sweep, best_of
 from .space import find_spaces, substitute
 from .study import SAMPLERS, ask, mark, open_study, optuna, pruner_for, requeue
-
-#: ``train`` keywords that ``prepare`` does not take (they are about views, files and processes)
-_PREPARE_ARGS = set(inspect.signature(prepare).parameters) - {"name"}
 
 
 class SweepObserver:
@@ -110,7 +107,7 @@ def preflight(kwargs: dict, *, trials, metric, sampler, direction=None) -> tuple
         if kwargs.get(key):
             raise ConfigError(f"{key} is not supported in a sweep: every trial trains once, in this process.")
     sample = substitute(kwargs, {k: s.example() for k, s in spaces.items()})
-    declared = {k: v for k, v in sample.items() if k in _PREPARE_ARGS}
+    declared = {k: v for k, v in sample.items() if k in PREPARE}
     if declared.get("lr") == "auto":
         declared["lr"] = None
     run, _job = prepare(**declared, name="sweep-check")
