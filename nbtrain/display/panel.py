@@ -20,7 +20,7 @@ import time
 import ipywidgets as W
 
 from ..core.events import Callback
-from .format import best_of, duration, format_value
+from .format import best_of, duration, format_value, kept_note
 from .kernel_poll import LiveComms
 
 RED, GREEN, AMBER, GREY = "#c62828", "#2e7d32", "#b26a00", "#616161"
@@ -165,6 +165,9 @@ class PanelView(Callback):
         best = best_of(run)
         if best is not None and best.value is not None:
             parts.append(f"best {best.monitor} {_num(best.value)} (epoch {best.epoch})")
+        note = kept_note(run)
+        if note:
+            parts.append(note)
         if status == "failed":
             parts.append(str(run.error or "unknown error"))
         elif status == "stopped":
@@ -304,6 +307,9 @@ class PanelView(Callback):
             best = best_of(run)
             if best is not None:
                 text += f" &middot; best {best.monitor} {_num(best.value)} (epoch {best.epoch})"
+            note = kept_note(run)
+            if note:
+                text += f" &middot; {html.escape(note)}"
             if run.note:
                 text += f" &middot; {html.escape(run.note)}"
             return f'<span style="color:{GREEN}">{text}</span>'

@@ -39,6 +39,8 @@ def options(magics, args) -> dict:
         target=args.target,
         display=display,
     )
+    if getattr(args, "restore_best", False):
+        kw["restore_best"] = True
     if args.no_plot:
         kw["plot"] = False  # the panel and the table stay; only the loss plot is left out
     if args.metrics is not None:
