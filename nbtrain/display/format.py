@@ -182,7 +182,7 @@ def text_table(
 _STYLE = (
     "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)"
 )
-_BEST = ' style="font-weight:bold;background:rgba(80,160,80,0.18)"'
+_BEST = ' style="font-weight:bold;background-color:rgba(80,160,80,0.18)"'
 
 
 def _align(value) -> str:

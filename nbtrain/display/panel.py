@@ -22,8 +22,8 @@ import ipywidgets as W
 from ..core.events import Callback
 from .format import best_of, duration, format_value, kept_note
 from .kernel_poll import LiveComms
+from .theme import badge
 
-RED, GREEN, AMBER, GREY = "#c62828", "#2e7d32", "#b26a00", "#616161"
 
 #: the panel's output: while the run goes, the widget (and a text/HTML twin that front ends without
 #: widgets show); when it ends, the widget's display is replaced in place by a static record (HTML +
@@ -180,14 +180,11 @@ class PanelView(Callback):
     def record_bundle(self, run, status) -> dict:
         """The static HTML + text that replaces the widget when the run ends."""
         line = self.record_line(run, status)
-        color = {"completed": GREEN, "stopped": AMBER}.get(status, RED)
         mark = {"completed": "\u2714", "stopped": "\u25a0"}.get(status, "\u2718")
         c = run.config or {}
         detail = html.escape(f"{c.get('model')} \u00b7 {c.get('optimizer')} \u00b7 {c.get('device')}")
-        body = (
-            f'<span style="color:{color}"><b>{html.escape(run.name)}</b> {mark} {html.escape(line)}</span>'
-            f'<br><span style="color:{GREY}">{detail}</span>'
-        )
+        # the page's own text colour; the status is a badge with its own background (display/theme.py)
+        body = f"<b>{html.escape(run.name)}</b> {badge(mark, status)} {html.escape(line)}<br><span>{detail}</span>"
         return {
             "text/plain": f"nbtrain panel: {run.name} | {line}",
             "text/html": (
@@ -254,7 +251,7 @@ class PanelView(Callback):
         self.epoch_text.value = f"{int(epoch)}/{epochs}"
 
     def on_hint(self, run, message, **kw):
-        self.advice.value = f'<span style="color:{AMBER}">hint: {html.escape(message)}</span>'
+        self.advice.value = f"{badge('hint', 'hint')} {html.escape(message)}"
 
     def on_interrupt(self, run, reason, **kw):
         # the loop has stopped: say so at once (on_fit_end, after the other views, completes the panel)
@@ -303,7 +300,7 @@ class PanelView(Callback):
         secs = sum(run.history.get("time", []))
         took = duration(secs)
         if status == "completed":
-            text = f"\u2714 completed: {n} epoch{'s' * (n != 1)} in {took}"
+            text = f"{badge(chr(0x2714), 'completed')} completed: {n} epoch{'s' * (n != 1)} in {took}"
             best = best_of(run)
             if best is not None:
                 text += f" &middot; best {best.monitor} {_num(best.value)} (epoch {best.epoch})"
@@ -312,16 +309,16 @@ class PanelView(Callback):
                 text += f" &middot; {html.escape(note)}"
             if run.note:
                 text += f" &middot; {html.escape(run.note)}"
-            return f'<span style="color:{GREEN}">{text}</span>'
+            return f"<span>{text}</span>"
         if status == "stopped":
             reason = run.note or run._stop_reason or "stopped"
             text = (
-                f"\u25a0 stopped at epoch {run.live.epoch} &middot; {html.escape(reason)} &middot; "
-                f"{n} finished epoch{'s' * (n != 1)} kept"
+                f"{badge(chr(0x25A0), 'stopped')} stopped at epoch {run.live.epoch} &middot; "
+                f"{html.escape(reason)} &middot; {n} finished epoch{'s' * (n != 1)} kept"
             )
-            return f'<span style="color:{AMBER}">{text}</span>'
+            return f"<span>{text}</span>"
         reason = run.error or "unknown error"
-        return f'<span style="color:{RED}"><b>\u2718 failed:</b> {html.escape(str(reason))}</span>'
+        return f"<span>{badge(chr(0x2718), 'failed')} <b>failed:</b> {html.escape(str(reason))}</span>"
 
     def _final(self, run, status) -> None:
         n = len(run.history)
