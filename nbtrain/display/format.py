@@ -180,7 +180,8 @@ def text_table(
 
 
 _STYLE = (
-    "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)"
+    "border-collapse:collapse;white-space:nowrap;"
+    "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)"
 )
 _BEST = ' style="font-weight:bold;background-color:rgba(80,160,80,0.18)"'
 

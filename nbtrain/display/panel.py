@@ -24,7 +24,6 @@ from .format import best_of, duration, format_value, kept_note
 from .kernel_poll import LiveComms
 from .theme import badge
 
-
 #: the panel's output: while the run goes, the widget (and a text/HTML twin that front ends without
 #: widgets show); when it ends, the widget's display is replaced in place by a static record (HTML +
 #: text, no widget mime) that renders without a kernel or saved widget state.  nbval compares an

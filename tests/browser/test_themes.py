@@ -23,23 +23,38 @@ DARK = {"theme": "JupyterLab Dark"}
 
 # Contrast of every element with its own text, against the composited backgrounds behind it (WCAG).
 MEASURE = """() => {
-  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
-    const p = m[1].split(',').map(s => parseFloat(s)); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
-  const over = (top, under) => ({r: top.r * top.a + under.r * (1 - top.a), g: top.g * top.a + under.g * (1 - top.a),
-                                 b: top.b * top.a + under.b * (1 - top.a), a: 1});
-  const lum = (c) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
-  const background = (el) => { const chain = []; for (let e = el; e; e = e.parentElement) chain.push(e);
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const p = m[1].split(',').map(s => parseFloat(s));
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+  };
+  const over = (t, u) => ({r: t.r * t.a + u.r * (1 - t.a), g: t.g * t.a + u.g * (1 - t.a),
+                           b: t.b * t.a + u.b * (1 - t.a), a: 1});
+  const lum = (c) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+  };
+  const background = (el) => {
+    const chain = [];
+    for (let e = el; e; e = e.parentElement) chain.push(e);
     let bg = {r: 255, g: 255, b: 255, a: 1};  // the canvas
-    for (const e of chain.reverse()) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0) bg = over(c, bg); }
-    return bg; };
+    for (const e of chain.reverse()) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) bg = over(c, bg);
+    }
+    return bg;
+  };
   const out = [];
   for (const area of document.querySelectorAll('.jp-OutputArea-output')) {
     for (const el of area.querySelectorAll('*')) {
-      const own = Array.from(el.childNodes).filter(n => n.nodeType === 3 && n.textContent.trim()).map(n => n.textContent.trim()).join(' ');
+      const own = Array.from(el.childNodes).filter(n => n.nodeType === 3 && n.textContent.trim())
+        .map(n => n.textContent.trim()).join(' ');
       if (!own || el.closest('svg')) continue;
-      const st = getComputedStyle(el); if (st.visibility === 'hidden' || st.display === 'none') continue;
-      const bg = background(el); let fg = parse(st.color); fg = over(fg, bg);
+      const st = getComputedStyle(el);
+      if (st.visibility === 'hidden' || st.display === 'none') continue;
+      const bg = background(el);
+      const fg = over(parse(st.color), bg);
       const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
       out.push({text: own.slice(0, 60), tag: el.tagName, ratio: (a + 0.05) / (b + 0.05)});
     }
@@ -66,11 +81,18 @@ def _outputs():
     panel = PanelView(display=False)
     html = [panel.record_bundle(run, "completed")["text/html"]]
     html += [panel.final_text(run, s) for s in ("completed", "stopped", "failed")]
-    html += [MetricTable.from_run(run).to_html(), MetricTable.from_run(long).to_html(), runs_table([run, long]).to_html()]
+    html += [MetricTable.from_run(run).to_html(), MetricTable.from_run(long).to_html()]
+    html.append(runs_table([run, long]).to_html())
     html.append(evaluate(run).table.to_html())
     html += [compare([run, long]).table.to_html()]
-    html.append(Table([{"trial": 0, "lr": 0.01, "val_accuracy": 0.9}, {"trial": 1, "lr": 0.1, "val_accuracy": 0.8}],
-                      highlight=0, title="sweep s: completed; best trial 0", footer="* best trial").to_html())
+    html.append(
+        Table(
+            [{"trial": 0, "lr": 0.01, "val_accuracy": 0.9}, {"trial": 1, "lr": 0.1, "val_accuracy": 0.8}],
+            highlight=0,
+            title="sweep s: completed; best trial 0",
+            footer="* best trial",
+        ).to_html()
+    )
     outs = [nbformat.v4.new_output("display_data", {"text/html": h, "text/plain": "x"}) for h in html]
     rows = list(long.history)
     svg = chart_svg(chart_data(rows, (), "val_accuracy", 3, "long: epoch 30/30"))
