@@ -17,6 +17,7 @@ from .history import History, best_row, run_repr
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
 from .preprocess import features
+from .score import check_predict_input
 from .store import runs as runstore
 from .store.runs import DEFAULT_PATH, RunStore
 from .store.stored import StoredRun, summary_row, when_text
@@ -186,6 +187,7 @@ class Run:
             target = self.config.get("target")
             if target is not None and target in X.columns:
                 X = X.drop(columns=[target])
+        check_predict_input(self, X)
         X = as_features(X, "X")
         shape = self.config.get("input_shape")
         feats = features(self.preprocess, X, fit=False, what="predict input")

@@ -91,3 +91,17 @@ def predictions_on(run, data) -> dict:
 def run_decide(run, X):
     """(pred, scores) for features ``X``: class indices and probabilities, or values in the target's units."""
     return decide(run._outputs(X), run.task)
+
+
+def check_predict_input(run, X) -> None:
+    """A run trained on a DataFrame takes a DataFrame with its columns: an array or tensor is refused
+    with the columns it expects (instead of scikit-learn's "Specifying the columns using strings ...")."""
+    names = getattr(run.preprocess, "feature_names_in_", None)
+    if names is None or hasattr(X, "columns"):
+        return
+    cols = [str(c) for c in names]
+    shown = ", ".join(cols[:20]) + (f", ... ({len(cols)} in all)" if len(cols) > 20 else "")
+    raise DataError(
+        f"run {run.name!r} was trained on a DataFrame and needs one with its columns: {shown}; got "
+        f"{type(X).__name__}. Pass e.g. pd.DataFrame(X, columns=[...]) or the DataFrame itself."
+    )

@@ -106,8 +106,9 @@ def run_title(run, rows: Sequence, status: str | None = None) -> str:
 
 
 def live_title(run) -> str:
-    """``r1: epoch 3/5`` (the live chart)."""
-    return f"{run.name}: epoch {run.live.epoch}/{planned_epochs(run)}"
+    """``r1`` (the live chart): no epoch counter, since the chart redraws less often than the panel's
+    bars and status line, whose counters it would contradict; its x axis shows the epochs drawn."""
+    return str(run.name)
 
 
 def best_of(run, rows: Sequence | None = None):

@@ -226,12 +226,9 @@ class PanelView(Callback):
         if self.show:
             self._show(run)
 
-    def on_epoch_start(self, run, epoch, **kw):
-        nb = max(1, int(run.live.num_batches or 1))
-        if self.batch_bar.max != nb:
-            self.batch_bar.max = nb
-        self.batch_bar.value = 0
-        self.batch_text.value = f"0/{nb}"
+    # every counter (epoch bar, batch bar, status line) is drawn in one throttled frame (_draw), so
+    # they agree at every frame: a long run of short epochs once showed the epoch bar at 166, the
+    # status at 163 and the batch bar stuck at 0 (reset every epoch, drawn every few epochs)
 
     def on_batch_end(self, run, epoch, batch, num_batches, **kw):
         # called on every step: two clock comparisons unless a poll or a redraw is due
@@ -243,11 +240,6 @@ class PanelView(Callback):
         if now >= self._next_draw:
             self._next_draw = now + self.min_interval
             self._draw(run, epoch, batch, num_batches, now)
-
-    def on_epoch_end(self, run, epoch, logs, **kw):
-        epochs = self.epoch_bar.max
-        self.epoch_bar.value = min(epochs, int(epoch))
-        self.epoch_text.value = f"{int(epoch)}/{epochs}"
 
     def on_hint(self, run, message, **kw):
         self.advice.value = f"{badge('hint', 'hint')} {html.escape(message)}"
@@ -288,6 +280,9 @@ class PanelView(Callback):
 
     def _draw(self, run, epoch, batch, num_batches, now) -> None:
         self.draws += 1
+        epochs, done = self.epoch_bar.max, len(run.history)  # finished epochs; the status names the current one
+        self.epoch_bar.value = min(epochs, done)
+        self.epoch_text.value = f"{done}/{epochs}"
         if self.batch_bar.max != num_batches:
             self.batch_bar.max = max(1, num_batches)
         self.batch_bar.value = batch
