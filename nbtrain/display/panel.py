@@ -242,7 +242,7 @@ class PanelView(Callback):
             self._draw(run, epoch, batch, num_batches, now)
 
     def on_hint(self, run, message, **kw):
-        self.advice.value = f"{badge('hint', 'hint')} {html.escape(message)}"
+        self.advice.value = f"{badge('hint:', 'hint')} {html.escape(message)}"
 
     def on_interrupt(self, run, reason, **kw):
         # the loop has stopped: say so at once (on_fit_end, after the other views, completes the panel)

@@ -2,9 +2,10 @@
 
 The table renders through :mod:`nbtrain.display.format` (HTML and a stable ``__repr__``, its plain
 text twin for terminals, logs and nbval).  The only varying thing a training table holds is the
-epoch time, always written as ``<number>s`` (e.g. ``0.034s``) so that one sanitize rule covers it::
+epoch time, always written by :func:`~nbtrain.display.format.duration` (``34 ms``, ``1.3 s``,
+``2 min 5 s``) so that one sanitize rule (``format.TIME_SANITIZE``) covers it::
 
-    regex: \\d+(\\.\\d+)? ?(s|ms|µs|us)\\b
+    regex: (\\d+ (h|min) )*\\d+(\\.\\d+)? ?(s|ms|µs|us|min|h)\\b
     replace: TIME
 """
 

@@ -72,11 +72,12 @@ def test_help_shows_every_option_and_default(shell):
         "--task",
         "--classes",
         "--data-device",
+        "--restore-best",
     ):
         assert opt in doc, opt
     options = [line for line in doc.split("options:")[1].splitlines() if line.strip().startswith("--")]
-    assert len(options) == 28
-    assert doc.count("(default:") == 28
+    assert len(options) == 29
+    assert doc.count("(default:") == 29
     for magic in ("evaluate", "predict", "compare"):
         assert "(default:" in shell.ip.find_line_magic(magic).__doc__ or magic == "predict"
 
