@@ -133,3 +133,18 @@ def test_the_live_panels_counters_agree_at_every_frame():
     for bar, text, status, batch, batch_text in frames:
         assert bar == text == status - 1, frames  # finished epochs, and the one the status line is in
         assert batch_text == f"{batch}/3" and batch > 0
+
+
+def test_runs_rows_show_when_and_the_optimizers_arguments_and_titles_stay_on_one_line():
+    from datetime import datetime
+
+    from nbtrain.display.evaluation import evaluate, runs_table
+
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(80, 3)).astype("float32"), rng.integers(0, 2, 80)
+    run = nbtrain.train((X, y), optimizer="sgd(momentum=0.9)", epochs=1, display="none", name="opt")
+    row = run.summary()
+    assert row["optimizer"] == "sgd(momentum=0.9)" and run.config["optimizer"] == "sgd"
+    assert abs(datetime.strptime(row["when"], "%Y-%m-%d %H:%M").timestamp() - run.started) < 120
+    assert "sgd(momentum=0.9)" in repr(runs_table([run]))
+    assert "white-space:nowrap" in evaluate(run).table.to_html().split("<caption")[1].split(">")[0]
