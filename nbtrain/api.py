@@ -12,12 +12,13 @@ from collections.abc import Iterable
 
 import torch
 
-from .core import warmup
+from .core import target_scale, warmup
 from .core.errors import ConfigError, DataTypeError, RunFileError, first_line
 from .core.events import Callback, CallbackList
 from .core.history import History
 from .core.loop import fit
 from .core.options import PREPARE
+from .core.pitfalls import PendingHints
 from .core.prepare import prepare
 from .core.resume import make_checkpointer
 from .core.resume import resume as _resume
@@ -54,6 +55,7 @@ def train(
     patience=None,
     amp=None,
     callbacks=(),
+    restore_best=False,
     display="auto",
     name=None,
     scheduler=None,
@@ -81,6 +83,25 @@ def train(
     ...             epochs=30, display="none")
     >>> run.status
     'completed'
+
+    The basics (every component is a preset string or your own object; see docs/presets.md):
+
+    - ``data``: ``(X, y)`` arrays, tensors or DataFrame + Series; a DataFrame with ``target="column"``;
+      a CSV / Parquet path; a torch ``Dataset``.  ``val=0.2`` / ``test=0.2`` split it (stratified for
+      classification) unless ``val_data`` / ``test_data`` are given.
+    - ``model``: ``"linear"``, ``"logistic"``, ``"svm"``, ``"mlp(64, 32, dropout=0.1)"``, ``"cnn(16, 32)"``
+      or any ``nn.Module``; ``None``: the task's default (logistic for labels, linear for values).
+    - ``loss``: ``"cross_entropy"``, ``"bce"``, ``"hinge"``, ``"mse"``, ``"mae"``, ``"huber"`` or a callable.
+    - ``optimizer``: ``"adam"`` (default), ``"adamw"``, ``"sgd(momentum=0.9)"``, ``"gd"``, ``"rmsprop"``,
+      ``"adagrad"``, a ``torch.optim`` class or a factory; ``lr`` overrides its default rate.
+    - ``preprocess``: steps joined with ``|``, fitted on the training split only: ``"dropna"``,
+      ``"drop_duplicates"``, ``"drop:COLUMN[,COLUMN]"``, ``"impute[:mean|median|most_frequent|constant]"``,
+      ``"standardize"``, ``"normalize"``, ``"onehot"``; or a scikit-learn transformer / Pipeline.
+    - ``metrics``: ``"accuracy,f1,auc"`` or ``"mse,mae,r2"`` (default: by task); ``epochs``, ``batch_size``,
+      ``seed`` (results repeat), ``device`` ("auto", "cpu", "cuda", "mps"), ``name`` (in ``nbtrain.runs``).
+    - ``patience=N`` stops after N epochs without improvement of ``monitor`` (default val_loss) and keeps
+      the best epoch's weights; ``restore_best=True`` keeps them without stopping early.  Otherwise the
+      model holds the last epoch's weights (the record says so when that is not the best epoch).
 
     ``lr="auto"`` runs :func:`nbtrain.lr_find` on the same declarations first and trains with its
     suggestion (one line says which).
@@ -152,6 +173,8 @@ def train(
         job.checkpoint = make_checkpointer(checkpoint, job)
     run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
     job.callbacks = CallbackList(callbacks + _views(display, run, plot))
+    if getattr(run, "pending_hints", None):  # data pitfalls found before training (core/pitfalls.py)
+        job.callbacks.append(PendingHints(job.callbacks, run.pending_hints))
     runs.register(run)  # a new run under an existing name replaces it, at the end of the order
     try:
         fit(run, job)
@@ -193,6 +216,7 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
         model = build_model(spec, tuple(config["input_shape"]), int(config["n_out"]))
     try:
         model.load_state_dict(state)
+        target_scale.restore(model, config)  # a regression target standardised for training
     except RuntimeError as exc:
         raise RunFileError(f"the weights in {os.fspath(path)!r} do not fit the model: {first_line(exc)}.") from None
     codec = LabelCodec(meta["classes"]) if meta["classes"] is not None else None

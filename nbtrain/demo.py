@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from .display.format import duration
+
 
 def final_metric_table(nb) -> str | None:
     """The plain-text metric table shown by the last ``%evaluate`` cell of an executed notebook."""
@@ -31,7 +33,17 @@ def final_metric_table(nb) -> str | None:
 
 
 def execute(path: str, timeout: int = 600, kernel_name: str | None = None):
-    """Run every cell of the notebook at ``path`` in a fresh kernel (cwd: the notebook's folder)."""
+    """Run every cell of the notebook at ``path`` in a fresh kernel (cwd: the notebook's folder),
+    with an empty run store of its own: a second demo shows what the first did, not its runs too."""
+    import tempfile
+    from unittest import mock
+
+    with tempfile.TemporaryDirectory(prefix="nbtrain-demo-") as store:
+        with mock.patch.dict(os.environ, {"NBTRAIN_STORE": store}):
+            return _execute(path, timeout, kernel_name)
+
+
+def _execute(path: str, timeout: int, kernel_name: str | None):
     import nbformat
     from nbclient import NotebookClient
 
@@ -83,7 +95,7 @@ def main(argv=None) -> int:
         print(f"error: a cell of {args.notebook} failed:\n{str(exc).strip()[-2000:]}", file=sys.stderr)
         return 1
     nb_path, html_path = write(nb, args.notebook, args.out)
-    print(f"done in {time.perf_counter() - t0:.1f}s")
+    print(f"done in {duration(time.perf_counter() - t0)}")
     print(f"executed notebook: {nb_path}")
     print(f"HTML:              {html_path}")
     table = final_metric_table(nb)

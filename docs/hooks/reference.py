@@ -1,6 +1,6 @@
 """MkDocs hook: pages generated from the code, so the docs cannot drift from it.
 
-Markers in a page's Markdown are replaced at build time:
+Generated blocks in a page's Markdown are rendered again at build time:
 
 ``<!-- nbtrain:magics -->``
     every magic in ``nbtrain.magics`` with every option, read from the magic's own
@@ -12,7 +12,12 @@ Markers in a page's Markdown are replaced at build time:
 ``<!-- nbtrain:benchmarks -->``
     the benchmark section of README.md (the numbers ``make bench`` measured).
 
-A marker that cannot be filled is a build warning, and the docs build runs with ``--strict``.
+A block is the marker, the rendered Markdown and a closing ``<!-- /nbtrain:NAME -->``; the rendered
+text is committed too, so the page reads as real Markdown in the repository (GitHub, an editor).
+``python docs/hooks/reference.py --write`` renders the blocks of every page again (after changing a
+magic's options or a preset); ``tests/test_docs_markdown.py`` fails while a committed block is stale.
+A bare marker (no closing comment) is filled at build time only.  A marker that cannot be filled is a
+build warning, and the docs build runs with ``--strict``.
 """
 
 from __future__ import annotations
@@ -263,16 +268,52 @@ MARKERS = {
 }
 
 
-def on_page_markdown(markdown: str, page, config, files, **kwargs):
+def _block(marker: str) -> re.Pattern:
+    """The marker, then (optionally) the committed rendering and its closing comment."""
+    close = marker.replace("<!-- nbtrain:", "<!-- /nbtrain:")
+    return re.compile(re.escape(marker) + r"(?:\n.*?" + re.escape(close) + r")?", re.S)
+
+
+def fill(markdown: str, where: str = "", committed: bool = False) -> str:
+    """Every generated block of ``markdown`` rendered afresh (``committed``: keep the markers around the
+    rendering, as the repository's pages hold it; else the bare rendering, as the site shows it)."""
     for marker, render in MARKERS.items():
-        if marker in markdown:
-            try:
-                text = render()
-            except Exception as exc:  # a warning, which --strict turns into a failed build
-                log.warning("%s: could not render %s: %s: %s", page.file.src_path, marker, type(exc).__name__, exc)
-                text = f'!!! warning "Not generated"\n    {type(exc).__name__}: {exc}\n'
-            markdown = markdown.replace(marker, text)
+        if marker not in markdown:
+            continue
+        try:
+            text = render()
+        except Exception as exc:  # a warning, which --strict turns into a failed build
+            log.warning("%s: could not render %s: %s: %s", where, marker, type(exc).__name__, exc)
+            text = f'!!! warning "Not generated"\n    {type(exc).__name__}: {exc}\n'
+        if committed:
+            close = marker.replace("<!-- nbtrain:", "<!-- /nbtrain:")
+            text = f"{marker}\n{text.rstrip()}\n{close}"
+        markdown = _block(marker).sub(lambda _m, t=text: t, markdown)
     return markdown
+
+
+def on_page_markdown(markdown: str, page, config, files, **kwargs):
+    return fill(markdown, page.file.src_path)
+
+
+#: pages whose generated blocks are committed (``--write`` renders them again)
+COMMITTED = ("magics.md", "presets.md")
+
+
+def write_pages(docs_dir: str | None = None) -> list:
+    """Render the generated blocks of :data:`COMMITTED` pages into the files; returns those changed."""
+    docs_dir = docs_dir or os.path.join(ROOT, "docs")
+    changed = []
+    for name in COMMITTED:
+        path = os.path.join(docs_dir, name)
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+        new = fill(old, name, committed=True)
+        if new != old:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(new)
+            changed.append(path)
+    return changed
 
 
 # --------------------------------------------------------------------------- navigation
@@ -297,3 +338,12 @@ def on_config(config, **kwargs):
         nav.append(item)
     config["nav"] = nav
     return config
+
+
+if __name__ == "__main__":  # python docs/hooks/reference.py --write
+    import sys
+
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python docs/hooks/reference.py --write")
+    for path in write_pages():
+        print("rendered", path)

@@ -15,6 +15,7 @@ sync, no extra device memory); on the CPU it is one extra copy in RAM.  Nothing 
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 
@@ -179,3 +180,17 @@ class EarlyStopping:
         self.best_epoch = state.get("epoch")
         if state.get("state") is not None and like is not None:
             self.state = Snapshot.from_state(state["state"], like)
+
+
+def keep_best(run, job, restore_best) -> tuple:
+    """``restore_best=True``: keep the best epoch's weights (by the run's monitor) and restore them at
+    the end, as ``patience`` does, without stopping early.  Returns ``(run, job)``."""
+    from .errors import ConfigError
+
+    if not isinstance(restore_best, bool):
+        raise ConfigError(f"restore_best must be True or False, got {restore_best!r:.80}.")
+    if restore_best:
+        run.config["restore_best"] = True
+        if job.early is None:  # with patience the best weights are kept already
+            job.early = EarlyStopping(sys.maxsize, job.monitor, job.monitor_higher)
+    return run, job

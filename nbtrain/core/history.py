@@ -55,6 +55,62 @@ def resolve_best(rows: Sequence[dict], monitor: str | None = None, mode: str | N
     return Best(int(e), monitor, v)
 
 
+def run_best(run, rows: Sequence[dict] | None = None) -> Best | None:
+    """A run's best epoch by :func:`resolve_best` with the run's own ``monitor`` and kept epoch: what
+    ``Run.best``, ``%runs``, the repr, the metric table, the panel record and a sweep's trial value use."""
+    rows = [dict(r) for r in run.history] if rows is None else rows
+    cfg = getattr(run, "config", None) or {}
+    return resolve_best(rows, cfg.get("monitor"), kept=getattr(run, "best_epoch", None))
+
+
+#: the columns a one-value summary of a run shows, first present wins (after a non-loss monitor)
+SHOWN = ("val_accuracy", "val_r2", "val_f1", "val_loss", "train_loss")
+
+
+def shown_value(best: Best, row: dict) -> tuple[str, float] | None:
+    """The (column, value) that sums up the best epoch's row: the monitor when it is a metric (not a
+    loss), else accuracy / r2 / f1, else the monitored loss.  Always a value of the best epoch's row."""
+    keys = ([best.monitor] if not best.monitor.endswith("loss") else []) + list(SHOWN)
+    for key in keys:
+        v = row.get(key)
+        if isinstance(v, (int, float)) and not math.isnan(v):
+            return key, float(v)
+    return None
+
+
+def kept_epoch(run, rows: Sequence[dict] | None = None) -> int | None:
+    """The epoch whose weights the model holds: the best one when they were restored (patience or
+    restore_best), else the last finished epoch."""
+    rows = [dict(r) for r in run.history] if rows is None else rows
+    kept = getattr(run, "best_epoch", None)
+    if kept is not None:
+        return int(kept)
+    epochs = [r.get("epoch") for r in rows if r.get("epoch") is not None]
+    return int(epochs[-1]) if epochs else None
+
+
+def best_row(run, monitor: str | None = None) -> dict:
+    """The history row of the run's best epoch (:func:`run_best`; by ``monitor`` when one is given)."""
+    rows = [dict(r) for r in run.history]
+    best = run_best(run, rows) if monitor is None else resolve_best(rows, monitor) if monitor in run.history else None
+    return next((r for r in rows if best is not None and r.get("epoch") == best.epoch), {})
+
+
+def run_repr(run, kind: str, extra: str = "") -> str:
+    """``Run('r1', completed, 10/10 epochs, best epoch 7: val_accuracy=0.95)``: the best epoch of
+    :func:`run_best` and its summed-up value (the same as ``%runs``, the table's ``*`` and the record)."""
+    rows = [dict(r) for r in run.history]
+    best = run_best(run, rows)
+    text = ""
+    if best is not None:
+        row = next((r for r in rows if r.get("epoch") == best.epoch), {})
+        shown = shown_value(best, row)
+        if shown is not None:
+            text = f", best epoch {best.epoch}: {shown[0]}={shown[1]:.4g}"
+    epochs = f"{len(rows)}/{(getattr(run, 'config', None) or {}).get('epochs')} epochs"
+    return f"{kind}({run.name!r}, {run.status}, {epochs}{text}{extra})"
+
+
 class History:
     def __init__(self, rows=None):
         self.rows: list[dict] = [dict(r) for r in (rows or [])]

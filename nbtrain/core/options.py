@@ -105,6 +105,8 @@ OPTIONS: tuple = (
            check=checks.optional_count, flag="--patience", parse=int),
     Option("amp", None, "mixed precision (default: off)", flag="--amp", choices=("bf16", "fp16")),
     _obj("callbacks", "nbtrain.Callback instances that hear the run's events", stage="train", default=()),
+    Option("restore_best", False, "end with the best epoch's weights (by the monitored value), without stopping "
+           "early (default: off)", check=checks.switch, type=bool, flag="--restore-best", sets=True),
     Option("display", "auto", "show nothing while training (default: off)", stage="train", flag="--quiet",
            sets="none", cell=False, setting=True),
     Option("name", None, "name of the run in nbtrain.runs (default: run1, run2, ...)", stage="train",

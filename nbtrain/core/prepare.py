@@ -15,9 +15,11 @@ import warnings
 import torch
 
 from . import preprocess as preprocessing
+from . import target_scale
 from .data import CLASSIFICATION, REGRESSION, adapt, is_dataset
 from .dataset_inputs import dataset_inputs
 from .device import describe
+from .early import keep_best
 from .errors import ConfigError, DataTypeError, DeviceError, NbtrainError, PresetError, ShapeError, first_line
 from .evaluation import make_evaluator
 from .inputs import EVAL_CHUNK, table_inputs
@@ -27,6 +29,7 @@ from .metrics import HIGHER_IS_BETTER, parse_metrics
 from .models import DEFAULT_LOSS, build_model, parse_model
 from .optim import build_optimizer, build_scheduler
 from .options import collect
+from .pitfalls import data_hints
 from .presets import parse_preset
 from .probe import check_one_batch
 from .run import Run
@@ -45,6 +48,7 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     torch.manual_seed(opts.seed)  # before the data is read: a random Dataset and the model's init repeat
 
     source = adapt(data, target)
+    hints = [] if is_dataset(source) else data_hints(source, spec)  # said once the views have started
     if is_dataset(source):
         if not spec.empty:
             raise ConfigError("preprocessing presets apply to in-memory data; with a Dataset, transform inside it.")
@@ -59,12 +63,17 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
             source, opts, spec, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target,
             raw=(data, val_data, test_data),
         )  # fmt: skip
-    parts = _parts(model, loss, inputs, opts)
+    parts, scale = target_scale.standardize(_parts(model, loss, inputs, opts), inputs)
+    if scale is not None:
+        hints.append(target_scale.hint(scale))
     xb, yb = inputs.batches["train"].probe()
     check_one_batch(parts, xb, yb, task=inputs.task, sample_shape=inputs.sample_shape, precision=opts.precision)
-    return _run_and_job(
+    run, job = _run_and_job(
         opts, inputs, parts, optimizer=optimizer, scheduler=scheduler, model=model, preprocess=preprocess, target=target
     )
+    run.pending_hints = hints
+    run.config["target_scale"] = scale
+    return keep_best(run, job, opts.restore_best)
 
 
 def guard(kind: str, spec, fn, *args):
@@ -162,6 +171,7 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         "model": parts.description,
         "loss": parts.loss.name,
         "optimizer": info.name,
+        "optimizer_spec": _describe(optimizer) if isinstance(optimizer, str) and "(" in optimizer else None,
         "lr": info.lr,
         "epochs": opts.epochs,
         "batch_size": inputs.batch_size,

@@ -21,7 +21,7 @@ from .errors import DataError, DataTypeError, PresetError, unknown_name
 from .presets import Preset, parse_preset, split_pipeline
 
 ROW_FILTERS = ("dropna", "drop_duplicates")
-TRANSFORMS = ("impute", "standardize", "normalize", "onehot")
+TRANSFORMS = ("impute", "standardize", "normalize", "onehot", "drop")
 KNOWN = ROW_FILTERS + TRANSFORMS
 IMPUTE_STRATEGIES = ("mean", "median", "most_frequent", "constant")
 
@@ -41,6 +41,16 @@ class PreprocessSpec:
 
     def has(self, name: str) -> bool:
         return any(p.name == name for p in self.steps)
+
+    @property
+    def dropped(self) -> list:
+        """The columns ``drop:COLUMN[,COLUMN]`` steps name, in order."""
+        return [c for p in self.steps if p.name == "drop" for c in drop_columns(p)]
+
+
+def drop_columns(p: Preset) -> list:
+    """``drop:a,b`` / ``drop(a, b)`` -> ["a", "b"]."""
+    return [c.strip() for a in p.args for c in str(a).split(",") if c.strip()]
 
 
 def parse(preprocess) -> PreprocessSpec:
@@ -79,6 +89,9 @@ def _check_step(p: Preset) -> None:
             raise unknown_name("impute strategy", strategy, IMPUTE_STRATEGIES)
         if len(p.args) > 1 or set(p.kwargs) - {"strategy", "fill_value"}:
             raise PresetError('impute takes one strategy, e.g. "impute:median" or "impute(constant, fill_value=0)".')
+    elif p.name == "drop":
+        if p.kwargs or not drop_columns(p):
+            raise PresetError('drop names the DataFrame columns to leave out, e.g. "drop:customer_id,name".')
     elif p.args or p.kwargs:
         raise PresetError(f"preprocessing step {p.name!r} takes no arguments.")
 
@@ -149,6 +162,8 @@ def build(spec: PreprocessSpec, X) -> Any:
         return _build_frame(spec, X)
     if spec.has("onehot"):
         raise DataError('"onehot" encodes categorical DataFrame columns; X is a numeric array, so drop "onehot".')
+    if spec.has("drop"):
+        raise DataError('"drop:COLUMN" leaves out DataFrame columns by name; X is an array without column names.')
     if not spec.steps:
         return None
     return Pipeline([(p.name, _make(p)) for p in spec.steps])
@@ -158,15 +173,21 @@ def _build_frame(spec: PreprocessSpec, X):
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
-    numeric = [c for c in X.columns if X[c].dtype.kind in "biuf"]
-    categorical = [c for c in X.columns if c not in numeric]
+    dropped = spec.dropped
+    missing = [c for c in dropped if c not in X.columns]
+    if missing:
+        cols = ", ".join(map(str, list(X.columns)[:20]))
+        raise DataError(f"drop: column {missing[0]!r} is not in the data; its columns are {cols}.")
+    kept = [c for c in X.columns if c not in dropped]  # a ColumnTransformer drops the columns it is not given
+    numeric = [c for c in kept if X[c].dtype.kind in "biuf"]
+    categorical = [c for c in kept if c not in numeric]
     if categorical and not spec.has("onehot"):
         raise DataError(
             f"column {categorical[0]!r} is not numeric (dtype {X[categorical[0]].dtype}); "
-            'add "onehot" to preprocess to encode it, or drop the column.'
+            f'add "onehot" to preprocess to encode it, or leave it out with "drop:{categorical[0]}".'
         )
     parts = []
-    num_steps = [(p.name, _make(p)) for p in spec.steps if p.name != "onehot"]
+    num_steps = [(p.name, _make(p)) for p in spec.steps if p.name not in ("onehot", "drop")]
     if numeric:
         parts.append(("num", Pipeline(num_steps) if num_steps else "passthrough", numeric))
     if categorical:

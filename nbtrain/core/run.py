@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import os
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -13,13 +13,14 @@ from .data import TensorBatches, as_features, is_dataset
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
 from .files import is_path, read_table
-from .history import History
+from .history import History, best_row, run_repr
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
 from .preprocess import features
+from .score import check_predict_input
 from .store import runs as runstore
 from .store.runs import DEFAULT_PATH, RunStore
-from .store.stored import StoredRun, summary_row
+from .store.stored import StoredRun, summary_row, when_text
 
 STATUSES = ("pending", "running", "completed", "stopped", "failed")
 
@@ -53,6 +54,7 @@ class Run:
         self.error: str | None = None
         self.note: str | None = None
         self.best_epoch: int | None = None
+        self.started = time.time()  # when the run was made (just before it trains): %runs' "when"
         self.hints: list = []  # measured suggestions of the loop (Callback.on_hint), in order
         self.evaluations: dict = {}  # split -> the metrics last computed on it (kept by the run store)
         self._store = None  # the RunStore that keeps this run, once it is written
@@ -94,18 +96,12 @@ class Run:
         return len(self.history)
 
     def best(self, monitor: str | None = None) -> dict:
-        """The history row of the best epoch (by val_loss, else train_loss)."""
-        e = self.history.best_epoch(monitor)
-        return next((r for r in self.history if r.get("epoch") == e), {})
+        """The history row of the best epoch: the one whose weights early stopping kept, else the best
+        value of ``monitor`` (default: the run's monitor, val_loss, else train_loss)."""
+        return best_row(self, monitor)
 
     def __repr__(self) -> str:
-        last = self.history.last
-        extra = ""
-        for key in ("val_accuracy", "val_r2", "val_loss", "train_loss"):
-            if key in last and not math.isnan(last[key]):
-                extra = f", {key}={last[key]:.4g}"
-                break
-        return f"Run({self.name!r}, {self.status}, {len(self.history)}/{self.config.get('epochs')} epochs{extra})"
+        return run_repr(self, "Run")
 
     def release(self) -> None:
         """Drop this run's data splits (the shared copy goes when no run holds it) and empty the CUDA
@@ -144,8 +140,13 @@ class Run:
             if close is not None:
                 close()
 
-    def predictions(self, on: str = "test") -> dict:
-        """Targets and predictions on a split, decoded: {'y_true', 'y_pred', 'scores'}."""
+    def predictions(self, on: str = "test", data=None) -> dict:
+        """Targets and predictions on a split (or on labelled ``data=(X, y)``), decoded:
+        {'y_true', 'y_pred', 'scores'}."""
+        if data is not None:
+            from .score import predictions_on
+
+            return predictions_on(self, data)
         outputs, targets = self._forward(on)
         pred, scores = decide(outputs, self.task)
         y = targets.cpu().numpy()
@@ -160,8 +161,13 @@ class Run:
             }
         return {"y_true": y.reshape(pred.shape) if y.size == pred.size else y, "y_pred": pred, "scores": None}
 
-    def evaluate(self, on: str = "test", metrics=None) -> dict:
-        """Metrics on a split (default: the test split) as a dict of floats."""
+    def evaluate(self, on: str = "test", metrics=None, data=None) -> dict:
+        """Metrics on a split (default: the test split) as a dict of floats; ``data=(X, y)`` scores new
+        labelled data instead (the run's preprocessing, labels in the data's own type)."""
+        if data is not None:
+            from .score import evaluate_on
+
+            return evaluate_on(self, data, metrics)
         names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL)
         outputs, targets = self._forward(on)
         n_classes = self.codec.n_classes if self.codec is not None else 0
@@ -181,6 +187,7 @@ class Run:
             target = self.config.get("target")
             if target is not None and target in X.columns:
                 X = X.drop(columns=[target])
+        check_predict_input(self, X)
         X = as_features(X, "X")
         shape = self.config.get("input_shape")
         feats = features(self.preprocess, X, fit=False, what="predict input")
@@ -219,8 +226,8 @@ class Run:
         return save_run(self, path)
 
     def summary(self) -> dict:
-        """One row for a runs table ("when" is blank for a run of this session; "test": its test metric)."""
-        return summary_row(self)
+        """One row for a runs table ("when": when it started; "test": its test metric)."""
+        return summary_row(self, when_text(self.started))
 
 
 class RunRegistry(OrderedDict):

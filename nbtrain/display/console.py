@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from .base import ThrottledView
-from .format import best_of, duration, format_value
+from .format import best_of, duration, format_value, kept_note
 from .table import metric_columns
 
 
@@ -162,6 +162,9 @@ class ConsoleView(ThrottledView):
         best = best_of(run, rows) if rows else None
         if best is not None:
             msg += f"; best epoch {best.epoch} ({best.monitor} {format_value(best.value)})"
+        note = kept_note(run, rows) if rows else None
+        if note:
+            msg += f"; {note}"
         if run.error:
             msg += f"\n  error: {run.error}"
         elif run.note:

@@ -14,7 +14,7 @@ import io
 import numpy as np
 
 from .format import Table as _Table
-from .format import format_value, wants_log
+from .format import duration, format_value, wants_log
 
 PLOTS = {"classification": ("confusion", "roc"), "regression": ("pred",)}
 
@@ -173,17 +173,24 @@ def metric_table(metrics: dict, title: str = "") -> Table:
     return Table(["metric", "value"], [[k, v] for k, v in metrics.items()], title=title)
 
 
-def evaluate(run, on: str = "test", metrics=None, plot=None) -> EvalResult:
-    """Metrics of ``run`` on a split as an :class:`EvalResult` (a dict), with optional plots.
+def evaluate(run, on: str = "test", metrics=None, plot=None, data=None, data_name: str = "") -> EvalResult:
+    """Metrics of ``run`` on a split as an :class:`EvalResult` (a dict), with optional plots;
+    ``data=(X, y)`` scores labelled data instead (``data_name`` names it in the title).
 
     Classification plots: "confusion", "roc".  Regression: "pred" (predicted vs true).
     """
     plots = parse_plots(plot, run.task)
-    values = run.evaluate(on=on, metrics=metrics)
-    table = metric_table(values, title=f"{run.name} on the {on} split")
+    if data is not None:
+        values = run.evaluate(metrics=metrics, data=data)
+        on = data_name or "data"
+        title = f"{run.name} on {on}"
+    else:
+        values = run.evaluate(on=on, metrics=metrics)
+        title = f"{run.name} on the {on} split"
+    table = metric_table(values, title=title)
     figures = []
     if plots:
-        p = run.predictions(on=on)
+        p = run.predictions(on=on) if data is None else run.predictions(data=data)
         if run.task == "classification":
             if "confusion" in plots:
                 fig = confusion_figure(
@@ -209,7 +216,7 @@ def runs_table(runs) -> Table:
     columns = [c for c in RUN_COLUMNS if c not in _OPTIONAL or any(s.get(c) for s in summaries)]
     rows = []
     for s in summaries:
-        s["time"] = f"{s.get('time', 0.0):.1f}s"
+        s["time"] = duration(s.get("time", 0.0))
         rows.append([s.get(c, "") for c in columns])
     return Table(columns, rows, title="runs" if rows else "runs: none yet")
 

@@ -2,11 +2,11 @@
 
 Every view (panel, live chart, final plot, metric table, console, ``%evaluate`` / ``%runs`` /
 ``%compare``, the tuning views, marimo) formats through this module, so that one run reads the same
-everywhere: 4 significant digits, durations as ``0.034s`` / ``12s`` / ``1:02`` (one sanitize rule
+everywhere: 4 significant digits, durations as ``34 ms`` / ``1.3 s`` / ``2 min 5 s`` (one sanitize rule
 covers them), the same run title, the same log-scale rule and the same best epoch.
 
 >>> format_value(0.912345), format_value(0.034, "time"), duration(75)
-('0.9123', '0.034s', '1:15')
+('0.9123', '34 ms', '1 min 15 s')
 >>> print(Table([{"name": "a", "acc": 0.91234}, {"name": "b", "acc": 0.8}], highlight=0))
   name  acc
 * a     0.9123
@@ -20,8 +20,8 @@ import math
 from collections.abc import Iterable, Sequence
 
 MISSING = "-"
-#: the nbval sanitize regex for the only varying text in training tables (durations)
-TIME_SANITIZE = r"\d+(\.\d+)? ?(s|ms|µs|us)\b"
+#: the nbval sanitize regex for the only varying text in training tables (durations, see :func:`duration`)
+TIME_SANITIZE = r"(\d+ (h|min) )*\d+(\.\d+)? ?(s|ms|µs|us|min|h)\b"
 #: max/min of the losses above which a loss axis is logarithmic (every chart and figure)
 LOG_RATIO = 30.0
 
@@ -33,6 +33,8 @@ def format_value(value, key: str | None = None) -> str:
         return MISSING
     if isinstance(value, bool):
         return str(value)
+    if key is not None and (key == "time" or key.endswith("_time")) and isinstance(value, (int, float)):
+        return MISSING if isinstance(value, float) and math.isnan(value) else duration(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -40,9 +42,6 @@ def format_value(value, key: str | None = None) -> str:
             return MISSING
         if key == "epoch" and value.is_integer():
             return str(int(value))
-        if key is not None and (key == "time" or key.endswith("_time")):
-            # never e-notation, so one sanitize regex covers every duration
-            return f"{value:.0f}s" if value >= 100 else f"{value:.3g}s" if value >= 1e-3 else f"{value:.4f}s"
         if key == "lr":
             return f"{value:.3g}"
         return f"{value:.4g}"
@@ -55,15 +54,31 @@ def format_value(value, key: str | None = None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """``9.5s``, ``42s``, ``1:02``, ``1:00:05``; ``?`` when unknown."""
-    if seconds is None or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+    """The one rule for durations, everywhere: ``0.4 ms``, ``20 ms``, ``1.3 s``, ``42 s``, ``2 min 5 s``,
+    ``1 h 2 min``; ``?`` when unknown.  Never e-notation, so one sanitize regex covers them.
+
+    >>> [duration(s) for s in (0.0197, 1.25, 42.4, 125, 3725)]
+    ['20 ms', '1.2 s', '42 s', '2 min 5 s', '1 h 2 min']
+    """
+    if seconds is None or isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return "?"
+    if not math.isfinite(seconds):
         return "?"
     seconds = max(0.0, float(seconds))
-    if seconds < 60:
-        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+    ms = seconds * 1000
+    if ms < 9.95:
+        return f"{ms:.1f} ms" if ms >= 0.05 else "0 ms"
+    if round(ms) < 1000:
+        return f"{ms:.0f} ms"
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
+    if round(seconds) < 60:
+        return f"{seconds:.0f} s"
     m, s = divmod(int(round(seconds)), 60)
+    if m < 60:
+        return f"{m} min {s} s" if s else f"{m} min"
     h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    return f"{h} h {m} min" if m else f"{h} h"
 
 
 def finite(values) -> list:
@@ -91,18 +106,36 @@ def run_title(run, rows: Sequence, status: str | None = None) -> str:
 
 
 def live_title(run) -> str:
-    """``r1: epoch 3/5`` (the live chart)."""
-    return f"{run.name}: epoch {run.live.epoch}/{planned_epochs(run)}"
+    """``r1`` (the live chart): no epoch counter, since the chart redraws less often than the panel's
+    bars and status line, whose counters it would contradict; its x axis shows the epochs drawn."""
+    return str(run.name)
 
 
 def best_of(run, rows: Sequence | None = None):
     """The run's best epoch as a :class:`~nbtrain.core.history.Best` (or None): the one early
     stopping kept, else the best value of the run's ``monitor``.  Every view asks here."""
-    from ..core.history import resolve_best
+    from ..core.history import run_best
+
+    return run_best(run, rows)
+
+
+def kept_note(run, rows: Sequence | None = None) -> str | None:
+    """When the model's weights are not the best epoch's, one sentence saying so and how to keep the
+    best; None when they are (or nothing has finished).
+
+    The record, the console's last line and the metric table's footer carry it.
+    """
+    from ..core.history import kept_epoch
 
     rows = [dict(r) for r in run.history] if rows is None else rows
-    cfg = getattr(run, "config", None) or {}
-    return resolve_best(rows, cfg.get("monitor"), kept=getattr(run, "best_epoch", None))
+    best = best_of(run, rows)
+    kept = kept_epoch(run, rows)
+    if best is None or kept is None or kept == best.epoch:
+        return None
+    return (
+        f"the model holds epoch {kept}'s weights, not the best epoch's ({best.epoch}); "
+        "to keep the best, train with --patience N or --restore-best (restore_best=True)"
+    )
 
 
 # ---------------------------------------------------------------------------- tables
@@ -148,9 +181,10 @@ def text_table(
 
 
 _STYLE = (
-    "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)"
+    "border-collapse:collapse;white-space:nowrap;"
+    "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,12px)"
 )
-_BEST = ' style="font-weight:bold;background:rgba(80,160,80,0.18)"'
+_BEST = ' style="font-weight:bold;background-color:rgba(80,160,80,0.18)"'
 
 
 def _align(value) -> str:
@@ -173,7 +207,8 @@ def html_table(
     # per-cell attributes rather than styles: a 60-epoch table stays ~10 KB in a saved notebook
     out = [f'<table class="nbtrain-table" cellpadding="3" style="{_STYLE}">']
     if title:
-        out.append(f'<caption style="text-align:left;font-weight:bold">{esc(title)}</caption>')
+        # nowrap: a two-column table is narrow, and a caption wraps to the table's width
+        out.append(f'<caption style="text-align:left;font-weight:bold;white-space:nowrap">{esc(title)}</caption>')
     out.append(
         "<thead><tr>"
         + ("<th></th>" if marked else "")

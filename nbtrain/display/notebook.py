@@ -4,7 +4,7 @@ In a live notebook the panel and the plot update in place while training runs; a
 plot's live slot is emptied (an empty bundle: nothing is drawn, nothing is compared) and the final
 plot and table are shown as new outputs with a stable ``text/plain``.  Headless runs (nbclient,
 ``nbconvert --execute``) therefore save exactly the final state, and the saved notebook passes
-strict nbval with a sanitize rule for times (``\\d+(\\.\\d+)? ?(s|ms|µs|us)\\b``).
+strict nbval with a sanitize rule for times (``format.TIME_SANITIZE``).
 """
 
 from __future__ import annotations

@@ -20,10 +20,9 @@ import time
 import ipywidgets as W
 
 from ..core.events import Callback
-from .format import best_of, duration, format_value
+from .format import best_of, duration, format_value, kept_note
 from .kernel_poll import LiveComms
-
-RED, GREEN, AMBER, GREY = "#c62828", "#2e7d32", "#b26a00", "#616161"
+from .theme import badge
 
 #: the panel's output: while the run goes, the widget (and a text/HTML twin that front ends without
 #: widgets show); when it ends, the widget's display is replaced in place by a static record (HTML +
@@ -165,6 +164,9 @@ class PanelView(Callback):
         best = best_of(run)
         if best is not None and best.value is not None:
             parts.append(f"best {best.monitor} {_num(best.value)} (epoch {best.epoch})")
+        note = kept_note(run)
+        if note:
+            parts.append(note)
         if status == "failed":
             parts.append(str(run.error or "unknown error"))
         elif status == "stopped":
@@ -177,14 +179,11 @@ class PanelView(Callback):
     def record_bundle(self, run, status) -> dict:
         """The static HTML + text that replaces the widget when the run ends."""
         line = self.record_line(run, status)
-        color = {"completed": GREEN, "stopped": AMBER}.get(status, RED)
         mark = {"completed": "\u2714", "stopped": "\u25a0"}.get(status, "\u2718")
         c = run.config or {}
         detail = html.escape(f"{c.get('model')} \u00b7 {c.get('optimizer')} \u00b7 {c.get('device')}")
-        body = (
-            f'<span style="color:{color}"><b>{html.escape(run.name)}</b> {mark} {html.escape(line)}</span>'
-            f'<br><span style="color:{GREY}">{detail}</span>'
-        )
+        # the page's own text colour; the status is a badge with its own background (display/theme.py)
+        body = f"<b>{html.escape(run.name)}</b> {badge(mark, status)} {html.escape(line)}<br><span>{detail}</span>"
         return {
             "text/plain": f"nbtrain panel: {run.name} | {line}",
             "text/html": (
@@ -227,12 +226,9 @@ class PanelView(Callback):
         if self.show:
             self._show(run)
 
-    def on_epoch_start(self, run, epoch, **kw):
-        nb = max(1, int(run.live.num_batches or 1))
-        if self.batch_bar.max != nb:
-            self.batch_bar.max = nb
-        self.batch_bar.value = 0
-        self.batch_text.value = f"0/{nb}"
+    # every counter (epoch bar, batch bar, status line) is drawn in one throttled frame (_draw), so
+    # they agree at every frame: a long run of short epochs once showed the epoch bar at 166, the
+    # status at 163 and the batch bar stuck at 0 (reset every epoch, drawn every few epochs)
 
     def on_batch_end(self, run, epoch, batch, num_batches, **kw):
         # called on every step: two clock comparisons unless a poll or a redraw is due
@@ -245,13 +241,8 @@ class PanelView(Callback):
             self._next_draw = now + self.min_interval
             self._draw(run, epoch, batch, num_batches, now)
 
-    def on_epoch_end(self, run, epoch, logs, **kw):
-        epochs = self.epoch_bar.max
-        self.epoch_bar.value = min(epochs, int(epoch))
-        self.epoch_text.value = f"{int(epoch)}/{epochs}"
-
     def on_hint(self, run, message, **kw):
-        self.advice.value = f'<span style="color:{AMBER}">hint: {html.escape(message)}</span>'
+        self.advice.value = f"{badge('hint:', 'hint')} {html.escape(message)}"
 
     def on_interrupt(self, run, reason, **kw):
         # the loop has stopped: say so at once (on_fit_end, after the other views, completes the panel)
@@ -289,6 +280,9 @@ class PanelView(Callback):
 
     def _draw(self, run, epoch, batch, num_batches, now) -> None:
         self.draws += 1
+        epochs, done = self.epoch_bar.max, len(run.history)  # finished epochs; the status names the current one
+        self.epoch_bar.value = min(epochs, done)
+        self.epoch_text.value = f"{done}/{epochs}"
         if self.batch_bar.max != num_batches:
             self.batch_bar.max = max(1, num_batches)
         self.batch_bar.value = batch
@@ -300,22 +294,25 @@ class PanelView(Callback):
         secs = sum(run.history.get("time", []))
         took = duration(secs)
         if status == "completed":
-            text = f"\u2714 completed: {n} epoch{'s' * (n != 1)} in {took}"
+            text = f"{badge(chr(0x2714), 'completed')} completed: {n} epoch{'s' * (n != 1)} in {took}"
             best = best_of(run)
             if best is not None:
                 text += f" &middot; best {best.monitor} {_num(best.value)} (epoch {best.epoch})"
+            note = kept_note(run)
+            if note:
+                text += f" &middot; {html.escape(note)}"
             if run.note:
                 text += f" &middot; {html.escape(run.note)}"
-            return f'<span style="color:{GREEN}">{text}</span>'
+            return f"<span>{text}</span>"
         if status == "stopped":
             reason = run.note or run._stop_reason or "stopped"
             text = (
-                f"\u25a0 stopped at epoch {run.live.epoch} &middot; {html.escape(reason)} &middot; "
-                f"{n} finished epoch{'s' * (n != 1)} kept"
+                f"{badge(chr(0x25A0), 'stopped')} stopped at epoch {run.live.epoch} &middot; "
+                f"{html.escape(reason)} &middot; {n} finished epoch{'s' * (n != 1)} kept"
             )
-            return f'<span style="color:{AMBER}">{text}</span>'
+            return f"<span>{text}</span>"
         reason = run.error or "unknown error"
-        return f'<span style="color:{RED}"><b>\u2718 failed:</b> {html.escape(str(reason))}</span>'
+        return f"<span>{badge(chr(0x2718), 'failed')} <b>failed:</b> {html.escape(str(reason))}</span>"
 
     def _final(self, run, status) -> None:
         n = len(run.history)

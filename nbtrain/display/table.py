@@ -2,9 +2,10 @@
 
 The table renders through :mod:`nbtrain.display.format` (HTML and a stable ``__repr__``, its plain
 text twin for terminals, logs and nbval).  The only varying thing a training table holds is the
-epoch time, always written as ``<number>s`` (e.g. ``0.034s``) so that one sanitize rule covers it::
+epoch time, always written by :func:`~nbtrain.display.format.duration` (``34 ms``, ``1.3 s``,
+``2 min 5 s``) so that one sanitize rule (``format.TIME_SANITIZE``) covers it::
 
-    regex: \\d+(\\.\\d+)? ?(s|ms|µs|us)\\b
+    regex: (\\d+ (h|min) )*\\d+(\\.\\d+)? ?(s|ms|µs|us|min|h)\\b
     replace: TIME
 """
 
@@ -14,7 +15,18 @@ from collections.abc import Iterable, Sequence
 
 from ..core.events import Callback
 from .base import DisplaySink, history_rows
-from .format import MISSING, TIME_SANITIZE, Table, best_of, columns_of, format_value, html_table, run_title, text_table
+from .format import (
+    MISSING,
+    TIME_SANITIZE,
+    Table,
+    best_of,
+    columns_of,
+    format_value,
+    html_table,
+    kept_note,
+    run_title,
+    text_table,
+)
 
 __all__ = [
     "MISSING",
@@ -47,21 +59,60 @@ class MetricTable(Table):
     >>> print(t)
     run1: completed, 2/2 epochs
       epoch  train_loss  val_loss  lr    time
-      1      0.9         0.8       0.01  0.5s
-    * 2      0.5         0.6       0.01  0.25s
+      1      0.9         0.8       0.01  500 ms
+    * 2      0.5         0.6       0.01  250 ms
     * best epoch 2 (val_loss)
+
+    A run longer than ``FOLD_AFTER`` epochs shows its first, best and last epochs (``KEEP`` rows
+    each) and folds the rest into ``...`` rows; ``run.history`` holds every epoch.
     """
 
+    FOLD_AFTER = 20
+    KEEP = 3
+
     def __init__(
-        self, rows: Iterable[dict], best: int | None = None, monitor: str | None = None, title: str | None = None
+        self,
+        rows: Iterable[dict],
+        best: int | None = None,
+        monitor: str | None = None,
+        title: str | None = None,
+        note: str | None = None,
     ):
         rows = [dict(r) for r in rows]
         idx = next((i for i, r in enumerate(rows) if best is not None and r.get("epoch") == best), None)
         if monitor is None:
             monitor = "val_loss" if any("val_loss" in r for r in rows) else "train_loss"
         footer = f"* best epoch {best} ({monitor})" if idx is not None else None
-        super().__init__(rows, metric_columns(rows), highlight=idx, title=title, footer=footer)
+        if note and footer:
+            footer += f"; {note}"
+        self.all_rows = rows
+        rows, idx, folded = self._fold(rows, idx)
+        if folded:
+            shown = f"{len(self.all_rows) - folded} of {len(self.all_rows)} epochs shown (run.history has all)"
+            footer = f"{footer}; {shown}" if footer else shown
+        super().__init__(rows, metric_columns(self.all_rows), highlight=idx, title=title, footer=footer)
         self.best, self.monitor = best, monitor
+
+    @classmethod
+    def _fold(cls, rows: list, idx: int | None) -> tuple:
+        """``(rows, best index, folded count)``: the first, best and last epochs of a long run, each run
+        of left-out epochs one ``...`` row."""
+        n = len(rows)
+        if n <= cls.FOLD_AFTER:
+            return rows, idx, 0
+        keep = set(range(cls.KEEP)) | set(range(n - cls.KEEP, n))
+        if idx is not None:
+            keep |= {i for i in range(idx - 1, idx + 2) if 0 <= i < n}
+        gap = dict.fromkeys(metric_columns(rows), "") | {"epoch": "..."}
+        out, new_idx, last = [], None, -1
+        for i in sorted(keep):
+            if i > last + 1:
+                out.append(dict(gap))
+            if i == idx:
+                new_idx = len(out)
+            out.append(rows[i])
+            last = i
+        return out, new_idx, n - len(keep)
 
     @classmethod
     def from_run(cls, run, rows: list | None = None) -> MetricTable:
@@ -72,6 +123,7 @@ class MetricTable(Table):
             best=None if best is None else best.epoch,
             monitor=None if best is None else best.monitor,
             title=run_title(run, rows),
+            note=kept_note(run, rows),
         )
 
 

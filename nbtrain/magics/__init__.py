@@ -8,8 +8,11 @@ magics again.  Settings live on :class:`NbtrainMagics` (``%config NbtrainMagics.
 from __future__ import annotations
 
 from ..core import warmup
-from .core import NbtrainMagics
+from .core import NbtrainMagics, plain_help
 from .tune import TuneMagics
+
+for _cls in (NbtrainMagics, TuneMagics):
+    plain_help(_cls)
 
 __all__ = ["NbtrainMagics", "TuneMagics", "load_ipython_extension", "unload_ipython_extension"]
 

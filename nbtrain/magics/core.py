@@ -108,6 +108,13 @@ class NbtrainMagics(Magics):
     )
     @argument("--on", choices=["test", "val", "train"], default="test", help="which split (default: test)")
     @argument(
+        "--data",
+        metavar="EXPR",
+        default=None,
+        help="score labelled data instead of a split: a Python expression for (X, y), or a DataFrame "
+        "holding the target column, e.g. --data (X_new,y_new) (default: none)",
+    )
+    @argument(
         "--metrics",
         default=None,
         help="comma-separated metrics (default: all that fit the task: accuracy,precision,recall,f1,auc or mse,mae,r2)",
@@ -125,15 +132,24 @@ class NbtrainMagics(Magics):
         from ..display.evaluation import evaluate as evaluate_run
 
         args = parse(self.evaluate, line, "%evaluate")
-        run = self._run(args.name)
+        if args.data is None:
+            run = self._run(args.name)
+        else:
+            run, data = self._loaded(args.name), self._value(args.data, "%evaluate --data")
         try:
+            if args.data is not None:
+                return evaluate_run(run, metrics=args.metrics, plot=args.plot, data=data, data_name=args.data)
             return evaluate_run(run, on=args.on, metrics=args.metrics, plot=args.plot)
         except NbtrainError as exc:
             raise _usage(exc) from None
 
     # ------------------------------------------------------------------ %predict
     @magic_arguments()
-    @argument("--proba", action="store_true", help="class probabilities instead of labels (default: off)")
+    @argument(
+        "--proba",
+        action="store_true",
+        help="class probabilities instead of labels: a DataFrame, one column per class (default: off)",
+    )
     @argument("name", help="run name")
     @argument("expr", help="a Python expression for the features, evaluated in the notebook, e.g. X_new[:5]")
     @no_var_expand
@@ -153,13 +169,10 @@ class NbtrainMagics(Magics):
                 "%predict needs a run name and an expression: %predict run1 X_new "
                 "(or %predict --proba run1 X_new). See %predict?."
             )
-        run = self._run(name)
+        run = self._loaded(name)
+        value = self._value(expr.strip(), "%predict")
         try:
-            value = self.shell.ev(expr.strip())
-        except NameError as exc:
-            raise UsageError(f"%predict: {exc}; define it in a cell first or check the spelling.") from None
-        try:
-            return run.predict_proba(value) if proba else run.predict(value)
+            return proba_frame(run, value) if proba else run.predict(value)
         except NbtrainError as exc:
             raise _usage(exc) from None
 
@@ -204,6 +217,28 @@ class NbtrainMagics(Magics):
         display(widget)
 
     # ------------------------------------------------------------------ helpers
+    def _loaded(self, name):
+        """The run called ``name`` with its model: this session's, else a stored one loaded
+        (``nbtrain.load(name)``), so ``%predict`` and ``%evaluate --data`` work after a restart."""
+        from ..core.store.stored import StoredRun
+
+        run = self._run(name)
+        if isinstance(run, StoredRun):
+            from ..api import load
+
+            try:
+                run = load(run.name)
+            except NbtrainError as exc:
+                raise _usage(exc) from None
+        return run
+
+    def _value(self, expr: str, magic: str):
+        """The value of a Python expression in the notebook's namespace."""
+        try:
+            return self.shell.ev(expr)
+        except NameError as exc:
+            raise UsageError(f"{magic}: {exc}; define it in a cell first or check the spelling.") from None
+
     def _run(self, name):
         if name is None:
             if not runs:
@@ -217,3 +252,24 @@ class NbtrainMagics(Magics):
         hint = f"did you mean {close[0]!r}? " if close else ""
         known = ", ".join(names) if names else "none yet; train one with %%train"
         raise UsageError(f"no run named {name!r}: {hint}runs are: {known}.")
+
+
+def plain_help(cls) -> None:
+    """Drop the reStructuredText ``::`` that IPython's ``magic_arguments`` puts before every usage, so
+    ``%%train?`` starts with the usage line itself."""
+    for meths in cls.magics.values():
+        for meth in meths.values():
+            func = getattr(cls, meth, None) if isinstance(meth, str) else meth
+            doc = getattr(func, "__doc__", None)
+            if isinstance(doc, str) and doc.startswith("::\n"):
+                func.__doc__ = doc[2:].lstrip("\n")
+
+
+def proba_frame(run, X):
+    """``%predict --proba``: the class probabilities as a DataFrame, one column per class name (the
+    rows keep a DataFrame input's index)."""
+    import pandas as pd
+
+    scores = run.predict_proba(X)
+    index = X.index if isinstance(X, pd.DataFrame) else None
+    return pd.DataFrame(scores, columns=list(run.classes), index=index)

@@ -24,13 +24,38 @@ from ..core.tune.space import Space
 
 
 def split_line(line: str) -> list:
-    """The words of a magic line, as a POSIX shell splits them, but with backslashes kept.  Raises
-    ValueError on an unclosed quote."""
-    lex = shlex.shlex(line, posix=True)
-    lex.whitespace_split = True
-    lex.commenters = ""
-    lex.escape = ""  # C:\runs stays C:\runs
-    return list(lex)
+    """The words of a magic line, as a POSIX shell splits them, but with backslashes kept and Python
+    brackets respected: quotes at the top level group words and are removed, while a bracketed
+    expression (``--data (X[cols], df['y'])``) is one word, kept as typed.  Raises ValueError on an
+    unclosed quote."""
+    words, word, depth, quote, started = [], [], 0, None, False
+    for ch in line:
+        if quote is not None:  # inside a quoted part: only its closing quote ends it
+            if ch == quote[0]:
+                keep, quote = quote[1], None
+                if keep:
+                    word.append(ch)
+            else:
+                word.append(ch)
+            continue
+        if ch in "'\"":
+            quote, started = (ch, depth > 0), True  # quotes inside brackets are Python's: kept
+            if depth > 0:
+                word.append(ch)
+        elif ch.isspace() and depth == 0:
+            if started:
+                words.append("".join(word))
+            word, started = [], False
+        else:
+            depth += ch in "([{"
+            depth = max(depth - (ch in ")]}"), 0)
+            word.append(ch)
+            started = True
+    if quote is not None:
+        raise ValueError("No closing quotation")
+    if started:
+        words.append("".join(word))
+    return words
 
 
 def first_word(text: str) -> tuple:

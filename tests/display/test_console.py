@@ -76,7 +76,7 @@ def test_stopped_and_failed_status_lines():
     run.error = "the training loss became NaN at epoch 1, step 3"
     drive([ConsoleView(out)], run, epochs=0, status="failed")
     lines = out.getvalue().splitlines()
-    assert lines[-2] == "[run1] failed: 0/5 epochs in 0.0s" and lines[-1] == f"  error: {run.error}"
+    assert lines[-2] == "[run1] failed: 0/5 epochs in 0 ms" and lines[-1] == f"  error: {run.error}"
 
 
 def test_script_front_end_prints_text_only(capsys, monkeypatch):

@@ -81,7 +81,7 @@ def test_status_line_shows_epoch_loss_rate_eta_device():
     # Peek runs before the view: the status drawn at epoch 2, batch 2
     line = seen[0]
     assert line.startswith("epoch 2/3")
-    assert "loss " in line and "val_loss " in line and " it/s" in line and "ETA 0.1s" in line and "cpu" in line
+    assert "loss " in line and "val_loss " in line and " it/s" in line and "ETA 80 ms" in line and "cpu" in line
 
 
 def test_redraws_are_throttled_by_the_clock_not_per_batch():

@@ -23,8 +23,9 @@ def test_format_value():
     assert format_value(0.123456) == "0.1235"
     assert format_value(123456.0) == "1.235e+05"
     assert format_value(float("nan")) == "-" and format_value(None) == "-"
-    assert format_value(0.0312, "time") == "0.0312s"
-    assert format_value(1234.5, "time") == "1234s" and format_value(2e-5, "time") == "0.0000s"
+    assert format_value(0.0312, "time") == "31 ms"  # one rule for durations (issue 23): 20 ms, 1.3 s, 2 min 5 s
+    assert format_value(1234.5, "time") == "20 min 34 s" and format_value(2e-5, "time") == "0 ms"
+    assert format_value(1.34, "time") == "1.3 s" and format_value(125, "time") == "2 min 5 s"
     assert format_value(3, "epoch") == "3" and format_value("adam") == "adam"
     assert format_value(1e-3, "lr") == "0.001"
     import numpy as np
@@ -54,7 +55,11 @@ def test_metric_table_columns_best_epoch_and_footer():
     assert t.best == 2 and t.highlight == 1  # lowest val_loss
     text = repr(t)
     assert text.splitlines()[0] == "run1: stopped, 3/5 epochs"
-    assert text.splitlines()[-1] == "* best epoch 2 (val_loss)"
+    # the model holds the last epoch's weights (no patience): the footer says so and how to keep the best
+    assert text.splitlines()[-1] == (
+        "* best epoch 2 (val_loss); the model holds epoch 3's weights, not the best epoch's (2); "
+        "to keep the best, train with --patience N or --restore-best (restore_best=True)"
+    )
     assert text.splitlines()[3].startswith("* 2")
     run.config["monitor"] = "val_accuracy"  # higher is better
     assert MetricTable.from_run(run).best == 3
@@ -71,7 +76,7 @@ def test_only_times_vary_and_the_sanitize_rule_covers_them():
     assert repr(ta) != repr(tb)
     for x, y in ((repr(ta), repr(tb)), (ta._repr_html_(), tb._repr_html_())):
         assert re.sub(TIME_SANITIZE, "TIME", x) == re.sub(TIME_SANITIZE, "TIME", y)
-    assert "0.0123s" in repr(ta)
+    assert "12 ms" in repr(ta) and "20 min 34 s" in repr(ta)
 
 
 def test_ipython_formats_html_and_text_twin():

@@ -91,7 +91,9 @@ def test_predict(trained):
     assert (pred == nbtrain.runs["iris"].predict(trained.ns["X"][:10])).all()
     proba = trained.run("%predict --proba iris X[[0, 1], :]")
     assert proba.shape == (2, 3) and np.allclose(proba.sum(1), 1, atol=1e-5)
-    assert (trained.run("%predict iris X[[0, 1], :] --proba") == proba).all()
+    # a DataFrame with one column per class name (issue 23)
+    assert list(proba.columns) == list(nbtrain.runs["iris"].classes)
+    assert (trained.run("%predict iris X[[0, 1], :] --proba") == proba).all().all()
     with pytest.raises(UsageError, match="X_new"):
         trained.run("%predict iris X_new")
     with pytest.raises(UsageError, match="needs a run name and an expression"):
@@ -118,9 +120,9 @@ def test_runs_table(shell):
     shell.run("%%train --epochs 1 --name b --lr 0.1\n" + IRIS + "model = 'mlp(4)'")
     t, outputs = shell.capture("%runs")
     lines = repr(t).splitlines()
-    assert lines[1].split() == ["name", "model", "loss", "optimizer", "epochs", "status", "best", "time"]
-    assert lines[2].split()[:6] == ["a", "logistic", "cross_entropy", "adam", "2/2", "completed"]
-    assert lines[3].split()[0] == "b" and lines[3].split()[4] == "1/1"
+    assert lines[1].split() == ["name", "when", "model", "loss", "optimizer", "epochs", "status", "best", "time"]
+    assert lines[2].split()[3:8] == ["logistic", "cross_entropy", "adam", "2/2", "completed"]  # after when
+    assert lines[3].split()[0] == "b" and lines[3].split()[6] == "1/1"
     assert "val_accuracy=" in lines[2]
     assert '<td align="left">b</td>' in t._repr_html_()
     with pytest.raises(UsageError, match="takes no arguments"):

@@ -73,7 +73,8 @@ def test_train_evaluate_runs_compare_mime_types(kernel):
     assert status == "ok" and not [c for k, c in out if k == "error"]
     assert not [c for k, c in out if k == "stream" and c["name"] == "stderr"]  # no warnings
     (result,) = _results(out, "execute_result")
-    assert re.fullmatch(r"Run\('k1', completed, 3/3 epochs, val_accuracy=[0-9.]+\)", result["text/plain"])
+    pattern = r"Run\('k1', completed, 3/3 epochs, best epoch \d: val_accuracy=[0-9.]+\)"
+    assert re.fullmatch(pattern, result["text/plain"])
     status, out = kernel.execute("%evaluate k1 --plot confusion,roc")
     shown = _results(out, "display_data")
     assert status == "ok" and [sorted(d) for d in shown] == [

@@ -43,13 +43,14 @@ def test_runs_lists_the_earlier_session(earlier):
     shell.run("%%train --epochs 1 --name new\n" + IRIS)
     lines = repr(shell.run("%runs")).splitlines()
     assert [ln.split()[0] for ln in lines[2:]] == ["iris", "other", "new"]
-    assert lines[4].split()[1] == "logistic"  # a run of this session: no "when"
+    new = nbtrain.runs["new"].summary()["when"]
+    assert lines[4].split()[1:3] == new.split() and len(new) == len("2026-12-01 10:00")  # when it started
 
 
 def test_runs_table_of_one_session_is_unchanged(shell):
     shell.run("%%train --epochs 1 --name a\n" + IRIS)
     header = repr(shell.run("%runs")).splitlines()[1].split()
-    assert header == ["name", "model", "loss", "optimizer", "epochs", "status", "best", "time"]
+    assert header == ["name", "when", "model", "loss", "optimizer", "epochs", "status", "best", "time"]
 
 
 def test_compare_overlays_a_stored_run_with_a_live_one(earlier):
@@ -74,8 +75,8 @@ def test_evaluate_a_stored_run_shows_its_saved_metrics(earlier):
         shell.run("%evaluate other")
     with pytest.raises(UsageError, match=r"load it first: run = nbtrain.load\('iris'\)"):
         shell.run("%evaluate iris --plot confusion")
-    with pytest.raises(UsageError, match="holds no model or data here"):
-        shell.run("%predict iris data[0][:3]")
+    # %predict loads a stored run itself (issue 23): it predicts as the run did in its session
+    assert shell.run("%predict iris data[0][:3]").shape == (3,)
     with pytest.raises(UsageError, match=r"no run named 'irsi': did you mean 'iris'\? runs are: iris, other"):
         shell.run("%evaluate irsi")
 

@@ -188,3 +188,10 @@ def test_the_split_keeps_backslashes_and_quoted_words():
     args = parse(NbtrainMagics.train, r"--checkpoint 'D:\my runs\x.pt' --classes 'cat, dog'", "%%train")
     assert args.checkpoint == r"D:\my runs\x.pt" and args.classes == "cat, dog"
     assert flags.first_word('"my run" X[:, "a b"]') == ("my run", 'X[:, "a b"]')
+
+
+def test_the_split_keeps_a_bracketed_python_expression_whole():
+    # `%evaluate NAME --data EXPR`: quotes and spaces inside brackets are Python's, not the line's
+    # (a plain shell split turned new['segment'] into new[segment])
+    words = flags.split_line("churn --data (new.drop(columns=['segment']), new['segment']) --metrics 'accuracy,f1'")
+    assert words == ["churn", "--data", "(new.drop(columns=['segment']), new['segment'])", "--metrics", "accuracy,f1"]

@@ -173,7 +173,7 @@ def test_training_a_name_again_in_one_session_replaces_its_entry(tmp_path):
 def test_evaluate_saves_metrics_for_later_sessions(tmp_path, monkeypatch):
     nbtrain.configure(store=tmp_path)
     run = nbtrain.train(IRIS, epochs=2, display="none", name="e")
-    assert run.summary()["when"] == "" and run.summary()["test"] == ""
+    assert run.summary()["when"] == nbtrain.runs.stored("e").when and run.summary()["test"] == ""
     test = run.evaluate(metrics="accuracy")
     val = run.evaluate(on="val", metrics="f1")
     assert run.summary()["test"] == f"accuracy={test['accuracy']:.4g}"

@@ -124,6 +124,7 @@ class RunStore:
             "config": run.config,
             "history": run.history.rows,
             "best_epoch": run.best_epoch,
+            "started": getattr(run, "started", None),  # %runs' "when" (older entries: their "time")
             "evaluations": dict(getattr(run, "evaluations", {})),
             "file": entry_id + ".nbtrain",
             "unsaved": None,

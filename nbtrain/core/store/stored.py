@@ -11,15 +11,20 @@ import math
 from datetime import datetime
 
 from ..errors import DataError
-from ..history import History
+from ..history import History, best_row, run_best, run_repr, shown_value
 
 _TEST_MAIN = ("accuracy", "r2", "f1", "auc", "mse", "mae")
 
 
+def when_text(seconds: float | None) -> str:
+    """``2026-12-01 10:00``: when a run started (local time), as ``%runs`` shows it."""
+    return "" if seconds is None else datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+
+
 def summary_row(run, when: str = "") -> dict:
     """One row of ``%runs`` for a live or a stored run (``Run.summary``)."""
-    best = run.best()
-    main = next((k for k in ("val_accuracy", "val_r2", "val_f1", "val_loss") if k in best), None)
+    b = run_best(run)
+    shown = shown_value(b, run.best()) if b is not None else None
     test = getattr(run, "evaluations", {}).get("test", {})
     tkey = next((k for k in _TEST_MAIN if k in test), next(iter(test), None))
     c = run.config
@@ -28,10 +33,10 @@ def summary_row(run, when: str = "") -> dict:
         "when": when,
         "model": c.get("model"),
         "loss": c.get("loss"),
-        "optimizer": c.get("optimizer"),
+        "optimizer": c.get("optimizer_spec") or c.get("optimizer"),
         "epochs": f"{len(run.history)}/{c.get('epochs')}",
         "status": run.status,
-        "best": (f"{main}={best[main]:.4g}" if main else ""),
+        "best": (f"{shown[0]}={shown[1]:.4g} (epoch {b.epoch})" if shown else ""),
         "test": (f"{tkey}={test[tkey]:.4g}" if tkey else ""),
         "time": sum(v for v in run.history["time"] if not math.isnan(v)) if "time" in run.history else 0.0,
     }
@@ -55,7 +60,8 @@ class StoredRun:
         self.history = History(entry["history"])
         self.evaluations = {k: dict(v) for k, v in entry["evaluations"].items()}
         self.session, self.time = entry["session"], entry["time"]
-        self.when = datetime.fromtimestamp(entry["time"]).strftime("%Y-%m-%d %H:%M")
+        started = entry.get("started")
+        self.when = when_text(started if isinstance(started, (int, float)) else entry["time"])
         self.file, self.unsaved = store.file(entry), entry.get("unsaved")
         self.store = store
 
@@ -64,15 +70,17 @@ class StoredRun:
         return len(self.history)
 
     def best(self, monitor: str | None = None) -> dict:
-        e = self.history.best_epoch(monitor)
-        return next((r for r in self.history if r.get("epoch") == e), {})
+        return best_row(self, monitor)
 
     def summary(self) -> dict:
         return summary_row(self, self.when)
 
-    def evaluate(self, on: str = "test", metrics=None) -> dict:
+    def evaluate(self, on: str = "test", metrics=None, data=None) -> dict:
         """The metrics saved when this run was evaluated in its session (nothing is recomputed)."""
         from ..metrics import parse_metrics
+
+        if data is not None:
+            self._no_data()
 
         saved = self.evaluations.get(on)
         if not saved:
@@ -94,11 +102,11 @@ class StoredRun:
     def _no_data(self, *args, **kwargs):
         raise DataError(
             f"run {self.name!r} comes from the run store and holds no model or data here; "
-            f"load it first: run = nbtrain.load({self.name!r}), then run.predict(X)."
+            f"load it first: run = nbtrain.load({self.name!r}), then run.predict(X) or run.evaluate(data=(X, y)) "
+            f"(%predict and %evaluate --data load it themselves)."
         )
 
     predict = predict_proba = predictions = _no_data
 
     def __repr__(self) -> str:
-        epochs = f"{len(self.history)}/{self.config.get('epochs')} epochs"
-        return f"StoredRun({self.name!r}, {self.status}, {epochs}, {self.when})"
+        return run_repr(self, "StoredRun", f", {self.when}")

@@ -10,7 +10,8 @@ epoch to the Optuna trial; with pruning on, when Optuna says the trial is hopele
 - The Stop button or a KeyboardInterrupt stops the trial's run at the next batch; the sweep then ends.
   Finished trials stay; the interrupted one is recorded as failed with status "stopped" and queued
   again, so the same sweep run again (same ``storage`` and name) evaluates it first and goes on.
-- A completed trial's value is the best value of the metric over its epochs.
+- A completed trial's value is the metric at its run's best epoch (the run's monitor is the sweep's
+  metric unless ``monitor=`` is given): the best value of the metric over its epochs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 
 from ..errors import ConfigError, NbtrainError, quote
 from ..events import Callback
+from ..history import run_best
 from ..metrics import HIGHER_IS_BETTER
 from ..options import PREPARE
 from ..prepare import prepare
@@ -179,6 +181,8 @@ def _run_trial(train, sweep: Sweep, trial, kwargs: dict, prune, observer: SweepO
     study, number = sweep.study, trial.number
     values = {k: s.suggest(trial, k) for k, s in sweep.spaces.items()}
     call = substitute(kwargs, values)
+    if call.get("monitor") is None:  # the run's best epoch is the sweep's: one "best" in every view
+        call["monitor"] = sweep.metric
     run_name = f"{sweep.name}/{number}"
     mark(trial, run=run_name, epochs=int(call.get("epochs", 10)))
     info = {"name": sweep.name, "trial": number, "params": dict(trial.params)}
@@ -207,8 +211,17 @@ def _run_trial(train, sweep: Sweep, trial, kwargs: dict, prune, observer: SweepO
     else:
         if run.note:
             mark(trial, reason=run.note)
-        study.tell(trial, reporter.best)
+        study.tell(trial, trial_value(run, sweep.metric, reporter.best))
     return None
+
+
+def trial_value(run, metric: str, fallback: float | None) -> float | None:
+    """A completed trial's value: ``metric`` at its run's best epoch (:func:`~nbtrain.core.history.run_best`,
+    the epoch its repr, table and record name), so the sweep table, ``best_value`` and the run agree."""
+    best = run_best(run)
+    row = next((r for r in run.history if best is not None and r.get("epoch") == best.epoch), {})
+    value = row.get(metric)
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else fallback
 
 
 def _fail(study, trial, reason: str):

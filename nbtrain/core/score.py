@@ -1,0 +1,107 @@
+"""Scoring a run on new labelled data: ``run.evaluate(data=(X, y))`` and ``%evaluate NAME --data EXPR``.
+
+The features go through the run's fitted preprocessing (as ``run.predict``), the labels are given in
+the data's own type (class names, strings, numbers) and encoded with the run's label encoding; the
+metrics are the ones ``run.evaluate`` computes on a split (scikit-learn's).
+
+>>> run.evaluate(data=(X_new, y_new))                 # doctest: +SKIP
+{'accuracy': 0.95, 'precision': 0.95, ...}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError
+from .evaluation import decide
+from .files import is_path, read_table
+from .metrics import DEFAULT_EVAL, compute, parse_metrics
+
+
+def labelled(run, data) -> tuple:
+    """``(X, y)`` from ``data``: a pair, or a DataFrame (or CSV / Parquet path) holding the run's
+    target column."""
+    if is_path(data):
+        data = read_table(data, "evaluation data")
+    target = (getattr(run, "config", None) or {}).get("target")
+    columns = getattr(data, "columns", None)
+    if columns is not None and not isinstance(data, tuple):
+        if target is None or target not in columns:
+            what = f"its target column {target!r}" if target else "a target column"
+            raise DataError(f"evaluation data is a table without {what}; pass data=(X, y) with the labels in y.")
+        return data.drop(columns=[target]), data[target]
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise DataError(
+            f"evaluation data must be a pair (X, y) of features and labels, got {type(data).__name__}; "
+            "e.g. run.evaluate(data=(X_new, y_new))."
+        )
+    X, y = data
+    n_x, n_y = _rows(X), _rows(y)
+    if n_x is not None and n_y is not None and n_x != n_y:
+        raise DataError(f"evaluation data has {n_x} rows of features but {n_y} labels; they must match.")
+    return X, y
+
+
+def _rows(a):
+    try:
+        return len(a)
+    except TypeError:
+        return None
+
+
+def targets(run, y) -> np.ndarray:
+    """``y`` as the metrics take it: class indices (from labels in the data's own type), or floats."""
+    y = y.detach().cpu().numpy() if hasattr(y, "detach") else np.asarray(y)
+    if run.task == "classification":
+        return run.codec.encode(y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y, "evaluation labels")
+    return y.astype(np.float64)
+
+
+def evaluate_on(run, data, metrics=None) -> dict:
+    """Metrics of ``run`` on labelled ``data`` (see :func:`labelled`), as floats."""
+    if run.task not in ("classification", "regression"):
+        raise DataError(f"evaluate(data=...) scores classification and regression runs; this run is {run.task}.")
+    names = parse_metrics(metrics, run.task, default=DEFAULT_EVAL)
+    X, y = labelled(run, data)
+    y_true = targets(run, y)
+    pred, scores = run_decide(run, X)
+    if len(y_true) != len(pred):
+        raise DataError(f"evaluation data has {len(pred)} rows of features but {len(y_true)} labels.")
+    n_classes = run.codec.n_classes if run.codec is not None else 0
+    return {k: float(v) for k, v in compute(names, run.task, y_true, pred, scores, n_classes).items()}
+
+
+def predictions_on(run, data) -> dict:
+    """Like ``Run.predictions`` for labelled ``data``: {'y_true', 'y_pred', 'scores', ...} (for plots)."""
+    X, y = labelled(run, data)
+    y_true = targets(run, y)
+    pred, scores = run_decide(run, X)
+    if run.task == "classification":
+        return {
+            "y_true": run.codec.decode(y_true),
+            "y_pred": run.codec.decode(pred),
+            "scores": scores,
+            "classes": run.codec.classes,
+            "y_true_index": y_true,
+            "y_pred_index": pred,
+        }
+    return {"y_true": y_true, "y_pred": pred, "scores": None}
+
+
+def run_decide(run, X):
+    """(pred, scores) for features ``X``: class indices and probabilities, or values in the target's units."""
+    return decide(run._outputs(X), run.task)
+
+
+def check_predict_input(run, X) -> None:
+    """A run trained on a DataFrame takes a DataFrame with its columns: an array or tensor is refused
+    with the columns it expects (instead of scikit-learn's "Specifying the columns using strings ...")."""
+    names = getattr(run.preprocess, "feature_names_in_", None)
+    if names is None or hasattr(X, "columns"):
+        return
+    cols = [str(c) for c in names]
+    shown = ", ".join(cols[:20]) + (f", ... ({len(cols)} in all)" if len(cols) > 20 else "")
+    raise DataError(
+        f"run {run.name!r} was trained on a DataFrame and needs one with its columns: {shown}; got "
+        f"{type(X).__name__}. Pass e.g. pd.DataFrame(X, columns=[...]) or the DataFrame itself."
+    )
