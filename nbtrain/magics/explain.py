@@ -81,7 +81,10 @@ class ExplainMagics(Magics):
     def _data(self, expr):
         if expr is None:
             return None
+        expr = expr.strip()
+        if len(expr) > 1 and expr[0] == expr[-1] and expr[0] in "'\"":  # IPython's split keeps the quotes
+            expr = expr[1:-1]
         try:
-            return self.shell.ev(expr.strip())
+            return self.shell.ev(expr)
         except NameError as exc:
             raise UsageError(f"%explain --data: {exc}; define it in a cell first or check the spelling.") from None

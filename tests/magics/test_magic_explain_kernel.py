@@ -66,10 +66,11 @@ def test_explain_renders_static_outputs_and_works_for_a_stored_run_after_a_resta
     # a new kernel: the run comes from the run store, its weights loaded by name; the rows are given
     later = _execute([SETUP, '%explain kx --data "(X[:40], y[:40])" --top 3', "%explain kx"], tmp_path, "second")
     outs = later.cells[1].outputs
-    assert [o.output_type for o in outs] == ["display_data"] * 2
+    assert [o.output_type for o in outs] == ["display_data"] * 2, [o.get("text") for o in outs]
     assert outs[0].data["text/plain"].startswith("kx: top 3 losses (data)")
     assert len(outs[0].data["text/plain"].splitlines()) >= 5  # title, header, three rows
-    (err,) = later.cells[2].outputs if later.cells[2].outputs else [None]
-    assert err is not None and err.output_type == "error" and err.ename == "UsageError"
-    assert "--data (X_test, y_test)" in err.evalue
+    (err,) = later.cells[2].outputs  # a UsageError: one line on stderr, no traceback
+    assert err.output_type == "stream" and err.name == "stderr"
+    assert err.text.startswith("UsageError: %explain: run 'kx' comes from the run store and holds no data")
+    assert "--data (X_test, y_test)" in err.text
     assert os.path.isdir(tmp_path / "store")
