@@ -25,6 +25,9 @@ METHODS = ("integrated_gradients", "saliency")
 SPACES = ("raw", "features")
 #: rows attributed at once (one progress tick each); integrated gradients run ``steps`` forwards a row
 CHUNK = 64
+#: integrated gradients: a row whose attributions miss its logit gap by more than this share is computed
+#: again with twice the steps, up to ``REFINE`` times (only that row: the others keep their first answer)
+COMPLETENESS, REFINE = 0.05, 3
 
 
 def _captum():
@@ -138,6 +141,34 @@ def _targets(run, out: torch.Tensor, target) -> torch.Tensor:
     return torch.full((n,), k, dtype=torch.long, device=out.device)
 
 
+def _integrated(ig, xb, bb, tb, steps: int) -> torch.Tensor:
+    """Integrated gradients with completeness checked row by row (captum's convergence delta: the
+    attributions' sum minus the logit gap); rows off by more than 5 % of their gap get more steps."""
+
+    def run(x, b, t, n, method):
+        return ig.attribute(
+            x,
+            baselines=b,
+            target=t,
+            n_steps=n,
+            method=method,
+            internal_batch_size=max(n, 512),
+            return_convergence_delta=True,
+        )
+
+    a, delta = run(xb, bb, tb, steps, "gausslegendre")  # captum's default
+    with torch.no_grad():
+        fx, fb = ig.forward_func(xb), ig.forward_func(bb)
+        gap = (fx.gather(1, tb[:, None]) - fb.gather(1, tb[:, None]))[:, 0]
+    for k in range(1, REFINE + 1):
+        bad = delta.abs() > COMPLETENESS * gap.abs() + 1e-6
+        if not bad.any():
+            break
+        # the trapezoid rule here: numpy's Gauss-Legendre nodes cost O(steps^3) to compute (0.8 s at 400)
+        a[bad], delta[bad] = run(xb[bad], bb[bad], tb[bad], steps * 2**k, "riemann_trapezoid")
+    return a
+
+
 def attribute(run, x, *, method="integrated_gradients", baseline=0.0, target=None, steps=50, space="raw"):
     """Attributions of ``x``'s rows (see :meth:`Explanation.attribute`)."""
     if method not in METHODS:
@@ -174,8 +205,7 @@ def attribute(run, x, *, method="integrated_gradients", baseline=0.0, target=Non
             with torch.no_grad():
                 tb = _targets(run, forward(xb), target)
             if method == "integrated_gradients":
-                ig = cattr.IntegratedGradients(forward)
-                a = ig.attribute(xb, baselines=bb, target=tb, n_steps=steps, internal_batch_size=max(steps, 512))
+                a = _integrated(cattr.IntegratedGradients(forward), xb, bb, tb, steps)
             else:
                 a = cattr.Saliency(forward).attribute(xb.requires_grad_(), target=tb, abs=True)
             parts.append(a.detach().cpu())
