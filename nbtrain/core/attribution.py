@@ -19,7 +19,7 @@ import torch
 
 from .data import _is_dataframe
 from .errors import ConfigError, DataError, ExplainError
-from .progress import Ticker
+from .progress import ticker
 
 METHODS = ("integrated_gradients", "saliency")
 SPACES = ("raw", "features")
@@ -169,7 +169,9 @@ def _integrated(ig, xb, bb, tb, steps: int) -> torch.Tensor:
     return a
 
 
-def attribute(run, x, *, method="integrated_gradients", baseline=0.0, target=None, steps=50, space="raw"):
+def attribute(
+    run, x, *, method="integrated_gradients", baseline=0.0, target=None, steps=50, space="raw", progress=True
+):
     """Attributions of ``x``'s rows (see :meth:`Explanation.attribute`)."""
     if method not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
@@ -197,7 +199,7 @@ def attribute(run, x, *, method="integrated_gradients", baseline=0.0, target=Non
         raise DataError(f"baseline must be a number or broadcast to x's shape {tuple(xs.shape)}.") from None
     was_training = model.training
     model.eval()
-    ticker = Ticker(f"{method.replace('_', ' ')} of {len(xs)} rows", -(-len(xs) // CHUNK))
+    line = ticker(progress, f"{method.replace('_', ' ')} of {len(xs)} rows", -(-len(xs) // CHUNK))
     parts = []
     try:
         for i in range(0, len(xs), CHUNK):
@@ -209,9 +211,9 @@ def attribute(run, x, *, method="integrated_gradients", baseline=0.0, target=Non
             else:
                 a = cattr.Saliency(forward).attribute(xb.requires_grad_(), target=tb, abs=True)
             parts.append(a.detach().cpu())
-            ticker(len(parts))
+            line(len(parts))
     finally:
-        ticker.done()
+        line.done()
         model.train(was_training)
     attr = torch.cat(parts).numpy().reshape(shape)
     if columns is not None and space == "raw":

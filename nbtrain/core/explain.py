@@ -22,7 +22,7 @@ from .data import CLASSIFICATION, Table, _is_dataframe, adapt, is_dataset
 from .errors import ConfigError, DataError, DataTypeError, ExplainError
 from .evaluation import decide
 from .metrics import HIGHER_IS_BETTER, KNOWN, compute
-from .progress import Ticker
+from .progress import ticker
 
 
 def pandas():
@@ -185,12 +185,13 @@ class Explanation:
             raise ExplainError(f"{what} is for classification runs; run {self.run.name!r} is a regression.")
 
     # ------------------------------------------------------------------ what costs more passes
-    def importance(self, n_repeats: int = 5, metric: str | None = None, seed: int = 0, progress=None):
+    def importance(self, n_repeats: int = 5, metric: str | None = None, seed: int = 0, progress=True):
         """Permutation importance of every input column: how much ``metric`` worsens when the column is
         shuffled (scikit-learn's ``permutation_importance``, the run as its estimator, ``n_repeats``
         shuffles a column).  ``metric``: the run's monitored one (its loss by default).  A DataFrame with
         ``feature``, ``importance`` (mean worsening: positive means the column matters) and ``std``,
-        most important first.  A progress line appears when it takes more than a second."""
+        most important first.  A progress line appears on stderr when it takes more than a second
+        (``progress=False``: never; a callable: called as ``progress(done, total)`` instead)."""
         from sklearn.inspection import permutation_importance
 
         pd = pandas()
@@ -202,14 +203,16 @@ class Explanation:
             )
         name = self._metric(metric)
         names = [str(c) for c in X.columns] if _is_dataframe(X) else [f"x{i}" for i in range(X.shape[1])]
-        ticker = Ticker(f"importance of {len(names)} columns", 1 + len(names) * _positive(n_repeats, "n_repeats"))
-        scorer = _Scorer(self, name, ticker if progress is None else progress)
+        line = ticker(
+            progress, f"importance of {len(names)} columns", 1 + len(names) * _positive(n_repeats, "n_repeats")
+        )
+        scorer = _Scorer(self, name, line)
         try:
             result = permutation_importance(
                 RunEstimator(self.run), X, self._encoded.numpy(), scoring=scorer, n_repeats=n_repeats, random_state=seed
             )
         finally:
-            ticker.done()
+            line.done()
         frame = pd.DataFrame({"feature": names, "importance": result.importances_mean, "std": result.importances_std})
         frame = frame.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
         frame.attrs["metric"] = name
@@ -225,18 +228,27 @@ class Explanation:
         return metric
 
     def attribute(
-        self, x=None, method: str = "integrated_gradients", baseline=0.0, target=None, steps: int = 50, space="raw"
+        self,
+        x=None,
+        method: str = "integrated_gradients",
+        baseline=0.0,
+        target=None,
+        steps: int = 50,
+        space="raw",
+        progress=True,
     ):
         """Attributions of the rows ``x`` (default: every row of ``inputs``), with the shape of ``x``, in
         the raw input space (through the fitted preprocessing), for the predicted class's logit unless
         ``target=`` names a class.  ``method``: ``"integrated_gradients"`` (the attributions of a row sum
         to its logit minus the baseline's; ``steps`` points on the path) or ``"saliency"`` (the absolute
         gradient).  ``space="features"``: to the preprocessed features instead (any preprocessing).
-        Needs captum (``nbtrain[explain]``)."""
+        ``progress``: as for :meth:`importance`.  Needs captum (``nbtrain[explain]``)."""
         from .attribution import attribute
 
         x = self.inputs if x is None else x
-        return attribute(self.run, x, method=method, baseline=baseline, target=target, steps=steps, space=space)
+        return attribute(
+            self.run, x, method=method, baseline=baseline, target=target, steps=steps, space=space, progress=progress
+        )
 
 
 class RunEstimator:

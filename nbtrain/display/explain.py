@@ -133,8 +133,8 @@ def importance_figure(frame, title: str):
     return fig
 
 
-def importance_part(ex, n_repeats: int = 5):
-    frame = ex.importance(n_repeats=n_repeats)
+def importance_part(ex, n_repeats: int = 5, progress=True):
+    frame = ex.importance(n_repeats=n_repeats, progress=progress)
     label = f"permutation importance of {ex.run.name} on {ex.on}"
     fig = importance_figure(frame, f"{ex.run.name}: permutation importance ({ex.on})")
     return FigureDisplay(fig, label)
@@ -175,10 +175,10 @@ def attribution_figure(ex, idx, attr, title: str):
     return fig
 
 
-def attribution_part(ex, k: int, method: str = "integrated_gradients"):
+def attribution_part(ex, k: int, method: str = "integrated_gradients", progress=True):
     idx = [int(i) for i in ex.top_losses(k)["index"]]
     x = ex.inputs.iloc[idx] if hasattr(ex.inputs, "iloc") else np.asarray(ex.inputs)[idx]
-    attr = ex.attribute(x, method=method)
+    attr = ex.attribute(x, method=method, progress=progress)
     attr = attr.to_numpy() if hasattr(attr, "to_numpy") else attr
     what = method.replace("_", " ")
     fig = attribution_figure(ex, idx, attr, f"{ex.run.name}: {what} of the top losses, predicted class")
@@ -194,16 +194,18 @@ def explain(
     attribute: bool = False,
     method: str = "integrated_gradients",
     n_repeats: int = 5,
+    progress: bool = True,
 ) -> ExplainResult:
     """Explain ``run`` on a split (or ``data=(X, y)``): the top ``top`` losses and the most-confused
     classes; with ``importance=True`` a permutation-importance chart, with ``attribute=True`` attribution
-    maps of the top-loss rows."""
+    maps of the top-loss rows.  ``progress=False``: no progress line on stderr (a notebook checked by
+    nbval, where a line that shows only on a slow machine would differ)."""
     ex = run.explain(on=on, data=data)
     parts = [top_losses_part(ex, top)]
     if ex.classification:
         parts.append(confused_part(ex))
     if importance:
-        parts.append(importance_part(ex, n_repeats))
+        parts.append(importance_part(ex, n_repeats, progress))
     if attribute:
-        parts.append(attribution_part(ex, top, method))
+        parts.append(attribution_part(ex, top, method, progress))
     return ExplainResult(ex, parts)

@@ -45,6 +45,13 @@ class ExplainMagics(Magics):
         default="integrated_gradients",
         help="attribution method for --attribute (default: integrated_gradients)",
     )
+    @argument(
+        "--no-progress",
+        action="store_true",
+        dest="no_progress",
+        help="no progress line for --importance / --attribute, which otherwise shows after a second; for "
+        "notebooks checked by nbval (default: off)",
+    )
     @no_var_expand
     @line_magic("explain")
     def explain(self, line):
@@ -74,6 +81,7 @@ class ExplainMagics(Magics):
                 attribute=args.attribute,
                 method=args.method,
                 n_repeats=args.repeats,
+                progress=not args.no_progress,
             )
         except NbtrainError as exc:
             raise UsageError(f"%explain: {exc}") from None

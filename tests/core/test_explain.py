@@ -9,7 +9,7 @@ import torch
 
 import nbtrain
 from nbtrain.core.errors import ConfigError, DataError, ExplainError
-from nbtrain.core.progress import Ticker
+from nbtrain.core.progress import Ticker, ticker
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("captum")
@@ -280,3 +280,16 @@ def test_ticker_writes_only_after_a_second():
     assert (
         lines[1].startswith("importance of 4 columns: 5/9") and lines[-1] == "importance of 4 columns: 9/9 in 2.0 s\n"
     )
+
+
+def test_progress_can_be_silenced_or_handed_to_a_callable(ex, capsys):
+    seen = []
+    ex.importance(n_repeats=2, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 9) for i in range(1, 10)]  # the baseline score, then 4 columns x 2 repeats
+    silent = ticker(False, "x", 3)
+    silent.start -= 100.0  # long past the second
+    silent(1)
+    silent.done()
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ConfigError, match="progress must be"):
+        ex.importance(progress="yes")
