@@ -66,10 +66,11 @@ def _label(row) -> str:
 def top_losses_part(ex, k: int):
     """Image thumbnails (true / predicted / loss above each), else a table of the rows."""
     top = ex.top_losses(k)
+    records = top.to_dict("records")  # per-column types kept (iterrows would make integer labels floats)
     name = ex.run.name
     if is_image(ex.inputs):
         fig, axes = _grid(len(top))
-        for ax, (_, row) in zip(axes, top.iterrows()):
+        for ax, row in zip(axes, records):
             ax.imshow(_image(ex.inputs[int(row["index"])]), cmap="gray")
             ax.set_title(_label(row), fontsize=8)
         for ax in axes:
@@ -77,10 +78,8 @@ def top_losses_part(ex, k: int):
         fig.suptitle(f"{name}: top {len(top)} losses ({ex.on}); true / predicted", fontsize=10)
         return FigureDisplay(fig, f"top {len(top)} losses of {name} on {ex.on}")
     columns = list(top.columns)
-    rows = [
-        [r[c] if c in ("index", "target", "prediction") else float(r[c]) for c in columns] for _, r in top.iterrows()
-    ]
-    features = _row_cells(ex.inputs, [int(r["index"]) for _, r in top.iterrows()])
+    rows = [[r[c] if c in ("index", "target", "prediction") else float(r[c]) for c in columns] for r in records]
+    features = _row_cells(ex.inputs, [int(r["index"]) for r in records])
     if features is not None:
         names, cells = features
         columns += names

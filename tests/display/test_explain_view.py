@@ -66,6 +66,9 @@ def test_images_show_thumbnails(tmp_path):
     grid, confused, attribution = res.parts
     assert repr(grid) == "<Figure: top 4 losses of digits on test>"
     assert len(grid.figure.axes) == 6  # a 2 x 3 grid for 4 thumbnails
+    first = res.explanation.top_losses(4).to_dict("records")[0]
+    title = grid.figure.axes[0].get_title()
+    assert title.startswith(f"{first['target']} / {first['prediction']}\nloss ")  # integer labels stay integers
     assert grid._repr_png_().startswith(b"\x89PNG")
     assert attribution.label == "saliency of digits's top 4 losses on test"
     assert base64.b64encode(attribution._repr_png_())
