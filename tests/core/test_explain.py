@@ -293,3 +293,16 @@ def test_progress_can_be_silenced_or_handed_to_a_callable(ex, capsys):
     assert capsys.readouterr().err == ""
     with pytest.raises(ConfigError, match="progress must be"):
         ex.importance(progress="yes")
+
+
+def test_a_dataset_run_explains_given_rows(iris):
+    from torch.utils.data import TensorDataset
+
+    X = torch.tensor(iris[0], dtype=torch.float32)
+    y = torch.tensor(np.searchsorted(NAMES, iris[1]))
+    run = nbtrain.train(TensorDataset(X, y), epochs=1, display="none")
+    with pytest.raises(DataError, match=r"torch Dataset.*data=\(X, y\)"):
+        run.explain()
+    ex = run.explain(data=(X[:20], y[:20]))
+    assert len(ex) == 20 and ex.on == "data"
+    np.testing.assert_array_equal(ex.predictions, run.predict(X[:20]))
