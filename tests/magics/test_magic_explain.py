@@ -57,3 +57,12 @@ def test_explain_errors(shell):
         shell.run('%explain ex1 --data "(X_new, y)"')
     with pytest.raises(UsageError, match="%explain.*unrecognized.*did you mean --importance"):
         shell.run("%explain ex1 --importances")
+
+
+def test_unload_removes_explain(shell):
+    magics = shell.ip.magics_manager.magics["line"]
+    assert "explain" in magics
+    shell.ip.run_line_magic("unload_ext", "nbtrain")
+    assert "explain" not in shell.ip.magics_manager.magics["line"]
+    shell.ip.run_line_magic("load_ext", "nbtrain")
+    assert "explain" in shell.ip.magics_manager.magics["line"]
