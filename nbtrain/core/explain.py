@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .data import CLASSIFICATION, Table, _is_dataframe, adapt, is_dataset
-from .errors import ConfigError, DataError, DataTypeError, ExplainError
+from .errors import ConfigError, DataError, DataTypeError, ExplainError, quote
 from .evaluation import decide
 from .metrics import HIGHER_IS_BETTER, KNOWN, compute
 from .progress import ticker
@@ -87,7 +87,13 @@ def row_losses(loss_fn, outputs: torch.Tensor, targets: torch.Tensor) -> np.ndar
                 return losses.cpu().numpy()
         except Exception:  # a loss vmap cannot trace (a .item(), an in-place op): the plain loop below
             pass
-        return torch.stack([one(outputs[i], targets[i]).reshape(()) for i in range(len(targets))]).cpu().numpy()
+        try:
+            return torch.stack([one(outputs[i], targets[i]).reshape(()) for i in range(len(targets))]).cpu().numpy()
+        except Exception as exc:  # the user's own loss, on one row: name it
+            raise ExplainError(
+                f"the run's loss failed on a single row ({quote(exc)}); top_losses needs a loss that takes a batch "
+                "of one row and returns a scalar."
+            ) from None
 
 
 class Explanation:

@@ -306,3 +306,14 @@ def test_a_dataset_run_explains_given_rows(iris):
     ex = run.explain(data=(X[:20], y[:20]))
     assert len(ex) == 20 and ex.on == "data"
     np.testing.assert_array_equal(ex.predictions, run.predict(X[:20]))
+
+
+def test_a_loss_that_fails_on_one_row_is_named(iris):
+    def picky(out, y):
+        if len(y) < 2:
+            raise RuntimeError("needs two rows")
+        return torch.nn.functional.cross_entropy(out, y)
+
+    run = nbtrain.train(iris, loss=picky, epochs=1, display="none")
+    with pytest.raises(ExplainError, match=r"failed on a single row \(RuntimeError: needs two rows\)"):
+        run.explain().top_losses()
