@@ -35,7 +35,7 @@ class Ticker:
         self.callback = callback
         self.stream, self.clock = stream, clock or time.perf_counter
         self.start = self.clock()
-        self.count, self._shown, self._last = 0, False, -1.0
+        self.count, self._shown, self._last, self._width = 0, False, -1.0, 0
 
     def __call__(self, done: int) -> None:
         self.count = done
@@ -45,14 +45,17 @@ class Ticker:
         now = self.clock()
         if now - self.start < self.after or now - self._last < self.every:
             return
-        self._write(f"\r{self.label}: {done}/{self.total} ({done / self.total:.0%}), {now - self.start:.1f} s")
+        text = f"{self.label}: {done}/{self.total} ({done / self.total:.0%}), {now - self.start:.1f} s"
+        self._width = max(self._width, len(text))
+        self._write("\r" + text)
         self._shown, self._last = True, now
 
     def done(self) -> None:
         """End the line (only where one was written)."""
         if self._shown:
             elapsed = self.clock() - self.start
-            self._write(f"\r{self.label}: {self.count}/{self.total} in {elapsed:.1f} s\n")
+            text = f"{self.label}: {self.count}/{self.total} in {elapsed:.1f} s"
+            self._write(f"\r{text:<{self._width}}\n")  # padded over the longer progress text before it
             self._shown = False
 
     def _write(self, text: str) -> None:
