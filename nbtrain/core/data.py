@@ -60,13 +60,15 @@ class Table:
 
     X: Any
     y: np.ndarray
+    rows: Any = None  # positions of these rows in the table they were taken from (run.explain shows them)
 
     def __len__(self) -> int:
         return len(self.y)
 
     def take(self, idx) -> Table:
         X = self.X.iloc[idx] if _is_dataframe(self.X) else self.X[idx]
-        return Table(X, self.y[idx])
+        rows = np.asarray(idx) if self.rows is None else self.rows[idx]
+        return Table(X, self.y[idx], rows)
 
 
 def as_features(X, what: str = "X"):

@@ -38,6 +38,10 @@ class RunFileError(NbtrainError, ValueError):
     """A run file or checkpoint that cannot be read."""
 
 
+class ExplainError(NbtrainError, ValueError):
+    """An explanation (``run.explain``) that cannot be computed for this run or these inputs."""
+
+
 def first_line(exc, limit: int = 160) -> str:
     """The first non-blank line of an exception's message (or of a message string), cut to ``limit``.
 

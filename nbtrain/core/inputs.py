@@ -62,16 +62,19 @@ class Prepared:
     arrays and options, see :mod:`~nbtrain.core.placement`), and its device copies, held weakly: a
     device copy lives while a training run (or a run placed there) holds it."""
 
-    def __init__(self, *, task, codec, transformer, host: dict, target_ndim: int, n_out: int):
+    def __init__(self, *, task, codec, transformer, host: dict, target_ndim: int, n_out: int, raw=None):
         self.task, self.codec, self.transformer = task, codec, transformer
         self.host, self.target_ndim, self.n_out = host, target_ndim, n_out
+        # split -> (the Table as declared, row positions or None): the user's own rows for run.explain,
+        # no copy (the declared table holds the user's arrays)
+        self.raw = raw or {}
         self._copies: dict = {}
 
-    def __getstate__(self):  # sent to distributed ranks: the weak device copies stay behind
-        return {k: v for k, v in self.__dict__.items() if k != "_copies"}
+    def __getstate__(self):  # sent to distributed ranks: the weak device copies and the raw rows stay behind
+        return {k: v for k, v in self.__dict__.items() if k not in ("_copies", "raw")}
 
     def __setstate__(self, state):
-        self.__dict__.update(state, _copies={})
+        self.__dict__.update(state, _copies={}, raw={})
 
     @property
     def nbytes(self) -> int:
@@ -148,6 +151,7 @@ def release_device(run) -> None:
 
 def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_data, target) -> Prepared:
     """Row filters, labels, splits and preprocessing (fitted on the train split only) -> host tensors."""
+    declared = source
     source = preprocessing.apply_row_filters(source, spec)
     explicit_val = adapt(val_data, target, "val_data") if val_data is not None else None
     explicit_test = adapt(test_data, target, "test_data") if test_data is not None else None
@@ -187,7 +191,10 @@ def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_da
     n_classes = codec.n_classes if codec is not None else 0
     target_ndim = train_t.y.ndim
     n_out = (train_t.y.shape[1] if target_ndim == 2 else 1) if task == REGRESSION else n_classes
-    return Prepared(task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out)
+    raw = {key: (declared, parts[key].rows) if parts[key].rows is not None else (parts[key], None) for key in feats}
+    return Prepared(
+        task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out, raw=raw
+    )
 
 
 def declared_codec(classes, seen: np.ndarray) -> LabelCodec:

@@ -204,6 +204,7 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
     run = Run(opts.name, net, task=inputs.task, config=config, preprocess=inputs.transformer, codec=inputs.codec)
     run._splits = dict(inputs.batches)
     run._precision, run._device = opts.precision, dev
+    run._loss = parts.loss  # run.explain's per-row losses
     run._generator = inputs.generator
     job = Job(
         model=_compiled(net) if opts.compile else net,

@@ -219,6 +219,16 @@ class Run:
         _, scores = decide(self._outputs(X), self.task)
         return scores
 
+    def explain(self, on: str = "test", data=None):
+        """Why the run decides: an :class:`~nbtrain.core.explain.Explanation` of a split (or of
+        ``data=(X, y)``) with ``top_losses``, ``most_confused``, ``importance`` and ``attribute``.
+
+        >>> run.explain(on="test").most_confused()       # doctest: +SKIP
+        """
+        from .explain import explain
+
+        return explain(self, on=on, data=data)
+
     def save(self, path) -> str:
         """Save weights, preprocessing, label encoding, config and history (see nbtrain.load)."""
         from .store import save_run

@@ -1,5 +1,5 @@
 """IPython magics: ``%%train``, ``%%lr_find``, ``%%sweep``, ``%evaluate``, ``%predict``, ``%runs``,
-``%compare``, ``%train_panel``.
+``%compare``, ``%train_panel``, ``%explain``.
 
 ``%load_ext nbtrain`` calls :func:`load_ipython_extension`; ``%unload_ext nbtrain`` removes the
 magics again.  Settings live on :class:`NbtrainMagics` (``%config NbtrainMagics.epochs = 20``).
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from ..core import warmup
 from .core import NbtrainMagics, plain_help
+from .explain import ExplainMagics
 from .tune import TuneMagics
 
-for _cls in (NbtrainMagics, TuneMagics):
+for _cls in (NbtrainMagics, TuneMagics, ExplainMagics):
     plain_help(_cls)
 
-__all__ = ["NbtrainMagics", "TuneMagics", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["ExplainMagics", "NbtrainMagics", "TuneMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def _loaded(ip):
@@ -39,6 +40,8 @@ def load_ipython_extension(ip) -> None:
     ip.register_magics(magics)
     magics.tune = TuneMagics(shell=ip, settings=magics)  # %%lr_find, %%sweep: NbtrainMagics' settings apply
     ip.register_magics(magics.tune)
+    magics.explainer = ExplainMagics(shell=ip, settings=magics)  # %explain finds runs like %evaluate
+    ip.register_magics(magics.explainer)
     if magics not in ip.configurables:  # register_magics adds it on IPython 8+; %config needs it there
         ip.configurables.append(magics)
     for event, callback in (("post_run_cell", _warm_after_cell), ("pre_run_cell", _wait_for_warmup)):
@@ -52,7 +55,9 @@ def unload_ipython_extension(ip) -> None:
     if magics is None:
         return
     mm = ip.magics_manager
-    owners = [magics] + [m for m in (getattr(magics, "tune", None),) if m is not None]
+    owners = [magics] + [
+        m for m in (getattr(magics, "tune", None), getattr(magics, "explainer", None)) if m is not None
+    ]
     for owner in owners:
         for kind, names in owner.magics.items():
             for name in names:

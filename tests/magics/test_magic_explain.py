@@ -1,0 +1,68 @@
+"""%explain in a real IPython shell: what it shows and returns, the stored-run path, and its errors."""
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+
+import nbtrain
+from nbtrain.display.explain import ExplainResult
+
+pytest.importorskip("captum")
+pytest.importorskip("pandas")
+
+IRIS = (
+    "import numpy as np\nfrom sklearn.datasets import load_iris\nX, y = load_iris(return_X_y=True)\n"
+    "y = np.array(['setosa', 'versicolor', 'virginica'])[y]\ndata = (X, y)\n"
+)
+
+
+def test_explain_shows_top_losses_and_confusion_and_returns_the_explanation(shell):
+    shell.run("%%train --epochs 2 --lr 0.01 --name ix\n" + IRIS + "preprocess = 'standardize'\nmodel = 'mlp(8)'")
+    res, outputs = shell.capture("%explain ix --top 5")
+    assert isinstance(res, ExplainResult) and shell.ns["_"] is res
+    assert [sorted(o) for o in outputs] == [["text/html", "text/plain"]] * 2
+    ex = res.explanation
+    assert ex.run is nbtrain.runs["ix"] and ex.on == "test"
+    top = ex.top_losses(5)
+    lines = outputs[0]["text/plain"].splitlines()
+    assert lines[0] == "ix: top 5 losses (test)" and len(lines) == 8  # title, header, 5 rows, note
+    assert lines[1].split() == ["index", "target", "prediction", "probability", "loss", "x0", "x1", "x2", "x3"]
+    assert [int(line.split()[0]) for line in lines[2:7]] == list(top["index"])
+    assert lines[7].strip() == "loss: cross_entropy"
+    assert outputs[1]["text/plain"].splitlines()[0] == "ix: most confused (test)"
+    # the latest run by default, another split, rows given as --data
+    assert shell.run("%explain --on val").explanation.on == "val"
+    assert len(shell.run('%explain ix --data "(X[:12], y[:12])"').explanation) == 12
+
+
+def test_explain_a_stored_run_needs_data_and_loads_it(shell):
+    shell.run("%%train --epochs 2 --name sx\n" + IRIS)
+    del nbtrain.runs["sx"]  # as after a restart: only the run store has it
+    with pytest.raises(UsageError, match=r"comes from the run store and holds no data.*--data"):
+        shell.run("%explain sx")
+    res = shell.run("%explain sx --data (X[:30],y[:30])")
+    assert res.explanation.on == "data" and res.explanation.run.name == "sx"
+    np.testing.assert_array_equal(res.explanation.predictions, nbtrain.load("sx").predict(shell.ns["X"][:30]))
+
+
+def test_explain_errors(shell):
+    with pytest.raises(UsageError, match="no runs yet"):
+        shell.run("%explain")
+    shell.run("%%train --epochs 1 --name ex1\n" + IRIS)
+    with pytest.raises(UsageError, match="did you mean 'ex1'"):
+        shell.run("%explain ex11")
+    with pytest.raises(UsageError, match="k must be a positive integer"):
+        shell.run("%explain ex1 --top 0")
+    with pytest.raises(UsageError, match="X_new"):
+        shell.run('%explain ex1 --data "(X_new, y)"')
+    with pytest.raises(UsageError, match="%explain.*unrecognized.*did you mean --importance"):
+        shell.run("%explain ex1 --importances")
+
+
+def test_unload_removes_explain(shell):
+    magics = shell.ip.magics_manager.magics["line"]
+    assert "explain" in magics
+    shell.ip.run_line_magic("unload_ext", "nbtrain")
+    assert "explain" not in shell.ip.magics_manager.magics["line"]
+    shell.ip.run_line_magic("load_ext", "nbtrain")
+    assert "explain" in shell.ip.magics_manager.magics["line"]
