@@ -59,6 +59,15 @@ __all__ = [
 ]
 
 
+def _export(to, chosen, **options):
+    from .loggers.export import export  # TensorBoard / MLflow are imported only when asked for
+
+    return export(to, chosen, **options)
+
+
+runs.exporter = _export  # nbtrain.runs.export(...): the core registry is handed the loggers' exporter
+
+
 def panel(**kwargs):
     """An interactive training builder (ipywidgets): pick data, preprocessing, model, loss, optimizer."""
     from .display.builder import panel as _panel  # widgets are imported only here

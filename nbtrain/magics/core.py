@@ -72,6 +72,12 @@ class NbtrainMagics(Magics):
         "turns it off; '' (default): NBTRAIN_STORE, else .nbtrain/runs in the working directory.",
     ).tag(config=True)
 
+    log = Unicode(
+        "",
+        help="Where %%train also writes every run: tensorboard, mlflow, csv or a comma-separated list "
+        "(--log overrides it); '' (default): nowhere but nbtrain's own run store.",
+    ).tag(config=True)
+
     @validate("device")
     def _check_device(self, proposal):
         value = str(proposal["value"]).strip().lower()
@@ -198,6 +204,13 @@ class NbtrainMagics(Magics):
         type=int,
         default=None,
         help="data-parallel training on N processes (default: one process, in the kernel)",
+    )
+    @argument(
+        "--log",
+        default=None,
+        metavar="WHERE",
+        help="also write the run to tensorboard, mlflow or csv (comma-separated for several), or none "
+        "(default: NbtrainMagics.log, none)",
     )
     @cell_magic("train")
     def train(self, line, cell):

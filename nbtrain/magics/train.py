@@ -45,6 +45,9 @@ def options(magics, args) -> dict:
         kw["metrics"] = args.metrics
     if args.processes is not None:
         kw["processes"] = args.processes
+    log = magics.log if getattr(args, "log", None) is None else args.log
+    if log:
+        kw["log"] = log
     return kw
 
 
