@@ -206,6 +206,14 @@ class NbtrainMagics(Magics):
         help="data-parallel training on N processes (default: one process, in the kernel)",
     )
     @argument(
+        "--cv",
+        type=int,
+        default=None,
+        metavar="K",
+        help="k-fold cross-validation: K runs NAME/fold1..K, each scored on its held-out fold; returns "
+        "their table (default: off)",
+    )
+    @argument(
         "--log",
         default=None,
         metavar="WHERE",

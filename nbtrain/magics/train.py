@@ -106,12 +106,24 @@ def read_cell(magics, args, cell: str, magic: str = "%%train", extra: tuple = ()
     return kw, decl, declared(shell.user_ns, source, before, names=tuple(extra))
 
 
+def _cross_validate(args, kw: dict, decl: dict):
+    from ..cv import cross_validate
+
+    kw.pop("test", None)  # each fold's held-out part is its test split
+    try:
+        return cross_validate(**{k: decl[k] for k in DECLARED if k in decl}, k=args.cv, name=args.name, **kw)
+    except NbtrainError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_train(magics, args, cell: str):
     """The body of ``%%train`` (see NbtrainMagics.train)."""
     __tracebackhide__ = True
     from .. import api
 
     kw, decl, _ = read_cell(magics, args, cell)
+    if getattr(args, "cv", None) is not None:  # %%train --cv K: nbtrain.cross_validate's twin
+        return _cross_validate(args, kw, decl)
     name = args.name or runs.next_name()
     previous = runs.get(name)
     try:
