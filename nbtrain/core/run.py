@@ -113,15 +113,17 @@ class Run:
                 break
         return f"Run({self.name!r}, {self.status}, {len(self.history)}/{self.config.get('epochs')} epochs{extra})"
 
-    def release(self) -> None:
+    def release(self, collect: bool = True) -> None:
         """Drop this run's data splits (the shared copy goes when no run holds it) and empty the CUDA
-        cache; ``evaluate`` then says so.  ``del nbtrain.runs[name]`` calls it."""
+        cache; ``evaluate`` then says so.  ``del nbtrain.runs[name]`` calls it.  ``collect=False`` skips
+        the garbage collection (about a second with torch loaded: too much per scikit-learn ``fit``)."""
         import gc
 
         self._splits = {}
         self._released = True
         self.live.release()
-        gc.collect()  # views and engine frames can hold the splits in reference cycles
+        if collect:
+            gc.collect()  # views and engine frames can hold the splits in reference cycles
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.empty_cache()
 

@@ -97,6 +97,8 @@ def read_cell(magics, args, cell: str, magic: str = "%%train", extra: tuple = ()
     """Run the cell; return ``(train keywords from the options, its declarations, its assignments of
     the names in extra)`` (%%lr_find and %%sweep read the cell like %%train does)."""
     __tracebackhide__ = True
+    if magic != "%%train" and getattr(args, "cv", None) is not None:
+        raise UsageError(f"{magic}: --cv is for %%train (cross-validation of one setting), not {magic}.")
     shell = magics.shell
     kw = options(magics, args)
     source = shell.transform_cell(cell)

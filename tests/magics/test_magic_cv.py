@@ -28,3 +28,10 @@ def test_train_cv_error_is_a_usage_error(shell):
 
     with pytest.raises(UsageError, match="k must be an integer of at least 2"):
         shell.run(f"%%train --cv 1\n{CELL}")
+
+
+def test_cv_is_refused_by_the_tuning_magics(shell):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="--cv is for %%train"):
+        shell.run(f"%%lr_find --cv 3\n{CELL}")
