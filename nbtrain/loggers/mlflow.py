@@ -6,8 +6,9 @@ stopped run, FAILED with the reason in the tag ``nbtrain.status``) and uploads t
 an artifact.  A run named ``<group>/<part>`` (a sweep's trial, a cross-validation fold) is nested
 under a parent MLflow run named ``<group>``.
 
-The writes happen on one background thread, in order: training never waits for the tracking
-server, except at the run's end, for at most ``timeout`` seconds.  A server that cannot be reached
+The writes happen on one background thread, in order, at most one every ``flush_secs`` seconds (the
+epochs since the last write in one ``log_batch``): training never waits for the tracking server,
+except at the run's end, for at most ``timeout`` seconds.  A server that cannot be reached
 gives one warning and the run goes on.
 """
 
@@ -19,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 from ..core.errors import quote
@@ -81,16 +83,20 @@ class MLflow(Logger):
 
     what = "MLflow"
 
-    def __init__(self, tracking_uri=None, experiment=None, timeout: float = 30.0):
+    def __init__(self, tracking_uri=None, experiment=None, timeout: float = 30.0, flush_secs: float = 2.0):
         super().__init__()
         require("mlflow", "mlflow", "MLflow logging")
         self.tracking_uri = None if tracking_uri is None else os.fspath(tracking_uri)
         self.experiment = experiment
         self.timeout = float(timeout)
+        self.flush_secs = float(flush_secs)
+        self._pending: list = []  # (values, step) of epochs not sent yet
+        self._sent = 0.0
         self.run_ids: dict = {}  # nbtrain run name -> MLflow run id (the latest run of that name)
         self._client = None
         self._worker: _Worker | None = None
         self._box: dict = {"id": None}
+        self._folder: str | None = None  # the run file's temporary copy, until it is uploaded
 
     # ------------------------------------------------------------------ in the background thread
     def client(self):
@@ -112,6 +118,8 @@ class MLflow(Logger):
             try:
                 with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5):
                     pass
+            except urllib.error.HTTPError:
+                pass  # it answered (a hosted service may have no /health page, or want a login): reachable
             except OSError as exc:
                 raise ConnectionError(f"the MLflow tracking server {uri} cannot be reached ({exc})") from None
 
@@ -144,11 +152,13 @@ class MLflow(Logger):
         box["id"] = run.info.run_id
         c.log_batch(box["id"], params=[Param(k, str(v)[:_PARAM_MAX]) for k, v in params.items()])
 
-    def _metrics(self, box: dict, values: dict, step: int) -> None:
+    def _metrics(self, box: dict, rows: list) -> None:
+        """One ``log_batch`` for the rows ``[(values, step, ms), ...]`` (MLflow takes 1000 metrics a call)."""
         from mlflow.entities import Metric
 
-        now = int(time.time() * 1000)
-        self.client().log_batch(box["id"], metrics=[Metric(k, v, now, step) for k, v in values.items()])
+        metrics = [Metric(k, v, ms, step) for values, step, ms in rows for k, v in values.items()]
+        for i in range(0, len(metrics), 1000):
+            self.client().log_batch(box["id"], metrics=metrics[i : i + 1000])
 
     def _finish(self, box: dict, name: str, status: str, words: str, folder: str | None) -> None:
         c = self.client()
@@ -167,6 +177,8 @@ class MLflow(Logger):
 
     # ------------------------------------------------------------------ on the training thread
     def _queue(self, fn, *args) -> None:
+        if self._broken is not None:  # it failed for this run: no new thread, no more writes
+            return
         worker = self._worker
         if worker is not None and worker.error is not None:  # an earlier write failed: warn once, stop
             self._worker = None
@@ -184,19 +196,36 @@ class MLflow(Logger):
         done = worker.drain(self.timeout)
         worker.stop()
         if worker.error is not None:
+            if self._folder is not None:  # the upload never ran: its temporary copy goes
+                shutil.rmtree(self._folder, ignore_errors=True)
             self._fail(worker.error)
         elif not done:
             self._fail(f"the MLflow tracking server did not answer within {self.timeout:g} s")
 
     def start(self, run) -> None:
         self._box = {"id": None}
+        self._pending, self._sent = [], time.monotonic()
         self._queue(self._create, run.name, settings(run.config), self._box)
 
     def epoch(self, run, epoch: int, logs: dict) -> None:
-        self._queue(self._metrics, self._box, numbers(logs), epoch)
+        self._pending.append((numbers(logs), epoch, int(time.time() * 1000)))
+        if time.monotonic() - self._sent >= self.flush_secs:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Hand the epochs not sent yet to the background thread: one write, at most every
+        ``flush_secs`` (each write is Python work that competes with the training loop)."""
+        if self._pending:
+            rows, self._pending = self._pending, []
+            self._queue(self._metrics, self._box, rows)
+        self._sent = time.monotonic()
 
     def end(self, run, status: str) -> None:
-        self._queue(self._finish, self._box, run.name, status, outcome(run, status), _saved(run))
+        self._flush()
+        self._folder = None
+        if self._broken is None:
+            self._folder = _saved(run)
+            self._queue(self._finish, self._box, run.name, status, outcome(run, status), self._folder)
         self._wait()
         if self._box.get("id") is not None:
             self.run_ids[run.name] = self._box["id"]
@@ -205,7 +234,7 @@ class MLflow(Logger):
         box = {"id": self.run_ids.get(run.name)}
         if box["id"] is None:
             return
-        self._queue(self._metrics, box, metrics, len(run.history))
+        self._queue(self._metrics, box, [(metrics, len(run.history), int(time.time() * 1000))])
         self._wait()
 
 

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -83,7 +84,11 @@ def test_an_unreachable_server_warns_once_and_training_goes_on(tmp_path, one_thr
         run = quick(callbacks=[logger])
     assert run.status == "completed" and len(run.history) == 4 and "accuracy" in run.evaluations["test"]
     assert len([w for w in caught if issubclass(w.category, nbtrain.loggers.LoggerWarning)]) == 1
-    assert time.monotonic() - t0 < 60  # no minutes of HTTP retries
+    assert time.monotonic() - t0 < 30  # no minutes of HTTP retries, no 30 s wait for the end's writes
+    left = [t for t in threading.enumerate() if t.name == "nbtrain-mlflow"]
+    for t in left:
+        t.join(5)  # a stopped writer thread ends at once; one still retrying HTTP would not
+    assert not [t for t in left if t.is_alive()]
 
 
 @pytest.mark.slow
@@ -118,3 +123,24 @@ def test_against_a_real_mlflow_server_process(tmp_path, one_thread):
             os.killpg(server.pid, 9)
             server.wait(10)
         log.close()
+
+
+def test_a_sweeps_trials_are_nested_under_the_sweep(tmp_path, one_thread):
+    pytest.importorskip("optuna")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    s = nbtrain.sweep(
+        iris(), model="mlp(8)", preprocess="standardize", lr=nbtrain.loguniform(1e-3, 1e-1), trials=2, epochs=2,
+        display="none", name="mlsweep", callbacks=[MLflow(uri, experiment="sweeps")],
+    )  # fmt: skip
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("sweeps").experiment_id])
+    by_name = {r.info.run_name: r for r in runs}
+    assert set(by_name) == {"mlsweep", "0", "1"}
+    parent = by_name["mlsweep"].info.run_id
+    for number, trial in s.runs.items():
+        child = by_name[str(number)]
+        assert child.data.tags["mlflow.parentRunId"] == parent
+        assert float(child.data.params["lr"]) == trial.config["lr"]  # the sampled value
+        assert child.data.params["sweep.trial"] == str(number)
+        points = sorted(client.get_metric_history(child.info.run_id, "val_loss"), key=lambda m: m.step)
+        assert [m.value for m in points] == pytest.approx(trial.history["val_loss"], rel=1e-12)
