@@ -119,3 +119,17 @@ def test_regression_uses_kfold_and_the_view_draws_every_fold(one_thread):
     lines = view.figure.figure.axes[0].get_lines()
     assert len(lines) == 6  # train and val loss of each of the 3 folds
     assert view.table.rows[-1]["fold"] == "mean ± std"
+
+
+def test_log_reaches_every_fold(tmp_path, monkeypatch, one_thread):
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    data = load_iris(return_X_y=True)
+    cv = nbtrain.cross_validate(data, k=3, model="mlp(8)", epochs=2, display="none", name="logged", log="csv")
+    for i, run in enumerate(cv.runs, start=1):
+        df = pd.read_csv(tmp_path / "runs" / "logged" / f"fold{i}" / "history.csv")
+        assert df["train_loss"].tolist() == run.history["train_loss"]
+        summary = pd.read_csv(tmp_path / "runs" / "logged" / f"fold{i}" / "history.summary.csv", dtype=str)
+        held_out = dict(zip(summary["key"], summary["value"]))
+        assert float(held_out["test_accuracy"]) == cv.scores[i - 1]["accuracy"]  # the fold's held-out score
