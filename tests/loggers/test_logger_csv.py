@@ -106,3 +106,24 @@ def test_processes_two_logs_once_from_rank_zero(tmp_path):
     assert df["epoch"].tolist() == [1, 2, 3]  # one row an epoch: only rank 0's events reach the logger
     assert df["train_loss"].tolist() == run.history["train_loss"]
     assert not any(math.isnan(v) for v in df["val_loss"])
+
+
+def test_nothing_of_tensorboard_or_mlflow_is_imported_until_a_logger_is_made(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json, nbtrain\n"
+        "from nbtrain.loggers import CSV\n"
+        "from sklearn.datasets import load_iris\n"
+        "nbtrain.train(load_iris(return_X_y=True), epochs=1, display='none', log='csv')\n"
+        "print(json.dumps(sorted(m for m in ('tensorboard', 'mlflow') if m in sys.modules)))\n"
+    )
+    env = dict(os.environ, NBTRAIN_STORE="", OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
