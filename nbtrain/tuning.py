@@ -24,18 +24,8 @@ from .core.tune.sweep import preflight, run_sweep
 __all__ = ["lr_find", "sweep", "loguniform", "uniform", "intrange", "choice"]
 
 #: ``train`` keywords that only matter to a training run, not to the finder's ramp (accepted, unused)
-_TRAIN_ONLY = (
-    "display",
-    "plot",
-    "callbacks",
-    "name",
-    "patience",
-    "monitor",
-    "checkpoint",
-    "resume",
-    "processes",
-    "log",
-)
+_TRAIN_ONLY = ("display", "plot", "callbacks", "name", "patience", "monitor", "checkpoint", "resume", "processes")
+_TRAIN_ONLY += ("log",)  # log= (the loggers): a training run's, not the finder's
 
 
 def _check_display(display) -> None:
