@@ -24,12 +24,14 @@ from .core.history import History
 from .core.run import Run, runs
 from .core.store.runs import StoreWarning
 from .core.store.stored import StoredRun
+from .cv import cross_validate
 from .tuning import choice, intrange, loguniform, lr_find, sweep, uniform
 
 __version__ = "0.1.0"
 
 __all__ = [
     "train",
+    "cross_validate",
     "lr_find",
     "sweep",
     "loguniform",
@@ -57,6 +59,15 @@ __all__ = [
     "unload_ipython_extension",
     "panel",
 ]
+
+
+def _export(to, chosen, **options):
+    from .loggers.export import export  # TensorBoard / MLflow are imported only when asked for
+
+    return export(to, chosen, **options)
+
+
+runs.exporter = _export  # nbtrain.runs.export(...): the core registry is handed the loggers' exporter
 
 
 def panel(**kwargs):

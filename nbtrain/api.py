@@ -75,6 +75,7 @@ def train(
     workers=0,
     steps_per_epoch=None,
     data_device="auto",
+    log=None,
 ) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
@@ -122,6 +123,9 @@ def train(
     ``IterableDataset``.  ``data_device="cpu"`` keeps in-memory arrays on the host and copies each
     batch ("auto": when they do not fit in free device memory; "device": always on the device).
 
+    ``log="tensorboard"`` / ``"mlflow"`` / ``"csv"`` (or a list) writes the run there too, with each
+    logger's defaults (see docs/logging.md and :mod:`nbtrain.loggers` for their options).
+
     Every user mistake raises an :class:`nbtrain.NbtrainError` before training starts; ``nbtrain.runs``
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
     ``"stopped"`` and returns it with the model and finished epochs.
@@ -140,6 +144,10 @@ def train(
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise DataTypeError(f"callbacks must be nbtrain.Callback instances, got {type(cb).__name__}.")
+    if log is not None:
+        from .loggers import from_option  # TensorBoard / MLflow are imported only when asked for
+
+        callbacks += from_option(log)
     if resume and not checkpoint:
         raise ConfigError("resume=True needs checkpoint=PATH: the file to resume from.")
     declared = {k: given[k] for k in PREPARE}  # what core.prepare takes (core/options.py: stage)

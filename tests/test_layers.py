@@ -18,7 +18,9 @@ ALLOWED = {
     "core": set(),
     "display": {"core"},
     "distributed": {"core"},
-    "api": {"core", "display", "distributed"},
+    "api": {"core", "display", "distributed", "loggers"},
+    "loggers": {"core"},  # nbtrain/loggers: TensorBoard, MLflow, CSV (Callbacks)
+    "sklearn": {"api", "core"},  # nbtrain/sklearn.py: scikit-learn estimators over train / predict
     "magics": {"api", "core", "display"},
     "lessons": {"core", "display"},  # nbtrain/lessons: the notebooks' explore panels (ipywidgets, matplotlib)
     "package": {
@@ -28,6 +30,8 @@ ALLOWED = {
         "magics",
         "distributed",
         "lessons",
+        "loggers",
+        "sklearn",
     },  # nbtrain/__init__.py, demo.py, worker.py
 }
 
@@ -77,9 +81,10 @@ def _layer(mod: str) -> str:
     parts = mod.split(".")
     if len(parts) == 1:
         return "package"
-    if parts[1] in ("core", "display", "distributed", "magics", "lessons"):
+    if parts[1] in ("core", "display", "distributed", "magics", "lessons", "loggers", "sklearn"):
         return parts[1]
-    return "api" if parts[1] in ("api", "tuning") else "package"  # tuning.py: the tuning twins, beside api.py
+    # tuning.py (the tuning twins) and cv.py (cross-validation) sit beside api.py
+    return "api" if parts[1] in ("api", "tuning", "cv") else "package"
 
 
 def _cycles(graph: dict) -> list:

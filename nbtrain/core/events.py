@@ -38,6 +38,10 @@ class Callback:
     def on_interrupt(self, run, reason: str, **kwargs: Any) -> None:
         """A stop request or a KeyboardInterrupt was honoured at a batch boundary."""
 
+    def on_evaluate(self, run, on: str, metrics: dict, **kwargs: Any) -> None:
+        """``run.evaluate(on=...)`` computed ``metrics`` (plain floats), after training ended; only
+        callbacks that override this hook are kept by the run to hear it (loggers do)."""
+
     def on_hint(self, run, message: str, **kwargs: Any) -> None:
         """A measured suggestion, at most once per kind and run (e.g. "more DataLoader workers would
         help"); also in ``run.hints``.  Where no callback shows hints, it is a ``HintWarning``."""
@@ -73,6 +77,10 @@ class CallbackList:
             self._batch.append(cb.on_batch_end)
 
     def on_fit_start(self, run, **kw):
+        # the run tells these of its evaluations after training (Run.evaluate): only those that listen
+        listening = getattr(run, "listeners", None)
+        if listening is not None:
+            listening.extend(cb for cb in self.callbacks if _overrides(cb, "on_evaluate") and cb not in listening)
         for cb in self.callbacks:
             cb.on_fit_start(run, **kw)
 

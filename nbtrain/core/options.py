@@ -148,6 +148,10 @@ OPTIONS: tuple = (
            "batch (default: auto, the host when they do not fit in free device memory)",
            check=checks.one_of("auto", "cpu", "device"), type=str, flag="--data-device",
            choices=("auto", "cpu", "device")),
+    # not a cell name: `from math import log` in a cell must not become a logger
+    Option("log", None, "also write the run to tensorboard, mlflow or csv (comma-separated for several), or none "
+           "(default: NbtrainMagics.log, none)", stage="train", flag="--log", metavar="WHERE", cell=False,
+           setting=True),
 )
 # fmt: on
 

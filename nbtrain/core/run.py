@@ -57,6 +57,7 @@ class Run:
         self.started = time.time()  # when the run was made (just before it trains): %runs' "when"
         self.hints: list = []  # measured suggestions of the loop (Callback.on_hint), in order
         self.evaluations: dict = {}  # split -> the metrics last computed on it (kept by the run store)
+        self.listeners: list = []  # callbacks told of evaluate() (Callback.on_evaluate): loggers
         self._store = None  # the RunStore that keeps this run, once it is written
         self.live = Live()
         self._stop = False
@@ -65,6 +66,11 @@ class Run:
         self._precision = None
         self._device = torch.device("cpu")
         self._eval_batch = 1024
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["listeners"] = []  # callbacks (a logger's open writer) stay in this process; ranks get none
+        return state
 
     # ------------------------------------------------------------------ stopping
     @property
@@ -103,15 +109,17 @@ class Run:
     def __repr__(self) -> str:
         return run_repr(self, "Run")
 
-    def release(self) -> None:
+    def release(self, collect: bool = True) -> None:
         """Drop this run's data splits (the shared copy goes when no run holds it) and empty the CUDA
-        cache; ``evaluate`` then says so.  ``del nbtrain.runs[name]`` calls it."""
+        cache; ``evaluate`` then says so.  ``del nbtrain.runs[name]`` calls it.  ``collect=False`` skips
+        the garbage collection (about a second with torch loaded: too much per scikit-learn ``fit``)."""
         import gc
 
         self._splits = {}
         self._released = True
         self.live.release()
-        gc.collect()  # views and engine frames can hold the splits in reference cycles
+        if collect:
+            gc.collect()  # views and engine frames can hold the splits in reference cycles
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.empty_cache()
 
@@ -175,6 +183,8 @@ class Run:
         self.evaluations.setdefault(on, {}).update(values)
         if self._store is not None:  # so that %evaluate NAME shows them in a later kernel
             self._store.record(self)
+        for cb in self.listeners:
+            cb.on_evaluate(self, on=on, metrics=dict(values))
         return values
 
     def _features(self, X) -> torch.Tensor:
@@ -252,6 +262,8 @@ class RunRegistry(OrderedDict):
         super().__init__(*args, **kwargs)
         self._setting = ""  # "": NBTRAIN_STORE, else .nbtrain/runs; None: off; else a folder
         self._stores: dict = {}  # one RunStore per folder: each warns once
+        # nbtrain.loggers.export.export, handed in by nbtrain/__init__.py (core never imports a logger)
+        self.exporter = None
 
     def next_name(self) -> str:
         i = 1
@@ -329,6 +341,24 @@ class RunRegistry(OrderedDict):
     def find(self, name: str):
         """The run called ``name``: one of this session's, else a stored one (``name~1``, ...), else None."""
         return self[name] if name in self else self.stored(name)
+
+    def export(self, to: str, *names: str, **options) -> list:
+        """Write runs to TensorBoard, MLflow or CSV afterwards (``to``: "tensorboard", "mlflow", "csv"),
+        with the logger's ``options``; ``names`` as ``%runs`` shows them (default: every run listed).
+        Returns the names written.
+
+        >>> nbtrain.runs.export("mlflow", "iris", "iris~1", tracking_uri="sqlite:///mlflow.db")   # doctest: +SKIP
+        """
+        chosen = []
+        for name in names or [r.name for r in self.listing()]:
+            found = self.find(name)
+            if found is None:
+                known = ", ".join(r.name for r in self.listing()) or "none"
+                raise ConfigError(f"no run named {name!r} to export; the runs are {known}.")
+            chosen.append(found)
+        if self.exporter is None:  # pragma: no cover - set by nbtrain/__init__.py
+            raise ConfigError("exporting needs nbtrain.loggers; import nbtrain first.")
+        return self.exporter(to, chosen, **options)
 
     def __repr__(self) -> str:
         if not self:

@@ -67,6 +67,13 @@ class NbtrainMagics(Magics):
         "turns it off; '' (default): NBTRAIN_STORE, else .nbtrain/runs in the working directory.",
     ).tag(config=True)
 
+    log = Unicode(
+        None,
+        allow_none=True,
+        help="Where %%train also writes every run: tensorboard, mlflow, csv or a comma-separated list "
+        "(--log overrides it); None (default): nowhere but nbtrain's own run store.",
+    ).tag(config=True)
+
     @validate("device")
     def _check_device(self, proposal):
         value = str(proposal["value"]).strip().lower()
@@ -83,6 +90,14 @@ class NbtrainMagics(Magics):
     # ------------------------------------------------------------------ %%train
     @magic_arguments("%train")  # the usage line then reads "%%train"
     @train_flags  # one flag per option of core/options.py that has one
+    @argument(
+        "--cv",
+        type=int,
+        default=None,
+        metavar="K",
+        help="k-fold cross-validation: K runs NAME/fold1..K, each scored on its held-out fold; returns "
+        "their table (default: off)",
+    )
     @cell_magic("train")
     def train(self, line, cell):
         """Train a model from the declarations of this cell and return the Run.

@@ -58,6 +58,8 @@ def read_cell(magics, args, cell: str, magic: str = "%%train") -> dict:
     ``flags.merge`` (the line wins over the cell, and says so).  %%lr_find and %%sweep read the cell
     like %%train does."""
     __tracebackhide__ = True
+    if magic != "%%train" and getattr(args, "cv", None) is not None:
+        raise UsageError(f"{magic}: --cv is for %%train (cross-validation of one setting), not {magic}.")
     shell = magics.shell
     line = line_options(args)
     line.pop("name", None)  # the caller names the run
@@ -69,12 +71,24 @@ def read_cell(magics, args, cell: str, magic: str = "%%train") -> dict:
     return merge(magic, line, decl, setting_defaults(magics), say=say)
 
 
+def _cross_validate(args, kw: dict):
+    from ..cv import cross_validate
+
+    kw.pop("test", None)  # each fold's held-out part is its test split
+    try:
+        return cross_validate(**kw, k=args.cv, name=args.name)
+    except NbtrainError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_train(magics, args, cell: str):
     """The body of ``%%train`` (see NbtrainMagics.train)."""
     __tracebackhide__ = True
     from .. import api
 
     kw = read_cell(magics, args, cell)
+    if getattr(args, "cv", None) is not None:  # %%train --cv K: nbtrain.cross_validate's twin
+        return _cross_validate(args, kw)
     name = args.name or runs.next_name()
     previous = runs.get(name)
     try:

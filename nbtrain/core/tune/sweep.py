@@ -187,7 +187,8 @@ def _run_trial(train, sweep: Sweep, trial, kwargs: dict, prune, observer: SweepO
     mark(trial, run=run_name, epochs=int(call.get("epochs", 10)))
     info = {"name": sweep.name, "trial": number, "params": dict(trial.params)}
     reporter = Reporter(trial, sweep.metric, sweep.direction, bool(prune), lambda: observer.update(sweep), info)
-    callbacks = list(call.pop("callbacks", None) or ()) + [reporter] + observer.trial_callbacks(sweep, number)
+    # the reporter first: it writes run.config["sweep"] at fit start, before loggers read the settings
+    callbacks = [reporter] + list(call.pop("callbacks", None) or ()) + observer.trial_callbacks(sweep, number)
     observer.update(sweep)
     try:
         run = train(**call, name=run_name, callbacks=callbacks, display="none")
