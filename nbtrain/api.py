@@ -72,6 +72,7 @@ def train(
     workers=0,
     steps_per_epoch=None,
     data_device="auto",
+    collate=None,
 ) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
@@ -99,6 +100,9 @@ def train(
     ``dataset.classes``, and only then one read of every sample), ``steps_per_epoch=N`` for an
     ``IterableDataset``.  ``data_device="cpu"`` keeps in-memory arrays on the host and copies each
     batch ("auto": when they do not fit in free device memory; "device": always on the device).
+    Inputs may be a tuple or dict of arrays (the model is called ``model(*x)`` / ``model(**x)``);
+    a Dataset may yield dict items with the target under ``target=`` (default "labels", then
+    "label"); ``collate=`` is the function that batches a Dataset's items (default: torch's).
 
     Every user mistake raises an :class:`nbtrain.NbtrainError` before training starts; ``nbtrain.runs``
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
@@ -126,6 +130,7 @@ def train(
         device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
         compile=compile, monitor=monitor, clip=clip, clip_value=clip_value, accumulate=accumulate, tf32=tf32,
         task=task, classes=classes, workers=workers, steps_per_epoch=steps_per_epoch, data_device=data_device,
+        collate=collate,
     )  # fmt: skip
     if isinstance(lr, str):  # lr="auto" (%%train --lr auto): the learning-rate finder runs first
         from .core.tune.finder import auto_lr

@@ -15,11 +15,13 @@ import os
 import pickle
 import time
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset, Subset, TensorDataset
 
+from . import batch
 from .errors import ConfigError, DataError, first_line
 
 #: the "more workers would help" hint: the step waited on data for more than this share of an epoch
@@ -81,19 +83,77 @@ def known_classes(ds):
     return names if len(names) >= 2 else None
 
 
-def _check_item(item, i: int, what: str, shape0):
-    if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise DataError(f"{what}: a Dataset must yield (x, y) pairs; item {i} is {type(item).__name__}.")
-    x, _ = item
-    if not isinstance(x, (torch.Tensor, np.ndarray)) or (isinstance(x, np.ndarray) and x.dtype.kind not in "biuf"):
-        kind = type(x).__name__ if not isinstance(x, np.ndarray) else f"array of {x.dtype}"
-        raise DataError(f"{what}: item {i} has x of type {kind}; a Dataset must yield x as a numeric tensor or array.")
-    if shape0 is not None and tuple(x.shape) != shape0:
+#: where dict items keep their target, in the order tried, when ``target=`` does not say
+TARGET_KEYS = ("labels", "label")
+
+
+def target_key(item, target: str | None, what: str = "data"):
+    """The key of a dict item's target: ``target=``, else ``"labels"``, else ``"label"``."""
+    keys = list(item.keys())
+    if target is not None:
+        if target not in item:
+            raise DataError(
+                f"{what}: the Dataset's items have no key {target!r} for target=; their keys are "
+                f"{', '.join(map(repr, keys))}."
+            )
+        return target
+    key = next((k for k in TARGET_KEYS if k in item), None)
+    if key is None:
         raise DataError(
-            f"{what}: item {i} has x of shape {tuple(x.shape)} but item 0 has {shape0}; "
-            "every sample must have the same shape."
+            f"{what}: the Dataset's dict items have no target under 'labels' or 'label' (keys: "
+            f"{', '.join(map(repr, keys))}); name it with target='KEY' (--target KEY)."
         )
-    return tuple(x.shape)
+    return key
+
+
+def split_item(item, target: str | None = None, what: str = "data", i: int = 0):
+    """``(x, y)`` of one item (or one collated batch): an ``(x, y)`` pair, or a dict whose target is
+    under ``target`` (default ``"labels"``, then ``"label"``) and whose other entries are ``x``."""
+    if isinstance(item, Mapping):
+        key = target_key(item, target, what)
+        return {k: v for k, v in item.items() if k != key}, item[key]
+    if isinstance(item, (tuple, list)) and len(item) == 2 and not hasattr(item, "_fields"):
+        return item[0], item[1]
+    raise DataError(
+        f"{what}: a Dataset must yield (x, y) pairs or dicts with a 'labels' entry; item {i} is "
+        f"{type(item).__name__}{f' of {len(item)}' if isinstance(item, (tuple, list)) else ''}."
+    )
+
+
+def _signature(x) -> tuple:
+    return tuple((path, tuple(getattr(t, "shape", ()))) for path, t in batch.named_leaves(x))
+
+
+def _show(sig) -> str:
+    return ", ".join(f"{p + ' ' if p else ''}{shape}" for p, shape in sig)
+
+
+def _check_item(item, i: int, what: str, shape0, target=None, collate=None):
+    x, _ = split_item(item, target, what, i)
+    for path, leaf in batch.named_leaves(x):
+        ok = isinstance(leaf, (torch.Tensor, int, float, bool)) or (
+            isinstance(leaf, np.ndarray) and leaf.dtype.kind in "biuf"
+        )
+        if not ok and collate is None:
+            kind = type(leaf).__name__ if not isinstance(leaf, np.ndarray) else f"array of {leaf.dtype}"
+            where = f"x[{path!r}]" if path else "x"
+            raise DataError(
+                f"{what}: item {i} has {where} of type {kind}; a Dataset must yield numeric tensors or arrays "
+                "(or pass collate= to batch other items yourself)."
+            )
+    sig = _signature(x)
+    if collate is None and shape0 is not None and sig != shape0:
+        if [p for p, _ in sig] != [p for p, _ in shape0]:
+            raise DataError(
+                f"{what}: item {i} has inputs {', '.join(p or 'x' for p, _ in sig)} but item 0 has "
+                f"{', '.join(p or 'x' for p, _ in shape0)}; every item must have the same inputs."
+            )
+        raise DataError(
+            f"{what}: items do not stack: item {i} has x of shape {_show(sig)} but item 0 has {_show(shape0)}; "
+            "give every sample the same shape, or pass collate= a function that batches them (e.g. pads "
+            "sequences to the longest)."
+        )
+    return sig
 
 
 def _label(y):
@@ -103,7 +163,7 @@ def _label(y):
     return np.asarray(y)
 
 
-def read_labels(dataset, what: str = "data") -> np.ndarray:
+def read_labels(dataset, what: str = "data", target=None, collate=None) -> np.ndarray:
     """Read every sample once for its label (the fallback), checking each item; warns once that it did."""
     n = len(dataset)
     if n == 0:
@@ -117,20 +177,21 @@ def read_labels(dataset, what: str = "data") -> np.ndarray:
     ys, shape0 = [], None
     for i in range(n):
         item = dataset[i]
-        shape0 = _check_item(item, i, what, shape0)
-        ys.append(_label(item[1]))
+        shape0 = _check_item(item, i, what, shape0, target, collate)
+        ys.append(_label(split_item(item, target, what, i)[1]))
     try:
         return np.asarray(ys)
     except ValueError:
         raise DataError(f"{what}: the Dataset's targets have different shapes; give every sample the same.") from None
 
 
-def probe_items(dataset, k: int, what: str = "data"):
-    """The first ``k`` samples, checked and collated: ``(xb, yb)`` on their own device."""
+def probe_items(dataset, k: int, what: str = "data", target=None, collate=None):
+    """The first ``k`` samples, checked and collated (``collate``, else torch's default): ``(xb, yb)``
+    on their own device."""
     items, shape0 = [], None
     if is_iterable(dataset):
         for i, item in enumerate(dataset):
-            shape0 = _check_item(item, i, what, shape0)
+            shape0 = _check_item(item, i, what, shape0, target, collate)
             items.append(item)
             if len(items) == k:
                 break
@@ -140,16 +201,20 @@ def probe_items(dataset, k: int, what: str = "data"):
             raise DataError(f"{what} is an empty Dataset.")
         for i in range(min(k, n)):
             item = dataset[i]
-            shape0 = _check_item(item, i, what, shape0)
+            shape0 = _check_item(item, i, what, shape0, target, collate)
             items.append(item)
     if not items:
         raise DataError(f"{what} is an empty IterableDataset: it yielded no samples.")
+    fn = collate or torch.utils.data.default_collate
     try:
-        xb, yb = torch.utils.data.default_collate(items)
-    except (TypeError, RuntimeError) as exc:
-        raise DataError(f"{what}: the first samples do not form a batch ({first_line(exc)}).") from None
+        collated = fn(items)
+    except (TypeError, RuntimeError, ValueError) as exc:
+        by = "collate=" if collate is not None else "torch's default collate"
+        raise DataError(f"{what}: {by} could not batch the first samples ({first_line(exc)}).") from None
+    xb, yb = split_item(collated, target, what)
     if not isinstance(yb, torch.Tensor):
-        raise DataError(f"{what}: targets must be numbers or tensors, got {type(items[0][1]).__name__}.")
+        kind = type(split_item(items[0], target, what)[1]).__name__
+        raise DataError(f"{what}: targets must be numbers or tensors, got {kind}.")
     return xb, yb
 
 
@@ -226,6 +291,9 @@ class LoaderBatches:
         steps: int | None = None,
         on_device: bool = False,
         probe=None,
+        target: str | None = None,
+        collate=None,
+        keep_ints: bool = True,
     ):
         self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
         self.device, self.target_dtype = device, target_dtype
@@ -237,6 +305,7 @@ class LoaderBatches:
             self.n = len(dataset) if hasattr(dataset, "__len__") else 0  # a finite stream for evaluation
         self._pin = device.type == "cuda" and not on_device
         self._probe = probe
+        self.target, self.collate, self.keep_ints = target, collate, keep_ints
         self._loaders: dict = {}
         self._stream = None  # an IterableDataset's iterator, continued across epochs
         self.wait = self.elapsed = 0.0
@@ -256,11 +325,17 @@ class LoaderBatches:
     def probe(self):
         """The first samples, for the one-batch check before training (read once, in ``dataset_inputs``)."""
         if self._probe is None:
-            self._probe = probe_items(self.dataset, PROBE_ROWS)
+            self._probe = probe_items(self.dataset, PROBE_ROWS, target=self.target, collate=self.collate)
         return self._move(*self._probe)
 
     def _move(self, xb, yb):
-        return (_move(xb, self.device, torch.float32, self._pin), _move(yb, self.device, self.target_dtype, self._pin))
+        """The dtype rule (floats -> float32, integers kept for a model of the user's own) and the
+        device, for any structure of inputs (:func:`.batch.to_device`)."""
+        if isinstance(xb, torch.Tensor) and (xb.is_floating_point() or not self.keep_ints):
+            x = _move(xb, self.device, torch.float32, self._pin)
+        else:
+            x = batch.to_device(xb, self.device, ints=self.keep_ints)
+        return x, _move(yb, self.device, self.target_dtype, self._pin)
 
     def loader(self, shuffle: bool):
         """One DataLoader per order, kept: persistent workers live across epochs (``close`` ends them).
@@ -281,6 +356,7 @@ class LoaderBatches:
                 persistent_workers=w > 0,
                 prefetch_factor=2 if w > 0 else None,
                 pin_memory=self._pin,
+                collate_fn=self.collate,
             )
         return self._loaders[shuffle]
 
@@ -310,11 +386,11 @@ class LoaderBatches:
         while True:
             t = time.perf_counter()
             try:
-                xb, yb = next(it)
+                got = next(it)
             except StopIteration:
                 break
             wait += time.perf_counter() - t
-            yield self._move(xb, yb)
+            yield self._move(*split_item(got, self.target))
         if shuffle:  # a training epoch: what the hint reads
             self.wait, self.elapsed = wait, time.perf_counter() - t0
 

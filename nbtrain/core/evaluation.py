@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import torch
 
+from . import batch
 from .metrics import compute
 
 
 @torch.no_grad()
-def forward_all(model, batches, precision):
-    """Run the model over every batch in order (eval mode).  Returns (outputs, targets) on the device."""
+def forward_all(model, batches, precision, loss_fn=None):
+    """Run the model over every batch in order (eval mode).  Returns (outputs, targets) on the device,
+    the outputs being the logits (``.logits`` of a model's output object); with ``loss_fn``, also the
+    rows-weighted mean loss over the split (one host read): ``(outputs, targets, loss)``."""
     was_training = model.training
     model.eval()
-    outs, ys = [], []
+    outs, ys, losses = [], [], []
+    labels = loss_fn is not None and getattr(loss_fn, "wants_labels", False)
     try:
         for xb, yb in batches.epoch(shuffle=False):
             with precision.autocast():
-                out = model(xb)
-            outs.append(out.float())
+                raw = batch.call(model, xb, yb if labels else None)
+                if loss_fn is not None:
+                    losses.append(loss_fn(raw, yb).float() * len(yb))
+            outs.append(batch.logits(raw).float())
             ys.append(yb)
     finally:
         model.train(was_training)
-    return torch.cat(outs), torch.cat(ys)
+    outputs, targets = torch.cat(outs), torch.cat(ys)
+    if loss_fn is None:
+        return outputs, targets
+    return outputs, targets, float(torch.stack(losses).sum() / len(targets))
 
 
 def decide(outputs: torch.Tensor, task: str):
@@ -58,8 +67,12 @@ def make_evaluator(loss_fn, precision, names, task: str, n_classes: int, chunk: 
     """The per-epoch validation function: loss plus the declared metrics, as floats."""
 
     def evaluate(model, batches) -> dict:
-        outputs, targets = forward_all(model, batches, precision)
-        result = {"loss": split_loss(loss_fn, outputs, targets, chunk)}
+        if getattr(loss_fn, "own", False):  # the model's own loss: computed batch by batch, with the labels
+            outputs, targets, loss = forward_all(model, batches, precision, loss_fn)
+        else:
+            outputs, targets = forward_all(model, batches, precision)
+            loss = split_loss(loss_fn, outputs, targets, chunk)
+        result = {"loss": loss}
         if names:
             result.update(split_metrics(outputs, targets, names, task, n_classes))
         return result

@@ -12,7 +12,7 @@ import weakref
 import numpy as np
 import torch
 
-from . import placement
+from . import batch, placement
 from . import preprocess as preprocessing
 from .data import (
     CLASSIFICATION,
@@ -75,7 +75,7 @@ class Prepared:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for pair in self.host.values() for t in pair)
+        return sum(batch.nbytes(pair) for pair in self.host.values())
 
     def on(self, device: torch.device) -> DeviceCopy:
         """The splits on ``device``: the host tensors themselves on the CPU, else one shared copy."""
@@ -85,7 +85,9 @@ class Prepared:
             if device.type == "cpu":
                 copy = DeviceCopy(self, self.host)
             else:
-                copy = DeviceCopy(self, {k: (X.to(device), y.to(device)) for k, (X, y) in self.host.items()})
+                copy = DeviceCopy(
+                    self, {k: batch.to_device((X, y), device, dtype=None) for k, (X, y) in self.host.items()}
+                )
             self._copies[str(device)] = weakref.ref(copy)
         return copy
 
@@ -95,18 +97,29 @@ class DeviceCopy:
         self.prepared, self.tensors = prepared, tensors  # the copy keeps its host original alive
 
 
+def keeps_ints(model, spec) -> bool:
+    """The dtype rule: a model of the user's own, without preprocessing, gets integer and boolean
+    inputs as they are (token ids, categorical indices); a preset model or a preprocessing step reads
+    every feature as a float (integer tabular features are features, not ids)."""
+    return isinstance(model, torch.nn.Module) and (spec is None or spec.empty)
+
+
 def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target, raw=None) -> Inputs:
     """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device
     (or on the host, ``data_device``); one shared copy for runs on the same arrays and options."""
     task = decide_task(loss, model, source.y, opts.task, opts.classes)
+    keep_ints = keeps_ints(model, spec)
     key = None
     if raw is not None and spec.transformer is None:  # a user's transformer object: fitted per run
-        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes))
+        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes), keep_ints)
         key = placement.make_key(list(raw), options)
     prepared = placement.SHARED.get(key)
     if prepared is None:
         prepared = placement.SHARED.put(
-            key, _prepare(source, opts, spec, task, val_data=val_data, test_data=test_data, target=target)
+            key,
+            _prepare(
+                source, opts, spec, task, val_data=val_data, test_data=test_data, target=target, keep_ints=keep_ints
+            ),
         )
     codec = prepared.codec
     n_classes = codec.n_classes if codec is not None else 0
@@ -125,7 +138,7 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
         codec=codec,
         n_classes=n_classes,
         n_out=prepared.n_out,
-        sample_shape=tuple(prepared.host["train"][0].shape[1:]),
+        sample_shape=batch.shapes(prepared.host["train"][0]),
         target_ndim=prepared.target_ndim,
         n_train=n_train,
         batch_size=bs,
@@ -141,12 +154,14 @@ def release_device(run) -> None:
     (evaluate and predict then copy per batch, with the same numbers)."""
     for key, b in list(run._splits.items()):
         owner = getattr(b, "owner", None)
-        if isinstance(owner, DeviceCopy) and b.X.device.type != "cpu":
+        if isinstance(owner, DeviceCopy) and batch.first(b.X).device.type != "cpu":
             X, y = owner.prepared.host[key]
             run._splits[key] = TensorBatches(X, y, b.batch_size, b.generator, device=b.device, owner=owner.prepared)
 
 
-def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_data, target) -> Prepared:
+def _prepare(
+    source: Table, opts: Options, spec, task: str, *, val_data, test_data, target, keep_ints=False
+) -> Prepared:
     """Row filters, labels, splits and preprocessing (fitted on the train split only) -> host tensors."""
     source = preprocessing.apply_row_filters(source, spec)
     explicit_val = adapt(val_data, target, "val_data") if val_data is not None else None
@@ -172,18 +187,24 @@ def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_da
     # preprocessing: fitted on the train split only
     transformer = preprocessing.build(spec, train_t.X)
     parts = {"train": train_t, "val": val_t, "test": test_t}
-    feats = {"train": preprocessing.features(transformer, train_t.X, fit=True, what="training data")}
+    feats = {
+        "train": preprocessing.features(transformer, train_t.X, fit=True, what="training data", keep_ints=keep_ints)
+    }
     for key in ("val", "test"):
         if parts[key] is not None:
-            feats[key] = preprocessing.features(transformer, parts[key].X, fit=False, what=f"{key} data")
-    sample_shape = feats["train"].shape[1:]
+            feats[key] = preprocessing.features(
+                transformer, parts[key].X, fit=False, what=f"{key} data", keep_ints=keep_ints
+            )
+    sample_shape = batch.shapes(feats["train"])
     for key in ("val", "test"):
-        if key in feats and feats[key].shape[1:] != sample_shape:
+        if key in feats and batch.shapes(feats[key]) != sample_shape:
             raise DataError(
-                f"{key} data has samples of shape {feats[key].shape[1:]} but training data has {sample_shape}."
+                f"{key} data has samples of shape {batch.shapes(feats[key])} but training data has {sample_shape}."
             )
     what = {"train": "training", "val": "validation", "test": "test"}
-    host = {key: (torch.from_numpy(feats[key]), _targets(parts[key], task, codec, what[key])) for key in feats}
+    host = {
+        key: (batch.apply(torch.from_numpy, feats[key]), _targets(parts[key], task, codec, what[key])) for key in feats
+    }
     n_classes = codec.n_classes if codec is not None else 0
     target_ndim = train_t.y.ndim
     n_out = (train_t.y.shape[1] if target_ndim == 2 else 1) if task == REGRESSION else n_classes

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from . import batch
 from .errors import PresetError, unknown_name
 from .presets import check_kwargs, parse_preset
 
@@ -31,12 +32,22 @@ def _align(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Loss:
+    """A loss of ``(model output, targets)``: it reads the output's logits (``.logits``,
+    ``["logits"]`` or the tensor); ``own`` takes the loss the output carries (``.loss``), computed by
+    the model from the labels passed to it (``wants_labels``)."""
+
     name: str
     fn: Callable
     task: str | None  # "classification", "regression" or None (a user callable)
     single_output: bool = False  # the model has one output column (bce / binary hinge)
+    own: bool = False  # the model's own loss: output.loss / output["loss"]
+    wants_labels: bool = False  # the model is called with labels=y
 
     def __call__(self, out, y):
+        if self.own:
+            return batch.own_loss(out)
+        if not isinstance(out, torch.Tensor):
+            out = batch.logits(out)
         return self.fn(out, y)
 
 

@@ -15,12 +15,13 @@ import warnings
 import torch
 
 from . import preprocess as preprocessing
+from .batch import named_leaves
 from .data import CLASSIFICATION, REGRESSION, adapt, is_dataset
 from .dataset_inputs import dataset_inputs
 from .device import describe
 from .errors import ConfigError, DataTypeError, DeviceError, NbtrainError, PresetError, ShapeError, first_line
 from .evaluation import make_evaluator
-from .inputs import EVAL_CHUNK, table_inputs
+from .inputs import EVAL_CHUNK, keeps_ints, table_inputs
 from .loop import Job
 from .losses import Loss, build_loss
 from .metrics import HIGHER_IS_BETTER, parse_metrics
@@ -65,6 +66,7 @@ def prepare(
     workers=0,
     steps_per_epoch=None,
     data_device="auto",
+    collate=None,
 ):
     """Build ``(run, job)``.  Raises NbtrainError subclasses for user mistakes; trains nothing."""
     opts = check_options(
@@ -97,12 +99,18 @@ def prepare(
     spec = preprocessing.parse(preprocess)
     torch.manual_seed(opts.seed)  # before the data is read: a random Dataset and the model's init repeat
 
+    if collate is not None and not callable(collate):
+        raise ConfigError(f"collate must be a function that batches a list of items, got {type(collate).__name__}.")
     source = adapt(data, target)
     if is_dataset(source):
         if not spec.empty:
             raise ConfigError("preprocessing presets apply to in-memory data; with a Dataset, transform inside it.")
-        inputs = dataset_inputs(source, opts, loss=loss, model=model, val_data=val_data, test_data=test_data)
+        inputs = dataset_inputs(
+            source, opts, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target, collate=collate
+        )
     else:
+        if collate is not None:
+            raise ConfigError("collate= batches a torch Dataset's items; in-memory arrays are batched by slicing.")
         for key, value in (("workers", opts.workers), ("steps_per_epoch", opts.steps_per_epoch)):
             if value:
                 raise ConfigError(
@@ -140,6 +148,12 @@ def _parts(model, loss, inputs: Inputs, opts: Options) -> Parts:
     n_out = 1 if loss_fn.single_output else inputs.n_out
     if model is None:
         model = "logistic" if inputs.task == CLASSIFICATION else "linear"
+    if isinstance(model, str) and not isinstance(inputs.sample_shape, tuple):
+        names = ", ".join(p or "x" for p, _ in named_leaves(inputs.batches["train"].probe()[0]))
+        raise ConfigError(
+            f"the preset model {model!r} takes one input array, but x has several ({names}); give a "
+            "torch.nn.Module whose forward takes them (model(*x) for a tuple, model(**x) for a dict)."
+        )
     if isinstance(model, str):
         net = guard("model", model, build_model, model, inputs.sample_shape, n_out)
         description = str(parse_model(model))
@@ -230,7 +244,9 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         "task": inputs.task,
         "n_classes": inputs.n_classes,
         "n_out": parts.n_out,
-        "input_shape": list(inputs.sample_shape),
+        "input_shape": list(inputs.sample_shape) if isinstance(inputs.sample_shape, tuple) else [],
+        "input_shapes": _input_shapes(train_batches) if not isinstance(inputs.sample_shape, tuple) else None,
+        "int_inputs": keeps_ints(model, preprocessing.parse(preprocess)),
         "target_ndim": inputs.target_ndim,
         "n_train": inputs.n_train,
         "model_spec": model if isinstance(model, str) or model is None else None,
@@ -298,3 +314,9 @@ def _describe_preprocess(preprocess) -> str:
     if isinstance(preprocess, (list, tuple)):
         return " | ".join(map(str, preprocess))
     return type(preprocess).__name__
+
+
+def _input_shapes(batches) -> dict:
+    """``{"num": [4], "cat": []}``: the sample shape of each of several inputs, by path."""
+    xb, _ = batches.probe()
+    return {path: list(t.shape[1:]) for path, t in named_leaves(xb) if hasattr(t, "shape")}

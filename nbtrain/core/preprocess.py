@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import Table, _is_dataframe
+from . import batch
+from .data import Table, _is_dataframe, is_inputs, is_sparse
 from .errors import DataError, DataTypeError, PresetError, unknown_name
 from .presets import Preset, parse_preset, split_pipeline
 
@@ -87,6 +88,11 @@ def apply_row_filters(table: Table, spec: PreprocessSpec) -> Table:
     """Apply dropna / drop_duplicates to the whole data, before the split."""
     if not spec.row_filters:
         return table
+    if table.structured:
+        raise DataError(
+            f"preprocessing {spec.text!r} works on one feature matrix; X has several inputs, so clean the "
+            "rows before building it."
+        )
     keep = np.ones(len(table), dtype=bool)
     X = table.X
     for name in spec.row_filters:
@@ -143,6 +149,11 @@ def build(spec: PreprocessSpec, X) -> Any:
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
 
+    if is_inputs(X) and not spec.empty:
+        raise DataError(
+            "preprocess works on one feature matrix, but X has several inputs "
+            f"({', '.join(p or 'X' for p, _ in batch.named_leaves(X))}); transform each array before building X."
+        )
     if spec.transformer is not None:
         return clone(spec.transformer)
     if _is_dataframe(X):
@@ -175,8 +186,14 @@ def _build_frame(spec: PreprocessSpec, X):
     return ColumnTransformer(parts, sparse_threshold=0.0, verbose_feature_names_out=False)
 
 
-def features(transformer, X, fit: bool, what: str) -> np.ndarray:
-    """Fit (train split only) and/or apply the transformer; return float32 features."""
+def features(transformer, X, fit: bool, what: str, keep_ints: bool = False):
+    """Fit (train split only) and/or apply the transformer; return the features: float32, or, with
+    ``keep_ints`` (a model of the user's own, no transformer), integer and boolean arrays as they are
+    (token ids, categorical indices).  Several inputs (a tuple/dict of arrays) go entry by entry."""
+    if is_inputs(X):
+        return batch.apply(lambda a: _plain(np.asarray(a), what, keep_ints), X)
+    if transformer is None and not _is_dataframe(X) and not is_sparse(X):
+        return _plain(np.asarray(X), what, keep_ints)
     shape = None
     if not _is_dataframe(X) and X.ndim > 2:
         shape = X.shape[1:]  # images: per-pixel preprocessing on a flat view
@@ -197,6 +214,22 @@ def features(transformer, X, fit: bool, what: str) -> np.ndarray:
     if X.dtype.kind not in "biuf":
         raise DataError(f'{what} features are not numeric after preprocessing (dtype {X.dtype}); add "onehot".')
     X = X.astype(np.float32, copy=False)
+    return _finite(X, what, shape)
+
+
+def _plain(X: np.ndarray, what: str, keep_ints: bool) -> np.ndarray:
+    """One array without a transformer: the dtype rule (floats -> float32; integers and booleans kept
+    with ``keep_ints``), finite values checked."""
+    if X.dtype.kind not in "biuf":
+        raise DataError(f'{what} features are not numeric after preprocessing (dtype {X.dtype}); add "onehot".')
+    if keep_ints and X.dtype.kind in "biu":
+        if X.dtype.kind == "u" and X.dtype.itemsize > 1:
+            X = X.astype(np.int64)  # torch has no uint16/32/64 tensors for every op
+        return X
+    return _finite(X.astype(np.float32, copy=False), what, None)
+
+
+def _finite(X: np.ndarray, what: str, shape) -> np.ndarray:
     if not np.isfinite(X).all():
         n_bad = int((~np.isfinite(X)).any(axis=tuple(range(1, X.ndim))).sum())
         raise DataError(

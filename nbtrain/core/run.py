@@ -9,7 +9,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from .data import TensorBatches, as_features, is_dataset
+from .batch import apply, first, named_leaves, rows
+from .data import TensorBatches, as_features, is_dataset, is_inputs
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
 from .files import is_path, read_table
@@ -171,7 +172,11 @@ class Run:
             self._store.record(self)
         return values
 
-    def _features(self, X) -> torch.Tensor:
+    def _features(self, X):
+        """New inputs as the model was trained on them: preprocessed, the dtype rule, on the device."""
+        shapes = self.config.get("input_shapes")
+        if shapes is not None:
+            return self._several(X, shapes)
         if isinstance(X, tuple) and len(X) == 2 and not isinstance(X[0], (int, float)):
             raise DataError("predict takes features X only, not (X, y).")
         if is_dataset(X):
@@ -183,7 +188,8 @@ class Run:
                 X = X.drop(columns=[target])
         X = as_features(X, "X")
         shape = self.config.get("input_shape")
-        feats = features(self.preprocess, X, fit=False, what="predict input")
+        keep = bool(self.config.get("int_inputs", False))
+        feats = features(self.preprocess, X, fit=False, what="predict input", keep_ints=keep)
         if shape is not None and tuple(feats.shape[1:]) != tuple(shape):
             raise DataError(
                 f"predict input has samples of shape {tuple(feats.shape[1:])} after preprocessing, "
@@ -191,9 +197,23 @@ class Run:
             )
         return torch.from_numpy(feats).to(self._device)
 
+    def _several(self, X, shapes: dict):
+        """Several inputs (a tuple or dict of arrays), checked against the ones trained on."""
+        if not is_inputs(X):
+            raise DataError(
+                f"this run was trained on several inputs ({', '.join(shapes)}); give predict the same "
+                "structure, e.g. a dict of arrays."
+            )
+        X = as_features(X, "X")
+        got = {path: list(a.shape[1:]) for path, a in named_leaves(X)}
+        if got != shapes:
+            raise DataError(f"predict input has inputs {got}, but the model was trained on {shapes}.")
+        feats = features(None, X, fit=False, what="predict input", keep_ints=bool(self.config.get("int_inputs")))
+        return apply(lambda a: torch.from_numpy(a).to(self._device), feats)
+
     def _outputs(self, X):
         x = self._features(X)
-        dummy = torch.zeros(len(x), device=x.device)
+        dummy = torch.zeros(rows(x), device=first(x).device)
         batches = TensorBatches(x, dummy, self._eval_batch, torch.Generator())
         outputs, _ = forward_all(self.model, batches, self._precision)
         return outputs

@@ -25,6 +25,7 @@ DECLARED = (
     "scheduler",
     "metrics",
     "callbacks",
+    "collate",
 )
 
 _MISSING = object()
