@@ -175,6 +175,8 @@ def adapt(data, target: str | None = None, what: str = "data"):
     y = _to_numpy(y, f"{what} y")
     if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind not in "f":
         y = y[:, 0]
+    if y.dtype.kind == "b" and y.ndim >= 2:
+        y = y.astype(np.int64)  # a boolean multi-hot matrix
     if y.ndim == 0:
         raise DataError(f"{what} y must have one target per row (1-D), or per row and position; got a scalar.")
     n_x = batch.rows(X) if batch.is_structure(X) else X.shape[0]

@@ -12,7 +12,7 @@ import weakref
 import numpy as np
 import torch
 
-from . import batch, placement
+from . import batch, placement, targets
 from . import preprocess as preprocessing
 from .data import (
     CLASSIFICATION,
@@ -38,7 +38,7 @@ def declared_task(loss, model, task=None, classes=None) -> str | None:
     """The task a declaration fixes, without looking at the targets: ``task=``, the loss, a preset
     model, ``classes=``; None where only the targets can tell."""
     if task is not None:
-        return task
+        return CLASSIFICATION if task == "multilabel" else task
     task = loss_task(loss)
     if task is None and isinstance(model, str):
         name = parse_model(model).name
@@ -62,8 +62,8 @@ class Prepared:
     arrays and options, see :mod:`~nbtrain.core.placement`), and its device copies, held weakly: a
     device copy lives while a training run (or a run placed there) holds it."""
 
-    def __init__(self, *, task, codec, transformer, host: dict, target_ndim: int, n_out: int):
-        self.task, self.codec, self.transformer = task, codec, transformer
+    def __init__(self, *, task, codec, transformer, host: dict, target_ndim: int, n_out: int, kind="label"):
+        self.task, self.codec, self.transformer, self.kind = task, codec, transformer, kind
         self.host, self.target_ndim, self.n_out = host, target_ndim, n_out
         self._copies: dict = {}
 
@@ -111,14 +111,23 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
     keep_ints = keeps_ints(model, spec)
     key = None
     if raw is not None and spec.transformer is None:  # a user's transformer object: fitted per run
-        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes), keep_ints)
+        kind = targets.kind_of(task, source.y.ndim, loss, opts.task)
+        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes), keep_ints, kind)
         key = placement.make_key(list(raw), options)
     prepared = placement.SHARED.get(key)
     if prepared is None:
         prepared = placement.SHARED.put(
             key,
             _prepare(
-                source, opts, spec, task, val_data=val_data, test_data=test_data, target=target, keep_ints=keep_ints
+                source,
+                opts,
+                spec,
+                task,
+                val_data=val_data,
+                test_data=test_data,
+                target=target,
+                keep_ints=keep_ints,
+                kind=targets.kind_of(task, source.y.ndim, loss, opts.task),
             ),
         )
     codec = prepared.codec
@@ -146,6 +155,7 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
         transformer=prepared.transformer,
         generator=generator,
         data_device=where,
+        target=prepared.kind,
     )
 
 
@@ -160,7 +170,7 @@ def release_device(run) -> None:
 
 
 def _prepare(
-    source: Table, opts: Options, spec, task: str, *, val_data, test_data, target, keep_ints=False
+    source: Table, opts: Options, spec, task: str, *, val_data, test_data, target, keep_ints=False, kind="label"
 ) -> Prepared:
     """Row filters, labels, splits and preprocessing (fitted on the train split only) -> host tensors."""
     source = preprocessing.apply_row_filters(source, spec)
@@ -170,12 +180,23 @@ def _prepare(
         if extra is not None and is_dataset(extra):
             raise DataTypeError("val_data/test_data must be in-memory like data when data is (X, y).")
     codec = None
-    if task == CLASSIFICATION:
+    given = [("data", source)] + [
+        (n, t) for n, t in (("val_data", explicit_val), ("test_data", explicit_test)) if t is not None
+    ]
+    for name, t in given:
+        targets.check(kind, t.y, f"{name} y")
+    if kind == targets.LABEL:
         codec = LabelCodec.fit(source.y, *(t.y for t in (explicit_val, explicit_test) if t is not None))
         if opts.classes is not None:
             codec = declared_codec(opts.classes, codec.classes)
+    elif kind == targets.MULTIHOT:  # the classes are the columns
+        k = source.y.shape[1]
+        codec = LabelCodec(np.asarray(opts.classes) if isinstance(opts.classes, list) else np.arange(k))
+    elif kind == targets.POSITIONS:
+        n = targets.n_positions_classes(np.concatenate([t.y.ravel() for _, t in given]), opts.classes)
+        codec = LabelCodec(np.asarray(opts.classes) if isinstance(opts.classes, list) else np.arange(n))
     split_seed = opts.seed % (2**32)  # scikit-learn's random_state is 32-bit
-    stratify = task == CLASSIFICATION
+    stratify = kind == targets.LABEL
     train_t, test_t = (
         split(source, opts.test, split_seed, stratify, "test") if opts.test > 0 else (source, explicit_test)
     )
@@ -203,12 +224,15 @@ def _prepare(
             )
     what = {"train": "training", "val": "validation", "test": "test"}
     host = {
-        key: (batch.apply(torch.from_numpy, feats[key]), _targets(parts[key], task, codec, what[key])) for key in feats
+        key: (batch.apply(torch.from_numpy, feats[key]), _targets(parts[key], task, codec, what[key], kind))
+        for key in feats
     }
     n_classes = codec.n_classes if codec is not None else 0
     target_ndim = train_t.y.ndim
     n_out = (train_t.y.shape[1] if target_ndim == 2 else 1) if task == REGRESSION else n_classes
-    return Prepared(task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out)
+    return Prepared(
+        task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out, kind=kind
+    )
 
 
 def declared_codec(classes, seen: np.ndarray) -> LabelCodec:
@@ -227,7 +251,13 @@ def declared_codec(classes, seen: np.ndarray) -> LabelCodec:
     return LabelCodec(names)
 
 
-def _targets(t: Table, task: str, codec, what: str) -> torch.Tensor:
+def _targets(t: Table, task: str, codec, what: str, kind: str = "label") -> torch.Tensor:
+    if kind in (targets.MULTIHOT, targets.POSITIONS):
+        if kind == targets.POSITIONS and int(t.y.max()) >= codec.n_classes:
+            raise DataError(
+                f"{what} labels include {int(t.y.max())}, but there are {codec.n_classes} classes; fix classes=."
+            )
+        return targets.tensor(kind, t.y)
     if task == CLASSIFICATION:
         return torch.from_numpy(codec.encode(t.y, f"{what} labels"))
     y = t.y.astype(np.float32)

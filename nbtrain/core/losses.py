@@ -72,8 +72,17 @@ def _hinge_multi(out, y):
     return F.multi_margin_loss(out.float(), y)
 
 
+def _per_position(out, y):
+    """(N, ..., C) logits of per-position targets (transformers' token classifiers) as (N, C, ...),
+    the layout torch's cross-entropy takes; -100 targets are its ignore_index already."""
+    if y.dim() >= 2 and out.dim() == y.dim() + 1 and tuple(out.shape[2:]) != tuple(y.shape[1:]):
+        if tuple(out.shape[1:-1]) == tuple(y.shape[1:]):
+            return out.movedim(-1, 1)
+    return out
+
+
 def _cross_entropy(out, y):
-    return F.cross_entropy(out.float(), y)
+    return F.cross_entropy(_per_position(out, y).float(), y)
 
 
 def build_loss(spec, n_classes: int = 0) -> Loss:
@@ -93,7 +102,11 @@ def build_loss(spec, n_classes: int = 0) -> Loss:
     if p.name == "cross_entropy":
         check_kwargs(p, {"label_smoothing"}, "loss")
         ls = float(p.kwargs.get("label_smoothing", 0.0))
-        fn = _cross_entropy if not ls else (lambda out, y: F.cross_entropy(out.float(), y, label_smoothing=ls))
+        fn = (
+            _cross_entropy
+            if not ls
+            else (lambda out, y: F.cross_entropy(_per_position(out, y).float(), y, label_smoothing=ls))
+        )
         return Loss("cross_entropy", fn, "classification")
     check_kwargs(p, set(), "loss")
     if p.name == "mse":

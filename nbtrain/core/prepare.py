@@ -15,7 +15,7 @@ import warnings
 import torch
 
 from . import preprocess as preprocessing
-from .batch import named_leaves
+from .batch import call, named_leaves, own_loss, takes_labels
 from .data import CLASSIFICATION, REGRESSION, adapt, is_dataset
 from .dataset_inputs import dataset_inputs
 from .device import describe
@@ -122,7 +122,9 @@ def prepare(
         )  # fmt: skip
     parts = _parts(model, loss, inputs, opts)
     xb, yb = inputs.batches["train"].probe()
-    check_one_batch(parts, xb, yb, task=inputs.task, sample_shape=inputs.sample_shape, precision=opts.precision)
+    check_one_batch(
+        parts, xb, yb, task=inputs.task, sample_shape=inputs.sample_shape, precision=opts.precision, kind=inputs.target
+    )
     return _run_and_job(
         opts, inputs, parts, optimizer=optimizer, scheduler=scheduler, model=model, preprocess=preprocess, target=target
     )
@@ -144,8 +146,8 @@ def guard(kind: str, spec, fn, *args):
 
 
 def _parts(model, loss, inputs: Inputs, opts: Options) -> Parts:
-    loss_fn = _loss_for(loss, model, inputs.task, inputs.n_classes)
-    n_out = 1 if loss_fn.single_output else inputs.n_out
+    loss_fn = _loss_for(loss, model, inputs.task, inputs.n_classes, inputs.target)
+    n_out = 1 if loss_fn.single_output and inputs.target == "label" else inputs.n_out
     if model is None:
         model = "logistic" if inputs.task == CLASSIFICATION else "linear"
     if isinstance(model, str) and not isinstance(inputs.sample_shape, tuple):
@@ -160,11 +162,44 @@ def _parts(model, loss, inputs: Inputs, opts: Options) -> Parts:
     elif isinstance(model, torch.nn.Module):
         net, description = model, type(model).__name__
         check_dtypes(net, opts.device)
+        loss_fn = _own_or(loss, loss_fn, net.to(opts.device), inputs, opts)
     else:
         raise DataTypeError(
             f'model must be a preset like "mlp(64, 64)" or a torch.nn.Module, got {type(model).__name__}.'
         )
     return Parts(net=net.to(opts.device), description=description, loss=loss_fn, n_out=n_out)
+
+
+class OwnLossWarning(UserWarning):
+    """The model computes its own loss, but ``loss=`` was given: the given one is used on the logits."""
+
+
+def _own_or(loss, loss_fn: Loss, net, inputs: Inputs, opts: Options) -> Loss:
+    """The model's own loss (transformers' convention: ``output.loss``, computed from ``labels=`` when
+    its forward takes them) where no ``loss=`` is given; with one given, a line says it is used instead."""
+    wants = takes_labels(net)
+    if loss is not None:
+        if wants:
+            warnings.warn(
+                f"the model computes its own loss from labels=; the given loss {loss_fn.name!r} is applied to its "
+                "logits instead (leave loss out to train on the model's own).",
+                OwnLossWarning,
+                stacklevel=4,
+            )
+        return loss_fn
+    xb, yb = inputs.batches["train"].probe()
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad(), opts.precision.autocast():
+            out = call(net, xb, yb if wants else None)
+    except Exception:
+        return loss_fn  # the probe says what is wrong, in one sentence
+    finally:
+        net.train(was)
+    if own_loss(out) is None:
+        return loss_fn
+    return Loss("model's own", None, None, own=True, wants_labels=wants)
 
 
 def check_dtypes(net: torch.nn.Module, device: torch.device) -> None:
@@ -180,12 +215,14 @@ def check_dtypes(net: torch.nn.Module, device: torch.device) -> None:
         )
 
 
-def _loss_for(loss, model, task: str, n_classes: int) -> Loss:
+def _loss_for(loss, model, task: str, n_classes: int, kind: str = "label") -> Loss:
     if loss is None:
-        loss = "mse" if task == REGRESSION else "cross_entropy"
-        if isinstance(model, str):
+        loss = "mse" if task == REGRESSION else "bce" if kind == "multihot" else "cross_entropy"
+        if isinstance(model, str) and kind == "label":
             loss = DEFAULT_LOSS.get(parse_model(model).name, loss)
     fn = guard("loss", loss, build_loss, loss, n_classes)
+    if kind != "label":
+        return fn
     if fn.name == "bce" and n_classes > 2:
         raise ShapeError(f'"bce" is for two classes but the labels have {n_classes}; use loss="cross_entropy".')
     return fn
@@ -219,11 +256,17 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
     steps = -(-len(train_batches) // opts.accumulate)  # optimizer steps per epoch: what a scheduler counts
     sched, per_batch = build_scheduler(scheduler, opt, opts.epochs, steps, info.lr)
     _dry_run_presets(optimizer, scheduler, opts.lr, dev, opts.epochs, steps, info.lr)
-    names = parse_metrics(opts.metrics, inputs.task)
+    names = parse_metrics(opts.metrics, inputs.task, kind=inputs.target, images=inputs.target_ndim >= 3)
     monitor = opts.monitor or ("val_loss" if "val" in inputs.batches else "train_loss")
     higher = HIGHER_IS_BETTER.get(monitor.removeprefix("val_").removeprefix("train_"), False)
     evaluator = make_evaluator(
-        parts.loss, opts.precision, names, inputs.task, inputs.n_classes, chunk=max(inputs.batch_size, EVAL_CHUNK)
+        parts.loss,
+        opts.precision,
+        names,
+        inputs.task,
+        inputs.n_classes,
+        chunk=max(inputs.batch_size, EVAL_CHUNK),
+        kind=inputs.target,
     )
     config = {
         "model": parts.description,
@@ -248,6 +291,7 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         "input_shapes": _input_shapes(train_batches) if not isinstance(inputs.sample_shape, tuple) else None,
         "int_inputs": keeps_ints(model, preprocessing.parse(preprocess)),
         "target_ndim": inputs.target_ndim,
+        "target_kind": inputs.target,
         "n_train": inputs.n_train,
         "model_spec": model if isinstance(model, str) or model is None else None,
         "compile": opts.compile,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import batch
+from . import batch, targets
 from .data import CLASSIFICATION, REGRESSION
 from .errors import ShapeError, quote
 from .spec import Parts
@@ -50,7 +50,7 @@ def dtype_problem(exc: BaseException, xb) -> str | None:
     return None
 
 
-def check_one_batch(parts: Parts, xb, yb, *, task: str, sample_shape, precision) -> None:
+def check_one_batch(parts: Parts, xb, yb, *, task: str, sample_shape, precision, kind: str = "label") -> None:
     """Run a few training rows through ``parts.net`` and ``parts.loss``; raise ShapeError on a mismatch."""
     net, loss_fn, need = parts.net, parts.loss, parts.n_out
     was = net.training
@@ -80,7 +80,22 @@ def check_one_batch(parts: Parts, xb, yb, *, task: str, sample_shape, precision)
                     "its first dimension must be the batch."
                 )
             width = 1 if out.dim() == 1 else int(np.prod(out.shape[1:]))
-            if task == CLASSIFICATION and loss_fn.task is not None:
+            if kind == targets.MULTIHOT and width != need:
+                raise ShapeError(
+                    f"the model gives {width} outputs per sample but the multi-hot targets have {need} classes; "
+                    f"give its last layer {need} outputs (one logit per class)."
+                )
+            if kind == targets.POSITIONS:
+                cf = targets.channels_first(out, need, tuple(yb.shape))
+                if cf.dim() != yb.dim() + 1 or cf.shape[1] < need or tuple(cf.shape[2:]) != tuple(yb.shape[1:]):
+                    raise ShapeError(
+                        f"the model returned shape {tuple(out.shape)} for per-position targets of shape "
+                        f"{tuple(yb.shape)}; give logits (N, {need}, ...) or (N, ..., {need}), one per class and "
+                        "position."
+                    )
+            elif kind == targets.MULTIHOT:
+                pass  # checked above
+            elif task == CLASSIFICATION and loss_fn.task is not None:
                 if loss_fn.single_output and width != 1:
                     raise ShapeError(
                         f"loss {loss_fn.name!r} needs one output per sample but the model gives {width}; "
@@ -91,7 +106,7 @@ def check_one_batch(parts: Parts, xb, yb, *, task: str, sample_shape, precision)
                         f"the model gives {width} outputs per sample but the data has {need} classes; "
                         f"give its last layer {need} outputs."
                     )
-            elif task == REGRESSION and width != need:
+            elif task == REGRESSION and width != need and not loss_fn.own:
                 raise ShapeError(
                     f"the model gives {width} outputs per sample but the targets have {need} "
                     f"value(s) per sample; give its last layer {need} output(s)."
@@ -103,6 +118,8 @@ def check_one_batch(parts: Parts, xb, yb, *, task: str, sample_shape, precision)
                     f"the loss {loss_fn.name!r} failed on outputs {tuple(out.shape)} and targets "
                     f"{tuple(yb.shape)} with {quote(exc)}."
                 ) from None
+            if loss_fn.own and value is None:
+                raise ShapeError("the model returned no loss on this batch (output.loss is None); give it labels.")
             if not isinstance(value, torch.Tensor) or value.numel() != 1:
                 raise ShapeError(
                     f"the loss {loss_fn.name!r} must return one number (a scalar tensor), "

@@ -9,6 +9,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from . import targets
 from .batch import apply, first, named_leaves, rows
 from .data import TensorBatches, as_features, is_dataset, is_inputs
 from .errors import ConfigError, DataError
@@ -134,11 +135,20 @@ class Run:
             raise DataError(f"run {self.name!r} has no {on} split; train with {on}=0.2 or {on}_data=(X, y).")
         return self._splits[on]
 
+    @property
+    def target_kind(self) -> str:
+        """What a target is: "label", "multihot", "positions" or "values" (see ``core/targets.py``)."""
+        default = "values" if self.task == "regression" else "label"
+        return self.config.get("target_kind") or default
+
     def _forward(self, on: str):
-        """Outputs and targets on a split; a Dataset's loader workers end with the pass (a finished
-        run keeps no processes)."""
+        """Outputs and targets on a split (per-position targets: the labelled positions); a Dataset's
+        loader workers end with the pass (a finished run keeps no processes)."""
         batches = self._batches_for(on)
+        positions = self.codec.n_classes if self.target_kind == targets.POSITIONS else 0
         try:
+            if positions:
+                return forward_all(self.model, batches, self._precision, positions=positions)
             return forward_all(self.model, batches, self._precision)
         finally:
             close = getattr(batches, "close", None)
@@ -147,9 +157,12 @@ class Run:
 
     def predictions(self, on: str = "test") -> dict:
         """Targets and predictions on a split, decoded: {'y_true', 'y_pred', 'scores'}."""
-        outputs, targets = self._forward(on)
-        pred, scores = decide(outputs, self.task)
-        y = targets.cpu().numpy()
+        outputs, y = self._forward(on)
+        kind, n_classes = self.target_kind, (self.codec.n_classes if self.codec is not None else 0)
+        pred, scores = decide(outputs, self.task, kind, n_classes)
+        y = y.cpu().numpy()
+        if kind == targets.MULTIHOT:
+            return {"y_true": y.astype(int), "y_pred": pred, "scores": scores, "classes": self.codec.classes}
         if self.task == "classification":
             return {
                 "y_true": self.codec.decode(y),
@@ -163,10 +176,15 @@ class Run:
 
     def evaluate(self, on: str = "test", metrics=None) -> dict:
         """Metrics on a split (default: the test split) as a dict of floats."""
-        names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL)
-        outputs, targets = self._forward(on)
+        kind = self.target_kind
+        images = self.config.get("target_ndim", 1) >= 3
+        names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL, kind=kind, images=images)
+        outputs, y = self._forward(on)
         n_classes = self.codec.n_classes if self.codec is not None else 0
-        values = split_metrics(outputs, targets, names, self.task, n_classes)
+        values = split_metrics(outputs, y, names, self.task, n_classes, kind)
+        if kind == targets.POSITIONS and "iou" in names:  # and each class's own
+            pred, _ = decide(outputs, self.task, kind, n_classes)
+            values.update(targets.class_iou(y.cpu().numpy(), pred, self.codec.classes))
         self.evaluations.setdefault(on, {}).update(values)
         if self._store is not None:  # so that %evaluate NAME shows them in a later kernel
             self._store.record(self)
@@ -220,7 +238,10 @@ class Run:
 
     def predict(self, X) -> np.ndarray:
         """Predictions for new features: class labels in the data's own label type, or values."""
-        pred, _ = decide(self._outputs(X), self.task)
+        kind = self.target_kind
+        pred, _ = decide(self._outputs(X), self.task, kind, self.codec.n_classes if self.codec is not None else 0)
+        if kind == targets.MULTIHOT:
+            return pred  # 0/1 rows, one column per class
         if self.task == "classification":
             return self.codec.decode(pred)
         return pred.reshape(-1) if self.config.get("target_ndim", 1) == 1 else pred
@@ -229,7 +250,7 @@ class Run:
         """Class probabilities, one column per class in ``run.classes`` order."""
         if self.task != "classification":
             raise ConfigError("predict_proba is for classification runs; use predict for regression.")
-        _, scores = decide(self._outputs(X), self.task)
+        _, scores = decide(self._outputs(X), self.task, self.target_kind, self.codec.n_classes)
         return scores
 
     def save(self, path) -> str:

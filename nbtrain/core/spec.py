@@ -75,6 +75,7 @@ class Inputs:
     transformer: Any  # the preprocessing fitted on the train split, or None
     generator: torch.Generator  # the batches' shuffling generator (saved in checkpoints)
     data_device: str = "device"  # where in-memory data lives: "device", or "cpu" (copied per batch)
+    target: str = "label"  # what a target is: "label", "multihot", "positions", "values" (core/targets.py)
 
 
 @dataclass(frozen=True)
@@ -189,14 +190,14 @@ def check_options(
     )
 
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "multilabel")
 DATA_DEVICES = ("auto", "cpu", "device")
 
 
 def check_data_options(task, classes, workers, steps_per_epoch, data_device) -> dict:
     """The data options of ``train`` (task, classes, workers, steps_per_epoch, data_device), checked."""
     if task is not None and task not in TASKS:
-        raise ConfigError(f"task must be 'classification' or 'regression', got {task!r:.60}.")
+        raise ConfigError(f"task must be 'classification', 'regression' or 'multilabel', got {task!r:.60}.")
     if classes is not None:
         if isinstance(classes, str):
             classes = [c.strip() for c in classes.split(",") if c.strip()]

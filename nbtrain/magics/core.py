@@ -158,7 +158,7 @@ class NbtrainMagics(Magics):
     )
     @argument(
         "--task",
-        choices=["classification", "regression"],
+        choices=["classification", "regression", "multilabel"],
         default=None,
         help="the task, when the targets do not tell (default: from the loss, the model or the targets)",
     )
