@@ -321,6 +321,9 @@ class TensorBatches:
         return batch.apply(lambda t: self._move_one(t, idx), x)
 
     def _move_one(self, t: torch.Tensor, idx=None) -> torch.Tensor:
+        if not isinstance(t, torch.Tensor):  # sparse rows: gathered dense where they live, then copied
+            rows = t[:] if idx is None else t.index_select(0, idx)
+            return rows.to(self.device)
         if t.device == self.device or not self.host:
             return t if idx is None else t.index_select(0, idx)
         pin = self.device.type == "cuda"

@@ -16,6 +16,7 @@ from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
 from .files import is_path, read_table
 from .history import History
+from .inputs import as_tensor
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
 from .preprocess import features
@@ -213,7 +214,7 @@ class Run:
                 f"predict input has samples of shape {tuple(feats.shape[1:])} after preprocessing, "
                 f"but the model was trained on {tuple(shape)}."
             )
-        return torch.from_numpy(feats).to(self._device)
+        return as_tensor(feats).to(self._device)
 
     def _several(self, X, shapes: dict):
         """Several inputs (a tuple or dict of arrays), checked against the ones trained on."""
