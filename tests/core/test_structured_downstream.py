@@ -91,5 +91,10 @@ def test_runs_with_structured_inputs_reach_the_run_store(tmp_path):
         nbtrain.train((x, y), model=_fresh(), name="stored_two", epochs=2, display="none")
         stored = nbtrain.runs.stored("stored_two")
         assert stored is not None and len(stored.history) == 2
+        Y = np.stack([x["num"][:, 0] > 0, x["cat"] == 4], 1).astype(np.int64)
+        ml = nbtrain.train((x["num"], Y), loss="bce", model="mlp(8)", name="stored_ml", epochs=2, display="none")
+        got = ml.evaluate()
+        # a stored multi-label run gives back its own metrics by name
+        assert nbtrain.runs.stored("stored_ml").evaluate(metrics="f1_micro") == {"f1_micro": got["f1_micro"]}
     finally:
         nbtrain.runs.use_store("")
