@@ -255,3 +255,15 @@ def test_the_call_convention():
     batch.call(model, Pair(1, 2))
     batch.call(model, torch.zeros(1), labels=torch.zeros(1))
     assert calls == [(1, []), (2, []), (0, ["a", "b"]), (1, []), (1, ["labels"])]
+
+
+def test_runs_on_the_same_dict_of_arrays_share_one_prepared_copy():
+    num, cat, y = _data()
+    x = {"num": num, "cat": cat}
+    a = nbtrain.train((x, y), model=TwoInputs(), epochs=1, display="none")
+    b = nbtrain.train((x, y), model=TwoInputs(), epochs=1, display="none", lr=0.01)
+    assert a._splits["train"].owner.prepared is b._splits["train"].owner.prepared
+    cat2 = cat.copy()
+    cat2[0] = (cat2[0] + 1) % 5  # a changed array is prepared again
+    c = nbtrain.train(({"num": num, "cat": cat2}, y), model=TwoInputs(), epochs=1, display="none")
+    assert c._splits["train"].owner.prepared is not a._splits["train"].owner.prepared
