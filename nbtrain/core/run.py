@@ -11,7 +11,7 @@ import torch
 
 from . import targets
 from .batch import apply, first, named_leaves, rows
-from .data import TensorBatches, as_features, is_dataset, is_inputs
+from .data import TensorBatches, as_features, is_dataset, is_inputs, stacked_rows
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
 from .files import is_path, read_table
@@ -205,7 +205,7 @@ class Run:
             target = self.config.get("target")
             if target is not None and target in X.columns:
                 X = X.drop(columns=[target])
-        X = as_features(X, "X")
+        X = as_features(stacked_rows(X), "X")  # a run on one array: a list of row arrays is its rows
         shape = self.config.get("input_shape")
         keep = bool(self.config.get("int_inputs", False))
         feats = features(self.preprocess, X, fit=False, what="predict input", keep_ints=keep)
