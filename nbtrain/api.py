@@ -75,6 +75,7 @@ def train(
     workers=0,
     steps_per_epoch=None,
     data_device="auto",
+    collate=None,
     log=None,
 ) -> Run:
     """Train a model on declared data and return the :class:`Run`.
@@ -122,6 +123,9 @@ def train(
     ``dataset.classes``, and only then one read of every sample), ``steps_per_epoch=N`` for an
     ``IterableDataset``.  ``data_device="cpu"`` keeps in-memory arrays on the host and copies each
     batch ("auto": when they do not fit in free device memory; "device": always on the device).
+    Inputs may be a tuple or dict of arrays (the model is called ``model(*x)`` / ``model(**x)``);
+    a Dataset may yield dict items with the target under ``target=`` (default "labels", then
+    "label"); ``collate=`` is the function that batches a Dataset's items (default: torch's).
 
     ``log="tensorboard"`` / ``"mlflow"`` / ``"csv"`` (or a list) writes the run there too, with each
     logger's defaults (see docs/logging.md and :mod:`nbtrain.loggers` for their options).

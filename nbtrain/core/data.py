@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import batch
 from .errors import ConfigError, DataError, DataTypeError
 from .files import is_path
 
@@ -56,7 +57,7 @@ def _to_numpy(obj, what: str) -> np.ndarray:
 
 @dataclass
 class Table:
-    """In-memory data: ``X`` (numpy array or DataFrame) and ``y`` (numpy array)."""
+    """In-memory data: ``X`` (a numpy array, a DataFrame, or a tuple/dict of arrays) and ``y``."""
 
     X: Any
     y: np.ndarray
@@ -65,22 +66,93 @@ class Table:
     def __len__(self) -> int:
         return len(self.y)
 
+    @property
+    def structured(self) -> bool:
+        return is_inputs(self.X)
+
     def take(self, idx) -> Table:
-        X = self.X.iloc[idx] if _is_dataframe(self.X) else self.X[idx]
         rows = np.asarray(idx) if self.rows is None else self.rows[idx]
-        return Table(X, self.y[idx], rows)
+        return Table(take_rows(self.X, idx), self.y[idx], rows)
 
 
-def as_features(X, what: str = "X"):
-    """Return X as a DataFrame (kept, for column-wise preprocessing) or a numpy array."""
-    if _is_dataframe(X):
+def take_rows(X, idx):
+    """Rows ``idx`` of features of any form (array, DataFrame, sparse matrix, structure of them)."""
+    if batch.is_structure(X):
+        return batch.apply(lambda a: take_rows(a, idx), X)
+    return X.iloc[idx] if _is_dataframe(X) else X[idx]
+
+
+def structured_features(X, what: str = "X"):
+    """A tuple/list/dict of inputs: every entry as an array, all with the same number of rows
+    (a mismatch names the entries and their lengths)."""
+    named = batch.named_leaves(X)
+    if not named:
+        raise DataError(f"{what} is an empty {type(X).__name__}; give at least one input array.")
+    out = batch.apply(lambda a: as_features(a.to_numpy() if _is_dataframe(a) else a, what, keep_1d=True), X)
+    lengths = [(path, len(a)) for path, a in batch.named_leaves(out)]
+    if len({n for _, n in lengths}) > 1:
+        listed = ", ".join(f"{path or 'X'} has {n}" for path, n in lengths)
+        raise DataError(
+            f"{what}'s entries have different numbers of rows ({listed}); give every entry one row per sample."
+        )
+    return out
+
+
+def as_features(X, what: str = "X", keep_1d: bool = False):
+    """Return X as a DataFrame (kept, for column-wise preprocessing), a scipy sparse matrix (kept
+    sparse), a structure of arrays (a tuple/list/dict of inputs) or a numpy array.  ``keep_1d``: an
+    entry of a structure may be one value per row (a categorical index)."""
+    if _is_dataframe(X) or is_sparse(X):
         return X
+    if is_inputs(X) and not keep_1d:
+        return structured_features(X, what)
     arr = _to_numpy(X, what)
     if arr.ndim == 0:
         raise DataError(f"{what} is a scalar; give one row per sample.")
-    if arr.ndim == 1:
+    if arr.ndim == 1 and not keep_1d:
         arr = arr.reshape(-1, 1)
     return arr
+
+
+def _length(y):
+    try:
+        return len(y)
+    except TypeError:
+        return None
+
+
+def stacked_rows(X, n_rows=None):
+    """A list of same-shaped arrays, one per row (``[img0, img1, ...]``), is one array of rows, not
+    several inputs: stacked.  A list whose entries each hold every row (``[num, cat]``) is left as it is."""
+    if not isinstance(X, list) or not X or not is_inputs(X) or any(isinstance(a, dict) for a in X):
+        return X
+    shapes = {tuple(getattr(a, "shape", ())) for a in X}
+    if len(shapes) != 1:
+        return X
+    first = next(iter(shapes))[:1]  # an entry holding every row starts with the row count
+    if n_rows is not None and (len(X) != n_rows or first == (n_rows,)):
+        return X
+    return np.stack([_to_numpy(a, "X row") for a in X])
+
+
+def is_inputs(X) -> bool:
+    """Several inputs: a dict, or a tuple/list whose entries are arrays, tensors, frames or dicts
+    (a list of numbers or of lists of numbers is rows of one array)."""
+    from collections.abc import Mapping
+
+    if isinstance(X, Mapping):
+        return True
+    if isinstance(X, (tuple, list)) and X:
+        return all(
+            isinstance(v, (torch.Tensor, np.ndarray, Mapping)) or _is_dataframe(v) or _is_series(v) or is_inputs(v)
+            for v in X
+        )
+    return False
+
+
+def is_sparse(X) -> bool:
+    """A scipy sparse matrix or array (TF-IDF, one-hot output), without importing scipy."""
+    return type(X).__module__.startswith("scipy.sparse") and hasattr(X, "tocsr")
 
 
 def adapt(data, target: str | None = None, what: str = "data"):
@@ -96,9 +168,9 @@ def adapt(data, target: str | None = None, what: str = "data"):
         data = read_table(data, what)
         what = where
     if is_dataset(data):
-        if target is not None:
-            raise ConfigError("target= names a DataFrame column; it cannot be used with a torch Dataset.")
-        return data
+        if target is not None and not isinstance(target, str):
+            raise ConfigError(f"target= names the key of a Dataset's dict items, got {target!r:.60}.")
+        return data  # target= names the key of its dict items (see datasets.split_item)
     if _is_dataframe(data):
         if target is None:
             raise DataError(
@@ -122,21 +194,26 @@ def adapt(data, target: str | None = None, what: str = "data"):
     if _is_dataframe(X) and X.columns.duplicated().any():
         dup = X.columns[X.columns.duplicated()][0]
         raise DataError(f"{what} X has several columns named {dup!r}; give every column a unique name.")
-    X = as_features(X, f"{what} X")
+    X = as_features(stacked_rows(X, _length(y)), f"{what} X")
     y = _to_numpy(y, f"{what} y")
     if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind not in "f":
         y = y[:, 0]
-    if y.ndim == 0 or y.ndim > 2:
-        raise DataError(f"{what} y must be 1-D (one label per row) or 2-D for several targets; got shape {y.shape}.")
-    if len(X) != len(y):
-        raise DataError(f"{what} has {len(X)} rows of X but {len(y)} targets; they must match one to one.")
+    if y.dtype.kind == "b" and y.ndim >= 2:
+        y = y.astype(np.int64)  # a boolean multi-hot matrix
+    if y.ndim == 0:
+        raise DataError(f"{what} y must have one target per row (1-D), or per row and position; got a scalar.")
+    n_x = batch.rows(X) if batch.is_structure(X) else X.shape[0]
+    if n_x != len(y):
+        raise DataError(f"{what} has {n_x} rows of X but {len(y)} targets; they must match one to one.")
     if len(y) == 0:
         raise DataError(f"{what} is empty: it has no rows.")
-    if not _is_dataframe(X) and X.dtype.kind not in "biuf":
-        raise DataError(
-            f"{what} X has non-numeric values (dtype {X.dtype}); use a DataFrame with "
-            "preprocess='onehot' for categorical columns, or convert X to numbers."
-        )
+    for path, a in batch.named_leaves(X) if batch.is_structure(X) else [("", X)]:
+        if not _is_dataframe(a) and a.dtype.kind not in "biuf":
+            where = f"{what} X{'[' + repr(path) + ']' if path else ''}"
+            raise DataError(
+                f"{where} has non-numeric values (dtype {a.dtype}); use a DataFrame with "
+                "preprocess='onehot' for categorical columns, or convert X to numbers."
+            )
     return Table(X, y)
 
 
@@ -235,18 +312,17 @@ class TensorBatches:
     """In-memory tensors batched by index: a shuffled epoch gathers the rows of a permutation chunk by
     chunk (a few batches at a time, never a copy of the whole training set), an ordered pass takes views.
 
-    ``X`` and ``y`` live on ``device`` (moved once), or on the host when ``device`` is another one
+    ``X`` is a tensor or a structure of tensors (a tuple or dict of inputs, see :mod:`.batch`), ``y`` a
+    tensor.  They live on ``device`` (moved once), or on the host when ``device`` is another one
     (``data_device="cpu"``): then each batch is gathered into pinned memory and copied non-blocking,
     so the copy overlaps the previous step.  ``owner`` keeps the shared copy they belong to alive.
     """
 
-    def __init__(
-        self, X: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator, device=None, owner=None
-    ):
+    def __init__(self, X, y: torch.Tensor, batch_size: int, generator: torch.Generator, device=None, owner=None):
         self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
-        self.device = X.device if device is None else torch.device(device)
+        self.device = batch.first(X).device if device is None else torch.device(device)
         self.owner = owner
-        self.n = len(X)
+        self.n = len(y)
 
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
@@ -254,14 +330,23 @@ class TensorBatches:
     @property
     def host(self) -> bool:
         """True when the rows stay on the host and go to the device per batch."""
-        return self.X.device != self.device and self.X.device.type == "cpu"
+        where = batch.first(self.X).device
+        return where != self.device and where.type == "cpu"
 
     def probe(self, n: int = 8):
         """The first ``n`` training rows, for the one-batch check before training."""
-        return self._move(self.X[:n]), self._move(self.y[:n])
+        return self._move(batch.take(self.X, 0, n)), self._move(self.y[:n])
 
-    def _move(self, t: torch.Tensor, idx=None) -> torch.Tensor:
-        """Rows ``idx`` of ``t`` (all of it when None) on the device."""
+    def _move(self, x, idx=None):
+        """Rows ``idx`` of ``x`` (all of it when None; a tensor or a structure) on the device."""
+        if isinstance(x, torch.Tensor):
+            return self._move_one(x, idx)
+        return batch.apply(lambda t: self._move_one(t, idx), x)
+
+    def _move_one(self, t: torch.Tensor, idx=None) -> torch.Tensor:
+        if not isinstance(t, torch.Tensor):  # sparse rows: gathered dense where they live, then copied
+            rows = t[:] if idx is None else t.index_select(0, idx)
+            return rows.to(self.device)
         if t.device == self.device or not self.host:
             return t if idx is None else t.index_select(0, idx)
         pin = self.device.type == "cuda"
@@ -275,22 +360,24 @@ class TensorBatches:
         at most 64 batches: a bounded extra copy, and one gather per chunk instead of one per batch."""
         if self.n == 0:
             return 1
-        row = self.X[:1].numel() * self.X.element_size() + self.y[:1].numel() * self.y.element_size()
+        row = batch.row_bytes(self.X) + self.y[:1].numel() * self.y.element_size()
         budget = min(CHUNK_MAX_BYTES, CHUNK_SHARE * self.n * row)
         return max(1, min(CHUNK_MAX_BATCHES, int(budget // max(1, self.batch_size * row))))
 
     def epoch(self, shuffle: bool = True):
         bs, n = self.batch_size, self.n
+        single = isinstance(self.X, torch.Tensor)
         if shuffle and bs < n:  # one batch of every row ("gd"): the order does not matter
             perm = torch.randperm(n, generator=self.generator)
             if not self.host:
-                perm = perm.to(self.X.device, non_blocking=True)
+                perm = perm.to(self.y.device, non_blocking=True)
             step = bs * self.chunk_batches()
             for c in range(0, n, step):
                 idx = perm[c : c + step]
-                Xc, yc = self._move(self.X, idx), self._move(self.y, idx)
+                Xc, yc = self._move(self.X, idx), self._move_one(self.y, idx)
                 for i in range(0, len(idx), bs):
-                    yield Xc[i : i + bs], yc[i : i + bs]
+                    yield (Xc[i : i + bs] if single else batch.take(Xc, i, i + bs)), yc[i : i + bs]
             return
         for i in range(0, n, bs):
-            yield self._move(self.X[i : i + bs]), self._move(self.y[i : i + bs])
+            x = self.X[i : i + bs] if single else batch.take(self.X, i, i + bs)
+            yield self._move(x), self._move_one(self.y[i : i + bs])

@@ -14,24 +14,19 @@ import multiprocessing
 import os
 import pickle
 import time
-import warnings
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset, Subset, TensorDataset
 
-from .errors import ConfigError, DataError, first_line
+from . import batch
+from .errors import ConfigError, first_line
+from .items import PROBE_ROWS, LabelsReadWarning, probe_items, read_labels, split_item  # noqa: F401 (re-exported)
 
 #: the "more workers would help" hint: the step waited on data for more than this share of an epoch
 WAIT_SHARE = 0.5
 #: ... of an epoch at least this long (seconds): shorter epochs are too noisy to judge
 HINT_MIN_EPOCH_S = 0.5
-#: samples read for the one-batch check before training
-PROBE_ROWS = 8
-
-
-class LabelsReadWarning(UserWarning):
-    """nbtrain read every sample of a Dataset once to find its labels (no targets, no classes=)."""
 
 
 def is_iterable(ds) -> bool:
@@ -79,78 +74,6 @@ def known_classes(ds):
     except TypeError:
         return None
     return names if len(names) >= 2 else None
-
-
-def _check_item(item, i: int, what: str, shape0):
-    if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise DataError(f"{what}: a Dataset must yield (x, y) pairs; item {i} is {type(item).__name__}.")
-    x, _ = item
-    if not isinstance(x, (torch.Tensor, np.ndarray)) or (isinstance(x, np.ndarray) and x.dtype.kind not in "biuf"):
-        kind = type(x).__name__ if not isinstance(x, np.ndarray) else f"array of {x.dtype}"
-        raise DataError(f"{what}: item {i} has x of type {kind}; a Dataset must yield x as a numeric tensor or array.")
-    if shape0 is not None and tuple(x.shape) != shape0:
-        raise DataError(
-            f"{what}: item {i} has x of shape {tuple(x.shape)} but item 0 has {shape0}; "
-            "every sample must have the same shape."
-        )
-    return tuple(x.shape)
-
-
-def _label(y):
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu()  # a CUDA-resident target: numpy only on the host
-        return y.item() if y.numel() == 1 else y.numpy()
-    return np.asarray(y)
-
-
-def read_labels(dataset, what: str = "data") -> np.ndarray:
-    """Read every sample once for its label (the fallback), checking each item; warns once that it did."""
-    n = len(dataset)
-    if n == 0:
-        raise DataError(f"{what} is an empty Dataset.")
-    warnings.warn(
-        f"nbtrain read all {n} samples of the {type(base(dataset)).__name__} once to find its labels; give the "
-        "Dataset a `targets` attribute, or declare classes=K / task='regression' (--classes, --task), to skip this.",
-        LabelsReadWarning,
-        stacklevel=2,
-    )
-    ys, shape0 = [], None
-    for i in range(n):
-        item = dataset[i]
-        shape0 = _check_item(item, i, what, shape0)
-        ys.append(_label(item[1]))
-    try:
-        return np.asarray(ys)
-    except ValueError:
-        raise DataError(f"{what}: the Dataset's targets have different shapes; give every sample the same.") from None
-
-
-def probe_items(dataset, k: int, what: str = "data"):
-    """The first ``k`` samples, checked and collated: ``(xb, yb)`` on their own device."""
-    items, shape0 = [], None
-    if is_iterable(dataset):
-        for i, item in enumerate(dataset):
-            shape0 = _check_item(item, i, what, shape0)
-            items.append(item)
-            if len(items) == k:
-                break
-    else:
-        n = len(dataset)
-        if n == 0:
-            raise DataError(f"{what} is an empty Dataset.")
-        for i in range(min(k, n)):
-            item = dataset[i]
-            shape0 = _check_item(item, i, what, shape0)
-            items.append(item)
-    if not items:
-        raise DataError(f"{what} is an empty IterableDataset: it yielded no samples.")
-    try:
-        xb, yb = torch.utils.data.default_collate(items)
-    except (TypeError, RuntimeError) as exc:
-        raise DataError(f"{what}: the first samples do not form a batch ({first_line(exc)}).") from None
-    if not isinstance(yb, torch.Tensor):
-        raise DataError(f"{what}: targets must be numbers or tensors, got {type(items[0][1]).__name__}.")
-    return xb, yb
 
 
 def check_workers(dataset, workers: int, on_device: bool) -> None:
@@ -226,6 +149,9 @@ class LoaderBatches:
         steps: int | None = None,
         on_device: bool = False,
         probe=None,
+        target: str | None = None,
+        collate=None,
+        keep_ints: bool = True,
     ):
         self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
         self.device, self.target_dtype = device, target_dtype
@@ -237,6 +163,7 @@ class LoaderBatches:
             self.n = len(dataset) if hasattr(dataset, "__len__") else 0  # a finite stream for evaluation
         self._pin = device.type == "cuda" and not on_device
         self._probe = probe
+        self.target, self.collate, self.keep_ints = target, collate, keep_ints
         self._loaders: dict = {}
         self._stream = None  # an IterableDataset's iterator, continued across epochs
         self.wait = self.elapsed = 0.0
@@ -256,11 +183,17 @@ class LoaderBatches:
     def probe(self):
         """The first samples, for the one-batch check before training (read once, in ``dataset_inputs``)."""
         if self._probe is None:
-            self._probe = probe_items(self.dataset, PROBE_ROWS)
+            self._probe = probe_items(self.dataset, PROBE_ROWS, target=self.target, collate=self.collate)
         return self._move(*self._probe)
 
     def _move(self, xb, yb):
-        return (_move(xb, self.device, torch.float32, self._pin), _move(yb, self.device, self.target_dtype, self._pin))
+        """The dtype rule (floats -> float32, integers kept for a model of the user's own) and the
+        device, for any structure of inputs (:func:`.batch.to_device`)."""
+        if isinstance(xb, torch.Tensor) and (xb.is_floating_point() or not self.keep_ints):
+            x = _move(xb, self.device, torch.float32, self._pin)
+        else:
+            x = batch.to_device(xb, self.device, ints=self.keep_ints)
+        return x, _move(yb, self.device, self.target_dtype, self._pin)
 
     def loader(self, shuffle: bool):
         """One DataLoader per order, kept: persistent workers live across epochs (``close`` ends them).
@@ -281,6 +214,7 @@ class LoaderBatches:
                 persistent_workers=w > 0,
                 prefetch_factor=2 if w > 0 else None,
                 pin_memory=self._pin,
+                collate_fn=self.collate,
             )
         return self._loaders[shuffle]
 
@@ -310,11 +244,11 @@ class LoaderBatches:
         while True:
             t = time.perf_counter()
             try:
-                xb, yb = next(it)
+                got = next(it)
             except StopIteration:
                 break
             wait += time.perf_counter() - t
-            yield self._move(xb, yb)
+            yield self._move(*split_item(got, self.target))
         if shuffle:  # a training epoch: what the hint reads
             self.wait, self.elapsed = wait, time.perf_counter() - t0
 

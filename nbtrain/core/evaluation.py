@@ -4,28 +4,46 @@ from __future__ import annotations
 
 import torch
 
+from . import batch, targets
 from .metrics import compute
 
 
 @torch.no_grad()
-def forward_all(model, batches, precision):
-    """Run the model over every batch in order (eval mode).  Returns (outputs, targets) on the device."""
+def forward_all(model, batches, precision, loss_fn=None, positions: int = 0):
+    """Run the model over every batch in order (eval mode).  Returns (outputs, targets) on the device,
+    the outputs being the logits (``.logits`` of a model's output object); with ``loss_fn``, also the
+    rows-weighted mean loss over the split (one host read): ``(outputs, targets, loss)``.
+    ``positions=C``: per-position targets of C classes, kept as the labelled positions only
+    (``(M, C)`` logits, ``(M,)`` labels; batches may differ in length), the loss weighted by them."""
     was_training = model.training
     model.eval()
-    outs, ys = [], []
+    outs, ys, losses = [], [], []
+    pass_labels = loss_fn is not None and getattr(loss_fn, "wants_labels", False)
     try:
         for xb, yb in batches.epoch(shuffle=False):
             with precision.autocast():
-                out = model(xb)
-            outs.append(out.float())
+                raw = batch.call(model, xb, yb if pass_labels else None)
+                weight = int((yb != targets.IGNORE).sum()) if positions else len(yb)
+                if loss_fn is not None:
+                    losses.append(loss_fn(raw, yb).float() * weight)
+            out = batch.logits(raw).float()
+            if positions:
+                out, yb = targets.labelled(out, yb, positions)
+            outs.append(out)
             ys.append(yb)
     finally:
         model.train(was_training)
-    return torch.cat(outs), torch.cat(ys)
+    outputs, labels = torch.cat(outs), torch.cat(ys)
+    if loss_fn is None:
+        return outputs, labels
+    return outputs, labels, float(torch.stack(losses).sum() / max(1, len(labels)))
 
 
-def decide(outputs: torch.Tensor, task: str):
-    """Host arrays (pred, scores): class indices and class probabilities, or regression values."""
+def decide(outputs: torch.Tensor, task: str, kind: str = "label", n_classes: int = 0):
+    """Host arrays (pred, scores): class indices and class probabilities, or regression values; 0/1
+    rows for multi-hot targets, a label per position for per-position ones (see :mod:`.targets`)."""
+    if kind in (targets.MULTIHOT, targets.POSITIONS):
+        return targets.decide(outputs, kind, n_classes)
     out = outputs.detach().float()
     if task == "regression":
         return out.cpu().numpy(), None
@@ -48,20 +66,27 @@ def split_loss(loss_fn, outputs, targets, chunk: int) -> float:
     return float(torch.stack(parts).sum() / len(targets))
 
 
-def split_metrics(outputs, targets, names, task: str, n_classes: int) -> dict:
+def split_metrics(outputs, y, names, task: str, n_classes: int, kind: str = "label") -> dict:
     """Metrics of a split's outputs against its (encoded) targets, as floats."""
-    pred, scores = decide(outputs, task)
-    return compute(names, task, targets.cpu().numpy(), pred, scores, n_classes)
+    pred, scores = decide(outputs, task, kind, n_classes)
+    if kind in (targets.MULTIHOT, targets.POSITIONS):
+        return targets.compute(names, kind, y.cpu().numpy().astype(int), pred, scores, n_classes)
+    return compute(names, task, y.cpu().numpy(), pred, scores, n_classes)
 
 
-def make_evaluator(loss_fn, precision, names, task: str, n_classes: int, chunk: int):
+def make_evaluator(loss_fn, precision, names, task: str, n_classes: int, chunk: int, kind: str = "label"):
     """The per-epoch validation function: loss plus the declared metrics, as floats."""
+    positions = n_classes if kind == targets.POSITIONS else 0
 
     def evaluate(model, batches) -> dict:
-        outputs, targets = forward_all(model, batches, precision)
-        result = {"loss": split_loss(loss_fn, outputs, targets, chunk)}
+        if getattr(loss_fn, "own", False) or positions:  # computed batch by batch (labels, -100 positions)
+            outputs, y, loss = forward_all(model, batches, precision, loss_fn, positions=positions)
+        else:
+            outputs, y = forward_all(model, batches, precision)
+            loss = split_loss(loss_fn, outputs, y, chunk)
+        result = {"loss": loss}
         if names:
-            result.update(split_metrics(outputs, targets, names, task, n_classes))
+            result.update(split_metrics(outputs, y, names, task, n_classes, kind))
         return result
 
     return evaluate

@@ -12,7 +12,7 @@ import weakref
 import numpy as np
 import torch
 
-from . import placement
+from . import batch, placement, targets
 from . import preprocess as preprocessing
 from .data import (
     CLASSIFICATION,
@@ -38,7 +38,7 @@ def declared_task(loss, model, task=None, classes=None) -> str | None:
     """The task a declaration fixes, without looking at the targets: ``task=``, the loss, a preset
     model, ``classes=``; None where only the targets can tell."""
     if task is not None:
-        return task
+        return CLASSIFICATION if task == "multilabel" else task
     task = loss_task(loss)
     if task is None and isinstance(model, str):
         name = parse_model(model).name
@@ -62,8 +62,8 @@ class Prepared:
     arrays and options, see :mod:`~nbtrain.core.placement`), and its device copies, held weakly: a
     device copy lives while a training run (or a run placed there) holds it."""
 
-    def __init__(self, *, task, codec, transformer, host: dict, target_ndim: int, n_out: int, raw=None):
-        self.task, self.codec, self.transformer = task, codec, transformer
+    def __init__(self, *, task, codec, transformer, host: dict, target_ndim: int, n_out: int, kind="label", raw=None):
+        self.task, self.codec, self.transformer, self.kind = task, codec, transformer, kind
         self.host, self.target_ndim, self.n_out = host, target_ndim, n_out
         # split -> (the Table as declared, row positions or None): the user's own rows for run.explain,
         # no copy (the declared table holds the user's arrays)
@@ -78,7 +78,7 @@ class Prepared:
 
     @property
     def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for pair in self.host.values() for t in pair)
+        return sum(batch.nbytes(pair) for pair in self.host.values())
 
     def on(self, device: torch.device) -> DeviceCopy:
         """The splits on ``device``: the host tensors themselves on the CPU, else one shared copy."""
@@ -88,7 +88,9 @@ class Prepared:
             if device.type == "cpu":
                 copy = DeviceCopy(self, self.host)
             else:
-                copy = DeviceCopy(self, {k: (X.to(device), y.to(device)) for k, (X, y) in self.host.items()})
+                copy = DeviceCopy(
+                    self, {k: batch.to_device((X, y), device, dtype=None) for k, (X, y) in self.host.items()}
+                )
             self._copies[str(device)] = weakref.ref(copy)
         return copy
 
@@ -98,18 +100,38 @@ class DeviceCopy:
         self.prepared, self.tensors = prepared, tensors  # the copy keeps its host original alive
 
 
+def keeps_ints(model, spec) -> bool:
+    """The dtype rule: a model of the user's own, without preprocessing, gets integer and boolean
+    inputs as they are (token ids, categorical indices); a preset model or a preprocessing step reads
+    every feature as a float (integer tabular features are features, not ids)."""
+    return isinstance(model, torch.nn.Module) and (spec is None or spec.empty)
+
+
 def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target, raw=None) -> Inputs:
     """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device
     (or on the host, ``data_device``); one shared copy for runs on the same arrays and options."""
     task = decide_task(loss, model, source.y, opts.task, opts.classes)
+    keep_ints = keeps_ints(model, spec)
     key = None
     if raw is not None and spec.transformer is None:  # a user's transformer object: fitted per run
-        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes))
+        kind = targets.kind_of(task, source.y.ndim, loss, opts.task)
+        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes), keep_ints, kind)
         key = placement.make_key(list(raw), options)
     prepared = placement.SHARED.get(key)
     if prepared is None:
         prepared = placement.SHARED.put(
-            key, _prepare(source, opts, spec, task, val_data=val_data, test_data=test_data, target=target)
+            key,
+            _prepare(
+                source,
+                opts,
+                spec,
+                task,
+                val_data=val_data,
+                test_data=test_data,
+                target=target,
+                keep_ints=keep_ints,
+                kind=targets.kind_of(task, source.y.ndim, loss, opts.task),
+            ),
         )
     codec = prepared.codec
     n_classes = codec.n_classes if codec is not None else 0
@@ -128,7 +150,7 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
         codec=codec,
         n_classes=n_classes,
         n_out=prepared.n_out,
-        sample_shape=tuple(prepared.host["train"][0].shape[1:]),
+        sample_shape=batch.shapes(prepared.host["train"][0]),
         target_ndim=prepared.target_ndim,
         n_train=n_train,
         batch_size=bs,
@@ -136,6 +158,7 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
         transformer=prepared.transformer,
         generator=generator,
         data_device=where,
+        target=prepared.kind,
     )
 
 
@@ -144,12 +167,14 @@ def release_device(run) -> None:
     (evaluate and predict then copy per batch, with the same numbers)."""
     for key, b in list(run._splits.items()):
         owner = getattr(b, "owner", None)
-        if isinstance(owner, DeviceCopy) and b.X.device.type != "cpu":
+        if isinstance(owner, DeviceCopy) and batch.first(b.X).device.type != "cpu":
             X, y = owner.prepared.host[key]
             run._splits[key] = TensorBatches(X, y, b.batch_size, b.generator, device=b.device, owner=owner.prepared)
 
 
-def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_data, target) -> Prepared:
+def _prepare(
+    source: Table, opts: Options, spec, task: str, *, val_data, test_data, target, keep_ints=False, kind="label"
+) -> Prepared:
     """Row filters, labels, splits and preprocessing (fitted on the train split only) -> host tensors."""
     declared = source
     source = preprocessing.apply_row_filters(source, spec)
@@ -159,12 +184,23 @@ def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_da
         if extra is not None and is_dataset(extra):
             raise DataTypeError("val_data/test_data must be in-memory like data when data is (X, y).")
     codec = None
-    if task == CLASSIFICATION:
+    given = [("data", source)] + [
+        (n, t) for n, t in (("val_data", explicit_val), ("test_data", explicit_test)) if t is not None
+    ]
+    for name, t in given:
+        targets.check(kind, t.y, f"{name} y")
+    if kind == targets.LABEL:
         codec = LabelCodec.fit(source.y, *(t.y for t in (explicit_val, explicit_test) if t is not None))
         if opts.classes is not None:
             codec = declared_codec(opts.classes, codec.classes)
+    elif kind == targets.MULTIHOT:  # the classes are the columns
+        k = source.y.shape[1]
+        codec = LabelCodec(np.asarray(opts.classes) if isinstance(opts.classes, list) else np.arange(k))
+    elif kind == targets.POSITIONS:
+        n = targets.n_positions_classes(np.concatenate([t.y.ravel() for _, t in given]), opts.classes)
+        codec = LabelCodec(np.asarray(opts.classes) if isinstance(opts.classes, list) else np.arange(n))
     split_seed = opts.seed % (2**32)  # scikit-learn's random_state is 32-bit
-    stratify = task == CLASSIFICATION
+    stratify = kind == targets.LABEL
     train_t, test_t = (
         split(source, opts.test, split_seed, stratify, "test") if opts.test > 0 else (source, explicit_test)
     )
@@ -176,25 +212,41 @@ def _prepare(source: Table, opts: Options, spec, task: str, *, val_data, test_da
     # preprocessing: fitted on the train split only
     transformer = preprocessing.build(spec, train_t.X)
     parts = {"train": train_t, "val": val_t, "test": test_t}
-    feats = {"train": preprocessing.features(transformer, train_t.X, fit=True, what="training data")}
+    feats = {
+        "train": preprocessing.features(transformer, train_t.X, fit=True, what="training data", keep_ints=keep_ints)
+    }
     for key in ("val", "test"):
         if parts[key] is not None:
-            feats[key] = preprocessing.features(transformer, parts[key].X, fit=False, what=f"{key} data")
-    sample_shape = feats["train"].shape[1:]
+            feats[key] = preprocessing.features(
+                transformer, parts[key].X, fit=False, what=f"{key} data", keep_ints=keep_ints
+            )
+    sample_shape = batch.shapes(feats["train"])
     for key in ("val", "test"):
-        if key in feats and feats[key].shape[1:] != sample_shape:
+        if key in feats and batch.shapes(feats[key]) != sample_shape:
             raise DataError(
-                f"{key} data has samples of shape {feats[key].shape[1:]} but training data has {sample_shape}."
+                f"{key} data has samples of shape {batch.shapes(feats[key])} but training data has {sample_shape}."
             )
     what = {"train": "training", "val": "validation", "test": "test"}
-    host = {key: (torch.from_numpy(feats[key]), _targets(parts[key], task, codec, what[key])) for key in feats}
+    host = {
+        key: (batch.apply(as_tensor, feats[key]), _targets(parts[key], task, codec, what[key], kind)) for key in feats
+    }
     n_classes = codec.n_classes if codec is not None else 0
     target_ndim = train_t.y.ndim
     n_out = (train_t.y.shape[1] if target_ndim == 2 else 1) if task == REGRESSION else n_classes
     raw = {key: (declared, parts[key].rows) if parts[key].rows is not None else (parts[key], None) for key in feats}
     return Prepared(
-        task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out, raw=raw
-    )
+        task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out, kind=kind,
+        raw=raw,
+    )  # fmt: skip
+
+
+def as_tensor(a):
+    """A host tensor of prepared features; a scipy sparse matrix stays sparse (:class:`.SparseRows`)."""
+    if preprocessing.is_sparse(a):
+        from .sparse import SparseRows
+
+        return SparseRows.from_scipy(a)
+    return torch.from_numpy(a)
 
 
 def declared_codec(classes, seen: np.ndarray) -> LabelCodec:
@@ -213,7 +265,13 @@ def declared_codec(classes, seen: np.ndarray) -> LabelCodec:
     return LabelCodec(names)
 
 
-def _targets(t: Table, task: str, codec, what: str) -> torch.Tensor:
+def _targets(t: Table, task: str, codec, what: str, kind: str = "label") -> torch.Tensor:
+    if kind in (targets.MULTIHOT, targets.POSITIONS):
+        if kind == targets.POSITIONS and int(t.y.max()) >= codec.n_classes:
+            raise DataError(
+                f"{what} labels include {int(t.y.max())}, but there are {codec.n_classes} classes; fix classes=."
+            )
+        return targets.tensor(kind, t.y)
     if task == CLASSIFICATION:
         return torch.from_numpy(codec.encode(t.y, f"{what} labels"))
     y = t.y.astype(np.float32)

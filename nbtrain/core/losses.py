@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from . import batch
 from .errors import PresetError, unknown_name
 from .presets import check_kwargs, parse_preset
 
@@ -31,12 +32,22 @@ def _align(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Loss:
+    """A loss of ``(model output, targets)``: it reads the output's logits (``.logits``,
+    ``["logits"]`` or the tensor); ``own`` takes the loss the output carries (``.loss``), computed by
+    the model from the labels passed to it (``wants_labels``)."""
+
     name: str
     fn: Callable
     task: str | None  # "classification", "regression" or None (a user callable)
     single_output: bool = False  # the model has one output column (bce / binary hinge)
+    own: bool = False  # the model's own loss: output.loss / output["loss"]
+    wants_labels: bool = False  # the model is called with labels=y
 
     def __call__(self, out, y):
+        if self.own:
+            return batch.own_loss(out)
+        if not isinstance(out, torch.Tensor):
+            out = batch.logits(out)
         return self.fn(out, y)
 
 
@@ -61,8 +72,17 @@ def _hinge_multi(out, y):
     return F.multi_margin_loss(out.float(), y)
 
 
+def _per_position(out, y):
+    """(N, ..., C) logits of per-position targets (transformers' token classifiers) as (N, C, ...),
+    the layout torch's cross-entropy takes; -100 targets are its ignore_index already."""
+    if y.dim() >= 2 and out.dim() == y.dim() + 1 and tuple(out.shape[2:]) != tuple(y.shape[1:]):
+        if tuple(out.shape[1:-1]) == tuple(y.shape[1:]):
+            return out.movedim(-1, 1)
+    return out
+
+
 def _cross_entropy(out, y):
-    return F.cross_entropy(out.float(), y)
+    return F.cross_entropy(_per_position(out, y).float(), y)
 
 
 def build_loss(spec, n_classes: int = 0) -> Loss:
@@ -82,7 +102,11 @@ def build_loss(spec, n_classes: int = 0) -> Loss:
     if p.name == "cross_entropy":
         check_kwargs(p, {"label_smoothing"}, "loss")
         ls = float(p.kwargs.get("label_smoothing", 0.0))
-        fn = _cross_entropy if not ls else (lambda out, y: F.cross_entropy(out.float(), y, label_smoothing=ls))
+        fn = (
+            _cross_entropy
+            if not ls
+            else (lambda out, y: F.cross_entropy(_per_position(out, y).float(), y, label_smoothing=ls))
+        )
         return Loss("cross_entropy", fn, "classification")
     check_kwargs(p, set(), "loss")
     if p.name == "mse":

@@ -27,10 +27,23 @@ HIGHER_IS_BETTER = {
     "mae": False,
     "r2": True,
     "loss": False,
+    "f1_micro": True,
+    "f1_macro": True,
+    "iou": True,
 }
 
 
-def parse_metrics(metrics, task: str, default=None) -> tuple:
+def parse_metrics(metrics, task: str, default=None, kind: str = "label", images: bool = False) -> tuple:
+    """Metric names checked against the task (and the kind of target, see ``core/targets.py``);
+    ``images``: per-pixel targets, whose defaults add ``iou``."""
+    from . import targets
+
+    if kind in targets.METRICS:  # multi-hot rows, per-position labels: their own metrics
+        defaults = targets.DEFAULT_EVAL if default is DEFAULT_EVAL else targets.DEFAULT_TRAINING
+        names = _parse_kind(metrics, kind, defaults)
+        if metrics is None and images and kind == targets.POSITIONS:
+            names += targets.IMAGE_DEFAULTS
+        return names
     if metrics is None:
         return tuple((default or DEFAULT_TRAINING)[task])
     if isinstance(metrics, str):
@@ -45,6 +58,25 @@ def parse_metrics(metrics, task: str, default=None) -> tuple:
         allowed = CLASSIFICATION if task == "classification" else REGRESSION
         if m not in allowed:
             raise ConfigError(f"metric {m!r} does not fit a {task} task; use {', '.join(allowed)}.")
+        if m not in names:
+            names.append(m)
+    return tuple(names)
+
+
+def _parse_kind(metrics, kind: str, defaults: dict) -> tuple:
+    from . import targets
+
+    if metrics is None:
+        return tuple(defaults[kind])
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    allowed = targets.METRICS[kind]
+    names = []
+    for m in metrics:
+        m = m.lower() if isinstance(m, str) else m
+        if m not in allowed:
+            what = "multi-label" if kind == targets.MULTIHOT else "per-position"
+            raise ConfigError(f"metric {m!r} does not fit {what} targets; use {', '.join(allowed)}.")
         if m not in names:
             names.append(m)
     return tuple(names)

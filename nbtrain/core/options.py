@@ -135,8 +135,8 @@ OPTIONS: tuple = (
     Option("tf32", False, "TF32 matmuls and cudnn.benchmark on CUDA (default: off)", check=checks.switch,
            type=bool, flag="--tf32", sets=True),
     Option("task", None, "the task, when the targets do not tell (default: from the loss, the model or the "
-           "targets)", check=checks.one_of(None, "classification", "regression"), flag="--task",
-           choices=("classification", "regression")),
+           "targets)", check=checks.one_of(None, "classification", "regression", "multilabel"), flag="--task",
+           choices=("classification", "regression", "multilabel")),
     Option("classes", None, "the number of classes or their names, comma-separated; a Dataset then needs no "
            "pass over its labels (default: dataset.classes / targets, or the labels seen)", check=checks.classes,
            flag="--classes", metavar="K|A,B,..."),
@@ -148,6 +148,8 @@ OPTIONS: tuple = (
            "batch (default: auto, the host when they do not fit in free device memory)",
            check=checks.one_of("auto", "cpu", "device"), type=str, flag="--data-device",
            choices=("auto", "cpu", "device")),
+    _obj("collate", "a function that batches a Dataset's items, e.g. padding sequences (default: torch's "
+         "default collate)"),
     # not a cell name: `from math import log` in a cell must not become a logger
     Option("log", None, "also write the run to tensorboard, mlflow or csv (comma-separated for several), or none "
            "(default: NbtrainMagics.log, none)", stage="train", flag="--log", metavar="WHERE", cell=False,

@@ -104,7 +104,10 @@ def sources(data) -> list | None:
     if data is None:
         return []
     if isinstance(data, (tuple, list)) and len(data) == 2:
-        return list(data)
+        from .batch import is_structure, leaves
+
+        X, y = data
+        return [*leaves(X), y] if is_structure(X) else [X, y]  # several inputs: each array is a source
     if hasattr(data, "data") and hasattr(data, "target") and not hasattr(data, "iloc"):
         return [data.data, data.target]
     return [data]

@@ -16,13 +16,14 @@ import torch
 
 from . import preprocess as preprocessing
 from . import target_scale
+from .batch import call, named_leaves, own_loss, takes_labels
 from .data import CLASSIFICATION, REGRESSION, adapt, is_dataset
 from .dataset_inputs import dataset_inputs
 from .device import describe
 from .early import keep_best
 from .errors import ConfigError, DataTypeError, DeviceError, NbtrainError, PresetError, ShapeError, first_line
 from .evaluation import make_evaluator
-from .inputs import EVAL_CHUNK, table_inputs
+from .inputs import EVAL_CHUNK, keeps_ints, table_inputs
 from .loop import Job
 from .losses import Loss, build_loss
 from .metrics import HIGHER_IS_BETTER, parse_metrics
@@ -42,18 +43,26 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     ``options``: the keywords of ``train`` whose stage is "prepare" in ``core/options.py`` (``epochs``,
     ``val_data``, ``target``, ...); missing ones take their defaults, an unknown one is a ConfigError."""
     options = collect(options, "prepare")
-    val_data, test_data, scheduler, target = (options[k] for k in ("val_data", "test_data", "scheduler", "target"))
+    val_data, test_data, scheduler, target, collate = (
+        options[k] for k in ("val_data", "test_data", "scheduler", "target", "collate")
+    )
     opts = check_options(options, name=name, optimizer=optimizer, val_data=val_data, test_data=test_data)
     spec = preprocessing.parse(preprocess)
     torch.manual_seed(opts.seed)  # before the data is read: a random Dataset and the model's init repeat
 
+    if collate is not None and not callable(collate):
+        raise ConfigError(f"collate must be a function that batches a list of items, got {type(collate).__name__}.")
     source = adapt(data, target)
     hints = [] if is_dataset(source) else data_hints(source, spec)  # said once the views have started
     if is_dataset(source):
         if not spec.empty:
             raise ConfigError("preprocessing presets apply to in-memory data; with a Dataset, transform inside it.")
-        inputs = dataset_inputs(source, opts, loss=loss, model=model, val_data=val_data, test_data=test_data)
+        inputs = dataset_inputs(
+            source, opts, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target, collate=collate
+        )
     else:
+        if collate is not None:
+            raise ConfigError("collate= batches a torch Dataset's items; in-memory arrays are batched by slicing.")
         for key, value in (("workers", opts.workers), ("steps_per_epoch", opts.steps_per_epoch)):
             if value:
                 raise ConfigError(
@@ -67,7 +76,9 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     if scale is not None:
         hints.append(target_scale.hint(scale))
     xb, yb = inputs.batches["train"].probe()
-    check_one_batch(parts, xb, yb, task=inputs.task, sample_shape=inputs.sample_shape, precision=opts.precision)
+    check_one_batch(
+        parts, xb, yb, task=inputs.task, sample_shape=inputs.sample_shape, precision=opts.precision, kind=inputs.target
+    )
     run, job = _run_and_job(
         opts, inputs, parts, optimizer=optimizer, scheduler=scheduler, model=model, preprocess=preprocess, target=target
     )
@@ -92,21 +103,60 @@ def guard(kind: str, spec, fn, *args):
 
 
 def _parts(model, loss, inputs: Inputs, opts: Options) -> Parts:
-    loss_fn = _loss_for(loss, model, inputs.task, inputs.n_classes)
-    n_out = 1 if loss_fn.single_output else inputs.n_out
+    loss_fn = _loss_for(loss, model, inputs.task, inputs.n_classes, inputs.target)
+    n_out = 1 if loss_fn.single_output and inputs.target == "label" else inputs.n_out
     if model is None:
         model = "logistic" if inputs.task == CLASSIFICATION else "linear"
+    if isinstance(model, str) and not isinstance(inputs.sample_shape, tuple):
+        names = ", ".join(p or "x" for p, _ in named_leaves(inputs.batches["train"].probe()[0]))
+        raise ConfigError(
+            f"the preset model {model!r} takes one input array, but x has several ({names}); give a "
+            "torch.nn.Module whose forward takes them (model(*x) for a tuple, model(**x) for a dict)."
+        )
     if isinstance(model, str):
         net = guard("model", model, build_model, model, inputs.sample_shape, n_out)
         description = str(parse_model(model))
     elif isinstance(model, torch.nn.Module):
         net, description = model, type(model).__name__
         check_dtypes(net, opts.device)
+        loss_fn = _own_or(loss, loss_fn, net.to(opts.device), inputs, opts)
     else:
         raise DataTypeError(
             f'model must be a preset like "mlp(64, 64)" or a torch.nn.Module, got {type(model).__name__}.'
         )
     return Parts(net=net.to(opts.device), description=description, loss=loss_fn, n_out=n_out)
+
+
+class OwnLossWarning(UserWarning):
+    """The model computes its own loss, but ``loss=`` was given: the given one is used on the logits."""
+
+
+def _own_or(loss, loss_fn: Loss, net, inputs: Inputs, opts: Options) -> Loss:
+    """The model's own loss (transformers' convention: ``output.loss``, computed from ``labels=`` when
+    its forward takes them) where no ``loss=`` is given; with one given, a line says it is used instead."""
+    wants = takes_labels(net)
+    if loss is not None:
+        if wants:
+            warnings.warn(
+                f"the model computes its own loss from labels=; the given loss {loss_fn.name!r} is applied to its "
+                "logits instead (leave loss out to train on the model's own).",
+                OwnLossWarning,
+                stacklevel=4,
+            )
+        return loss_fn
+    xb, yb = inputs.batches["train"].probe()
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad(), opts.precision.autocast():
+            out = call(net, xb, yb if wants else None)
+    except Exception:
+        return loss_fn  # the probe says what is wrong, in one sentence
+    finally:
+        net.train(was)
+    if own_loss(out) is None:
+        return loss_fn
+    return Loss("model's own", None, None, own=True, wants_labels=wants)
 
 
 def check_dtypes(net: torch.nn.Module, device: torch.device) -> None:
@@ -122,12 +172,14 @@ def check_dtypes(net: torch.nn.Module, device: torch.device) -> None:
         )
 
 
-def _loss_for(loss, model, task: str, n_classes: int) -> Loss:
+def _loss_for(loss, model, task: str, n_classes: int, kind: str = "label") -> Loss:
     if loss is None:
-        loss = "mse" if task == REGRESSION else "cross_entropy"
-        if isinstance(model, str):
+        loss = "mse" if task == REGRESSION else "bce" if kind == "multihot" else "cross_entropy"
+        if isinstance(model, str) and kind == "label":
             loss = DEFAULT_LOSS.get(parse_model(model).name, loss)
     fn = guard("loss", loss, build_loss, loss, n_classes)
+    if kind != "label":
+        return fn
     if fn.name == "bce" and n_classes > 2:
         raise ShapeError(f'"bce" is for two classes but the labels have {n_classes}; use loss="cross_entropy".')
     return fn
@@ -161,11 +213,17 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
     steps = -(-len(train_batches) // opts.accumulate)  # optimizer steps per epoch: what a scheduler counts
     sched, per_batch = build_scheduler(scheduler, opt, opts.epochs, steps, info.lr)
     _dry_run_presets(optimizer, scheduler, opts.lr, dev, opts.epochs, steps, info.lr)
-    names = parse_metrics(opts.metrics, inputs.task)
+    names = parse_metrics(opts.metrics, inputs.task, kind=inputs.target, images=inputs.target_ndim >= 3)
     monitor = opts.monitor or ("val_loss" if "val" in inputs.batches else "train_loss")
     higher = HIGHER_IS_BETTER.get(monitor.removeprefix("val_").removeprefix("train_"), False)
     evaluator = make_evaluator(
-        parts.loss, opts.precision, names, inputs.task, inputs.n_classes, chunk=max(inputs.batch_size, EVAL_CHUNK)
+        parts.loss,
+        opts.precision,
+        names,
+        inputs.task,
+        inputs.n_classes,
+        chunk=max(inputs.batch_size, EVAL_CHUNK),
+        kind=inputs.target,
     )
     config = {
         "model": parts.description,
@@ -187,8 +245,11 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         "task": inputs.task,
         "n_classes": inputs.n_classes,
         "n_out": parts.n_out,
-        "input_shape": list(inputs.sample_shape),
+        "input_shape": list(inputs.sample_shape) if isinstance(inputs.sample_shape, tuple) else [],
+        "input_shapes": _input_shapes(train_batches) if not isinstance(inputs.sample_shape, tuple) else None,
+        "int_inputs": keeps_ints(model, preprocessing.parse(preprocess)),
         "target_ndim": inputs.target_ndim,
+        "target_kind": inputs.target,
         "n_train": inputs.n_train,
         "model_spec": model if isinstance(model, str) or model is None else None,
         "compile": opts.compile,
@@ -256,3 +317,9 @@ def _describe_preprocess(preprocess) -> str:
     if isinstance(preprocess, (list, tuple)):
         return " | ".join(map(str, preprocess))
     return type(preprocess).__name__
+
+
+def _input_shapes(batches) -> dict:
+    """``{"num": [4], "cat": []}``: the sample shape of each of several inputs, by path."""
+    xb, _ = batches.probe()
+    return {path: list(t.shape[1:]) for path, t in named_leaves(xb) if hasattr(t, "shape")}

@@ -9,11 +9,14 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from .data import TensorBatches, as_features, is_dataset
+from . import targets
+from .batch import apply, first, named_leaves, rows
+from .data import TensorBatches, as_features, is_dataset, is_inputs, stacked_rows
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
 from .files import is_path, read_table
 from .history import History, best_row, run_repr
+from .inputs import as_tensor
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
 from .preprocess import features
@@ -137,11 +140,20 @@ class Run:
             raise DataError(f"run {self.name!r} has no {on} split; train with {on}=0.2 or {on}_data=(X, y).")
         return self._splits[on]
 
+    @property
+    def target_kind(self) -> str:
+        """What a target is: "label", "multihot", "positions" or "values" (see ``core/targets.py``)."""
+        default = "values" if self.task == "regression" else "label"
+        return self.config.get("target_kind") or default
+
     def _forward(self, on: str):
-        """Outputs and targets on a split; a Dataset's loader workers end with the pass (a finished
-        run keeps no processes)."""
+        """Outputs and targets on a split (per-position targets: the labelled positions); a Dataset's
+        loader workers end with the pass (a finished run keeps no processes)."""
         batches = self._batches_for(on)
+        positions = self.codec.n_classes if self.target_kind == targets.POSITIONS else 0
         try:
+            if positions:
+                return forward_all(self.model, batches, self._precision, positions=positions)
             return forward_all(self.model, batches, self._precision)
         finally:
             close = getattr(batches, "close", None)
@@ -155,9 +167,12 @@ class Run:
             from .score import predictions_on
 
             return predictions_on(self, data)
-        outputs, targets = self._forward(on)
-        pred, scores = decide(outputs, self.task)
-        y = targets.cpu().numpy()
+        outputs, y = self._forward(on)
+        kind, n_classes = self.target_kind, (self.codec.n_classes if self.codec is not None else 0)
+        pred, scores = decide(outputs, self.task, kind, n_classes)
+        y = y.cpu().numpy()
+        if kind == targets.MULTIHOT:
+            return {"y_true": y.astype(int), "y_pred": pred, "scores": scores, "classes": self.codec.classes}
         if self.task == "classification":
             return {
                 "y_true": self.codec.decode(y),
@@ -176,10 +191,15 @@ class Run:
             from .score import evaluate_on
 
             return evaluate_on(self, data, metrics)
-        names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL)
-        outputs, targets = self._forward(on)
+        kind = self.target_kind
+        images = self.config.get("target_ndim", 1) >= 3
+        names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL, kind=kind, images=images)
+        outputs, y = self._forward(on)
         n_classes = self.codec.n_classes if self.codec is not None else 0
-        values = split_metrics(outputs, targets, names, self.task, n_classes)
+        values = split_metrics(outputs, y, names, self.task, n_classes, kind)
+        if kind == targets.POSITIONS and "iou" in names:  # and each class's own
+            pred, _ = decide(outputs, self.task, kind, n_classes)
+            values.update(targets.class_iou(y.cpu().numpy(), pred, self.codec.classes))
         self.evaluations.setdefault(on, {}).update(values)
         if self._store is not None:  # so that %evaluate NAME shows them in a later kernel
             self._store.record(self)
@@ -187,7 +207,11 @@ class Run:
             cb.on_evaluate(self, on=on, metrics=dict(values))
         return values
 
-    def _features(self, X) -> torch.Tensor:
+    def _features(self, X):
+        """New inputs as the model was trained on them: preprocessed, the dtype rule, on the device."""
+        shapes = self.config.get("input_shapes")
+        if shapes is not None:
+            return self._several(X, shapes)
         if isinstance(X, tuple) and len(X) == 2 and not isinstance(X[0], (int, float)):
             raise DataError("predict takes features X only, not (X, y).")
         if is_dataset(X):
@@ -198,26 +222,44 @@ class Run:
             if target is not None and target in X.columns:
                 X = X.drop(columns=[target])
         check_predict_input(self, X)
-        X = as_features(X, "X")
+        X = as_features(stacked_rows(X), "X")  # a run on one array: a list of row arrays is its rows
         shape = self.config.get("input_shape")
-        feats = features(self.preprocess, X, fit=False, what="predict input")
+        keep = bool(self.config.get("int_inputs", False))
+        feats = features(self.preprocess, X, fit=False, what="predict input", keep_ints=keep)
         if shape is not None and tuple(feats.shape[1:]) != tuple(shape):
             raise DataError(
                 f"predict input has samples of shape {tuple(feats.shape[1:])} after preprocessing, "
                 f"but the model was trained on {tuple(shape)}."
             )
-        return torch.from_numpy(feats).to(self._device)
+        return as_tensor(feats).to(self._device)
+
+    def _several(self, X, shapes: dict):
+        """Several inputs (a tuple or dict of arrays), checked against the ones trained on."""
+        if not is_inputs(X):
+            raise DataError(
+                f"this run was trained on several inputs ({', '.join(shapes)}); give predict the same "
+                "structure, e.g. a dict of arrays."
+            )
+        X = as_features(X, "X")
+        got = {path: list(a.shape[1:]) for path, a in named_leaves(X)}
+        if got != shapes:
+            raise DataError(f"predict input has inputs {got}, but the model was trained on {shapes}.")
+        feats = features(None, X, fit=False, what="predict input", keep_ints=bool(self.config.get("int_inputs")))
+        return apply(lambda a: torch.from_numpy(a).to(self._device), feats)
 
     def _outputs(self, X):
         x = self._features(X)
-        dummy = torch.zeros(len(x), device=x.device)
+        dummy = torch.zeros(rows(x), device=first(x).device)
         batches = TensorBatches(x, dummy, self._eval_batch, torch.Generator())
         outputs, _ = forward_all(self.model, batches, self._precision)
         return outputs
 
     def predict(self, X) -> np.ndarray:
         """Predictions for new features: class labels in the data's own label type, or values."""
-        pred, _ = decide(self._outputs(X), self.task)
+        kind = self.target_kind
+        pred, _ = decide(self._outputs(X), self.task, kind, self.codec.n_classes if self.codec is not None else 0)
+        if kind == targets.MULTIHOT:
+            return pred  # 0/1 rows, one column per class
         if self.task == "classification":
             return self.codec.decode(pred)
         return pred.reshape(-1) if self.config.get("target_ndim", 1) == 1 else pred
@@ -226,7 +268,7 @@ class Run:
         """Class probabilities, one column per class in ``run.classes`` order."""
         if self.task != "classification":
             raise ConfigError("predict_proba is for classification runs; use predict for regression.")
-        _, scores = decide(self._outputs(X), self.task)
+        _, scores = decide(self._outputs(X), self.task, self.target_kind, self.codec.n_classes)
         return scores
 
     def explain(self, on: str = "test", data=None):

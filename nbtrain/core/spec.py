@@ -63,6 +63,7 @@ class Inputs:
     transformer: Any  # the preprocessing fitted on the train split, or None
     generator: torch.Generator  # the batches' shuffling generator (saved in checkpoints)
     data_device: str = "device"  # where in-memory data lives: "device", or "cpu" (copied per batch)
+    target: str = "label"  # what a target is: "label", "multihot", "positions", "values" (core/targets.py)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+from . import batch
+
 
 class Stepper:
     """Forward, loss, backward, unscale, clip, optimizer step, ``zero_grad``: one optimizer step.
@@ -44,6 +46,7 @@ class Stepper:
         self.model, self.loss_fn, self.optimizer, self.precision = model, loss_fn, optimizer, precision
         self.clip, self.clip_value, self.no_sync = clip, clip_value, no_sync
         self._params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.wants_labels = getattr(loss_fn, "wants_labels", False)
 
     @classmethod
     def from_job(cls, job, model: torch.nn.Module | None = None, **kwargs) -> Stepper:
@@ -69,7 +72,7 @@ class Stepper:
 
     def _backward(self, net, x, y, scale: float) -> torch.Tensor:
         with self.precision.autocast():
-            out = net(x)
+            out = batch.call(net, x, y if self.wants_labels else None)  # model(x), (*x) or (**x)
             loss = self.loss_fn(out, y)
         self.precision.backward(loss if scale == 1.0 else loss * scale)
         return loss.detach()

@@ -30,6 +30,7 @@ import time
 import torch
 import torch.distributed as dist
 
+from ..core.batch import take
 from ..core.engine import Local
 from ..core.events import Callback, CallbackList
 from ..core.loop import fit
@@ -73,8 +74,8 @@ class DataParallel(Local):
     def shard(self, xb, yb):
         lo, hi = shard_bounds(len(yb), self.rank, self.world)
         if hi > lo:
-            return xb[lo:hi], yb[lo:hi], hi - lo
-        return xb[:1], yb[:1], 0  # fewer rows than ranks: take part in the all-reduce with a zero gradient
+            return take(xb, lo, hi), yb[lo:hi], hi - lo
+        return take(xb, 0, 1), yb[:1], 0  # fewer rows than ranks: take part in the all-reduce with a zero gradient
 
     def no_sync(self, model):
         return model.no_sync()

@@ -36,8 +36,10 @@ def _to_device(run, job, device) -> None:
         return
     run.model.to(device)  # in place: the optimizer keeps the same Parameter objects
     for b in {id(b): b for b in [job.train_batches, job.val_batches, *run._splits.values()] if b is not None}.values():
-        if isinstance(getattr(b, "X", None), torch.Tensor):
-            b.X, b.y = b.X.to(device), b.y.to(device)
+        if isinstance(getattr(b, "y", None), torch.Tensor) and hasattr(b, "X"):
+            from ..core.batch import to_device
+
+            b.X, b.y = to_device(b.X, device, dtype=None), b.y.to(device)  # any structure of inputs
         if hasattr(b, "device"):
             b.device = device
     for state in job.optimizer.state.values():
