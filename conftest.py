@@ -11,6 +11,7 @@ every ``make test`` proves that the notebooks validate on a machine whose kernel
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,23 @@ def pytest_runtest_setup(item):
             yield
     else:
         yield
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    """``make test`` runs on every core (``-n auto --dist loadgroup``): the tests of one file stay on
+    one worker (module fixtures: a kernel, a store), a notebook's cells on one worker in order (they
+    share its kernel), and every browser test on one worker (one JupyterLab server and one Chromium
+    for the session, and one apt install of Chromium)."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        try:
+            parts = path.relative_to(root).parts
+        except ValueError:
+            parts = (path.name,)
+        group = "browser" if parts[:2] == ("tests", "browser") else "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_unconfigure(config):
