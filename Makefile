@@ -23,17 +23,17 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/python -m nbtrain.demo notebooks/01_quickstart.ipynb --out out
 
-# pytest-xdist workers for the test targets (auto: one per core); conftest.py groups what must share one
+# pytest-xdist workers for the test targets (auto: one per core); conftest.py keeps what must share one together
 WORKERS ?= auto
 
 # The whole test suite: lint and format first, then unit, API, magics, kernels, browser, and every
 # notebook under strict nbval (its kernels on other CPU kernels than wrote the outputs: conftest.py).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 
 # The inner loop (under 3 minutes): unit and API tests; no browser, no notebooks, no kernels (-m "not slow").
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup -m "not slow" tests
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not slow" tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

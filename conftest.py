@@ -11,7 +11,6 @@ every ``make test`` proves that the notebooks validate on a machine whose kernel
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -34,21 +33,21 @@ def pytest_runtest_setup(item):
         yield
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    """``make test`` runs on every core (``-n auto --dist loadgroup``): the tests of one file stay on
-    one worker (module fixtures: a kernel, a store), a notebook's cells on one worker in order (they
-    share its kernel), and every browser test on one worker (one JupyterLab server and one Chromium
-    for the session, and one apt install of Chromium)."""
-    root = Path(__file__).resolve().parent
-    for item in items:
-        path = Path(str(item.fspath)).resolve()
-        try:
-            parts = path.relative_to(root).parts
-        except ValueError:
-            parts = (path.name,)
-        group = "browser" if parts[:2] == ("tests", "browser") else "/".join(parts)
-        item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` runs on every core (pytest-xdist, ``-n auto --dist loadfile``).  Each worker gets
+    whole files: a notebook's cells run on one worker, in order, in one kernel, and a file's module
+    fixtures (a kernel, a store) start once.  All of tests/browser/ goes to one worker: one JupyterLab
+    server and one Chromium for the session, not one per worker.  (A scheduler rather than xdist_group
+    marks: pytest-xdist 3.8's loadgroup cannot rename the items of pytest 9, and silently splits them.)"""
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndBrowser(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            scope = super()._split_scope(nodeid)
+            return "tests/browser/" if scope.startswith("tests/browser/") else scope
+
+    return FilesAndBrowser(config, log)
 
 
 def pytest_unconfigure(config):
