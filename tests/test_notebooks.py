@@ -134,6 +134,16 @@ def test_makefile_runs_every_notebook_under_strict_nbval():
         assert not missing, f"notebooks not in the nbval run of `make test`: {missing}"
 
 
+def test_make_test_runs_on_every_core_with_whole_files_per_worker():
+    """pytest-xdist with conftest.py's scheduler: whole files per worker (a notebook's cells share one
+    kernel, in order), every browser test on one worker."""
+    with open(os.path.join(ROOT, "Makefile"), encoding="utf-8") as f:
+        line = next(ln for ln in f.read().split("\ntest:", 1)[1].splitlines() if "pytest" in ln)
+    args = shlex.split(line.strip())
+    assert "-n" in args and args[args.index("--dist") + 1] == "loadfile", line
+    assert callable(getattr(_root_conftest(), "pytest_xdist_make_scheduler", None))
+
+
 @pytest.mark.slow
 def test_nbval_collects_every_code_cell_of_every_notebook():
     """Collect (without running) with the Makefile's own arguments: each notebook, each code cell."""
