@@ -17,7 +17,7 @@ after them.  These two environments keep that honest:
   no pinning, and PyTorch on another kernel family than the writer's (:func:`check_capability`), so
   every ``make test`` proves that the saved notebooks validate on a machine whose kernels round
   differently.  ``NBTRAIN_CHECK_CPU_CAPABILITY`` picks another one (``default``, ``avx2``,
-  ``avx512``, or ``native`` for the CPU's own choice).
+  ``avx512``, ``native`` for the CPU's own choice, or ``pinned``: :func:`write_env` itself).
 
 Nothing in nbtrain reads these; a user's own runs keep the fastest kernels.
 """
@@ -83,6 +83,10 @@ def check_capability() -> str | None:
 def check_env(**extra: str):
     """A context in which ``os.environ`` has none of the pins (:data:`PINS`), PyTorch on
     :func:`check_capability`'s kernels, and ``extra``; ``os.environ`` is as before afterwards."""
+    if os.environ.get(CHECK_OVERRIDE) == "pinned":  # the writer's own environment (a determinism check)
+        with write_env(**extra):
+            yield
+        return
     with mock.patch.dict(os.environ, extra):
         for name in PINS:
             os.environ.pop(name, None)
