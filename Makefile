@@ -31,9 +31,10 @@ WORKERS ?= auto
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
 
-# The inner loop (under 3 minutes): unit and API tests; no browser, no notebooks, no kernels (-m "not slow").
+# The inner loop (a few minutes): unit and API tests; no browser, no notebooks, no kernels (-m "not slow"),
+# no process-killing, soak and fuzz tests (tests/hardening) and no multi-process ranks (tests/distributed).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not slow" tests
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not slow" --ignore=tests/hardening --ignore=tests/distributed tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
