@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nbtrain-installed
 
-.PHONY: demo test lint venv bench docs clean
+.PHONY: demo test test-fast lint venv bench docs clean
 
 venv: $(STAMP)
 
@@ -23,10 +23,18 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/python -m nbtrain.demo notebooks/01_quickstart.ipynb --out out
 
+# pytest-xdist workers for the test targets (auto: one per core); conftest.py keeps what must share one together
+WORKERS ?= auto
+
 # The whole test suite: lint and format first, then unit, API, magics, kernels, browser, and every
-# notebook under strict nbval.
+# notebook under strict nbval (its kernels on other CPU kernels than wrote the outputs: conftest.py).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile tests --nbval notebooks --nbval-sanitize-with notebooks/sanitize.cfg --nbval-current-env
+
+# The inner loop (a few minutes): unit and API tests; no browser, no notebooks, no kernels (-m "not slow"),
+# no process-killing, soak and fuzz tests (tests/hardening) and no multi-process ranks (tests/distributed).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile -m "not slow" --ignore=tests/hardening --ignore=tests/distributed tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

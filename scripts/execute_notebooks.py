@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from notebook_env import baseline_env  # this script's folder is on sys.path
+from notebook_env import write_env  # this script's folder is on sys.path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -28,7 +28,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 def execute(path: Path, timeout: int = 600) -> float:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="nbtrain-store-") as store, baseline_env(NBTRAIN_STORE=store):
+    with tempfile.TemporaryDirectory(prefix="nbtrain-store-") as store, write_env(NBTRAIN_STORE=store):
         # the kernel inherits this environment
         NotebookClient(
             nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,14 @@ def pytest_collection_modifyitems(items):
 def _ensure_chromium() -> str:
     if os.path.exists(CHROMIUM):
         return CHROMIUM
+    from filelock import FileLock
+
+    # one install at a time, whatever the number of pytest processes (xdist workers, other checkouts)
+    with FileLock(os.path.join(tempfile.gettempdir(), "nbtrain-chromium-install.lock"), timeout=900):
+        return CHROMIUM if os.path.exists(CHROMIUM) else _install_chromium()
+
+
+def _install_chromium() -> str:
     if os.name != "posix" or os.geteuid() != 0 or shutil.which("apt-get") is None:
         pytest.skip(f"{CHROMIUM} is missing and this user cannot install it: run `apt-get install -y chromium` as root")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")

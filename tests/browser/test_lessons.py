@@ -1,6 +1,7 @@
 """The lessons' explore panels (notebooks 02-07) in JupyterLab, driven by headless Chromium.
 
-For each lesson: open a copy of the notebook (outputs cleared), Run All, wait for the panel's cell,
+For each lesson: open a copy of the notebook (outputs cleared, and ending at its last panel: the
+cells after it cannot matter to a panel and only cost time), Run All, wait for the panel's cell,
 move one control as a learner would (a dropdown, toggle buttons or a slider's handle), and check
 that the figure (the image's data) and the numbers under it change.  One Lab server serves every
 lesson (a module fixture); each lesson's kernel is shut down after its test.
@@ -37,7 +38,7 @@ class LessonLab(Lab):
 def lessons_lab(chromium_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("lessons-root")
     for src in (ROOT / "notebooks").glob("0[2-7]_*.ipynb"):
-        nb = nbformat.read(str(src), as_version=4)
+        nb = _up_to_last_panel(nbformat.read(str(src), as_version=4))
         for c in nb.cells:
             if c.cell_type == "code":
                 c.outputs, c.execution_count = [], None
@@ -56,8 +57,18 @@ def lesson_page(browser, lessons_lab, request):
     lessons_lab.end_sessions()
 
 
+def _is_panel(cell):
+    return cell.cell_type == "code" and "from nbtrain.lessons import" in cell.source
+
+
+def _up_to_last_panel(nb):
+    last = max(i for i, c in enumerate(nb.cells) if _is_panel(c))
+    nb.cells = nb.cells[: last + 1]
+    return nb
+
+
 def _explorer_cells(name):
-    nb = nbformat.read(str(ROOT / "notebooks" / name), as_version=4)
+    nb = _up_to_last_panel(nbformat.read(str(ROOT / "notebooks" / name), as_version=4))
     code = [c for c in nb.cells if c.cell_type == "code"]
     return len(code), [i for i, c in enumerate(code) if "from nbtrain.lessons import" in c.source]
 

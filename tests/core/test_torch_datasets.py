@@ -185,7 +185,7 @@ def test_slow_data_reaches_an_event_and_the_run():
 
     class Slow(Counting):
         def __getitem__(self, i):
-            time.sleep(0.004)
+            time.sleep(0.02)  # data clearly slower than the step, even on a busy machine (xdist)
             return super().__getitem__(i)
 
     heard = []
