@@ -73,6 +73,9 @@ def train(
     steps_per_epoch=None,
     data_device="auto",
     collate=None,
+    keep_columns=None,
+    freeze=None,
+    unfreeze_at=None,
 ) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
@@ -103,6 +106,13 @@ def train(
     Inputs may be a tuple or dict of arrays (the model is called ``model(*x)`` / ``model(**x)``);
     a Dataset may yield dict items with the target under ``target=`` (default "labels", then
     "label"); ``collate=`` is the function that batches a Dataset's items (default: torch's).
+    A Hugging Face ``datasets.Dataset`` (or a ``DatasetDict``'s train / validation / test splits)
+    is read as a torch Dataset; columns its model's ``forward`` does not take are dropped with one
+    line, ``keep_columns=[...]`` keeps more (see docs/hf.md).
+
+    Fine-tuning (docs/hf.md): ``freeze="body"`` (all but the output head) or parameter-name patterns
+    (``"bert.embeddings.*"``), ``unfreeze_at=E`` trains them again from epoch E, and
+    ``lr={"classifier.*": 1e-3, "*": 2e-5}`` gives each pattern's parameters their own rate.
 
     Every user mistake raises an :class:`nbtrain.NbtrainError` before training starts; ``nbtrain.runs``
     and earlier runs are left untouched.  A stop request or KeyboardInterrupt ends the run as
@@ -130,7 +140,7 @@ def train(
         device=device, metrics=metrics, patience=patience, amp=amp, scheduler=scheduler, target=target,
         compile=compile, monitor=monitor, clip=clip, clip_value=clip_value, accumulate=accumulate, tf32=tf32,
         task=task, classes=classes, workers=workers, steps_per_epoch=steps_per_epoch, data_device=data_device,
-        collate=collate,
+        collate=collate, keep_columns=keep_columns, freeze=freeze, unfreeze_at=unfreeze_at,
     )  # fmt: skip
     if isinstance(lr, str):  # lr="auto" (%%train --lr auto): the learning-rate finder runs first
         from .core.tune.finder import auto_lr
@@ -161,7 +171,7 @@ def train(
     if checkpoint:
         job.checkpoint = make_checkpointer(checkpoint, job)
     run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
-    job.callbacks = CallbackList(callbacks + _views(display, run, plot))
+    job.callbacks = CallbackList(getattr(job, "hooks", []) + callbacks + _views(display, run, plot))
     runs.register(run)  # a new run under an existing name replaces it, at the end of the order
     try:
         fit(run, job)

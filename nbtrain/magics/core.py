@@ -186,6 +186,27 @@ class NbtrainMagics(Magics):
     @argument("--quiet", action="store_true", help="show nothing while training (default: off)")
     @argument("--checkpoint", metavar="PATH", default=None, help="save a checkpoint after every epoch (default: none)")
     @argument("--resume", action="store_true", help="continue from --checkpoint PATH (default: off)")
+    @argument(
+        "--freeze",
+        default=None,
+        metavar="P,Q|body",
+        help="freeze parameters by name pattern, comma-separated, or body: all but the output head (default: none)",
+    )
+    @argument(
+        "--unfreeze-at",
+        type=int,
+        default=None,
+        dest="unfreeze_at",
+        metavar="E",
+        help="unfreeze at epoch E (default: never)",
+    )
+    @argument(
+        "--keep-columns",
+        default=None,
+        dest="keep_columns",
+        metavar="A,B",
+        help="Hugging Face Dataset columns to keep although the model's forward does not take them (default: none)",
+    )
     @argument("--target", metavar="COLUMN", default=None, help="target column when data is a DataFrame (default: none)")
     @argument(
         "--data",

@@ -39,6 +39,12 @@ def options(magics, args) -> dict:
         target=args.target,
         display=display,
     )
+    for key in ("freeze", "keep_columns"):  # fine-tuning and Hugging Face options (docs/hf.md)
+        value = getattr(args, key, None)
+        if value is not None:
+            kw[key] = [v.strip() for v in value.split(",") if v.strip()]
+    if getattr(args, "unfreeze_at", None) is not None:
+        kw["unfreeze_at"] = args.unfreeze_at
     if args.no_plot:
         kw["plot"] = False  # the panel and the table stay; only the loss plot is left out
     if args.metrics is not None:
