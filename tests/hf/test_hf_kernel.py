@@ -1,4 +1,5 @@
-"""A real kernel (nbclient) runs a %%train cell on a DatasetDict and %evaluate names the classes."""
+"""A real kernel (nbclient) runs a %%train cell on a DatasetDict, and %evaluate's confusion matrix names
+the classes of its ClassLabel feature."""
 
 import pytest
 
@@ -27,7 +28,13 @@ def test_a_train_cell_on_a_dataset_dict_then_evaluate_shows_class_names():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     here = os.path.dirname(os.path.abspath(__file__))
-    cells = [SETUP.format(here=here), TRAIN, "%evaluate sentiment", "print(nbtrain.runs['sentiment'].status)"]
+    cells = [
+        SETUP.format(here=here),
+        TRAIN,
+        "res = %evaluate sentiment --plot confusion\nres",
+        "ax = res.figures[0].figure.axes[0]\nprint(*[t.get_text() for t in ax.get_xticklabels()], sep=',')\n"
+        "print(nbtrain.runs['sentiment'].status)",
+    ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     nbclient.NotebookClient(nb, timeout=240, kernel_name="python3").execute()
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.outputs)
@@ -41,6 +48,5 @@ def test_a_train_cell_on_a_dataset_dict_then_evaluate_shows_class_names():
         return "".join(parts)
 
     assert "text" in text(nb.cells[1])  # the one line naming the dropped column
-    shown = text(nb.cells[2])
-    assert "neg" in shown and "pos" in shown and "accuracy" in shown
-    assert text(nb.cells[3]).strip() == "completed"
+    assert "accuracy" in text(nb.cells[2]) and "confusion matrix of sentiment" in text(nb.cells[2])
+    assert text(nb.cells[3]).split() == ["neg,pos", "completed"]
