@@ -187,7 +187,8 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     A ``path`` that is not an existing file is a name in the run store: ``nbtrain.load("iris")`` is the
     newest run called iris, ``nbtrain.load("iris~1")`` the one before (see ``%runs``).  Preset models are
     rebuilt from the saved config; a run trained with your own ``nn.Module`` needs an instance of it:
-    ``nbtrain.load(path, model=MyNet())``.
+    ``nbtrain.load(path, model=MyNet())``.  A transformers model is saved as safetensors plus its
+    config and rebuilt from its config class (only classes that ``transformers`` exports, by name).
 
     >>> run = nbtrain.load("iris_mlp")                 # doctest: +SKIP
     >>> run.predict(X[:3])                             # doctest: +SKIP
@@ -201,6 +202,10 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     content = read_run_file(stored.file if stored is not None else path, trusted)
     meta, state = content["meta"], content["state"]
     config = meta["config"]
+    if model is None and content.get("hf_model") is not None:  # a transformers model: from its saved config
+        from .core.store.hfsave import rebuild
+
+        model = rebuild(content["hf_model"], f"run file {os.fspath(path)!r}")
     if model is None:
         spec = config.get("model_spec") or (config.get("model") if config.get("model") in KNOWN else None)
         if spec is None:

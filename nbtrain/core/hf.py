@@ -136,7 +136,7 @@ def model_classes(model):
     return len(names) if names == [f"LABEL_{i}" for i in range(len(names))] else names
 
 
-def _kept(ds, column: str, model, keep_columns, what: str) -> list:
+def _kept(ds, column: str, model, keep_columns, what: str, dropped: dict) -> list:
     cols = list(ds.column_names)
     keep = [keep_columns] if isinstance(keep_columns, str) else list(keep_columns or ())
     missing = [c for c in keep if c not in cols]
@@ -146,24 +146,32 @@ def _kept(ds, column: str, model, keep_columns, what: str) -> list:
     if takes is None:
         return cols
     kept = [c for c in cols if c == column or c in takes or c in keep]
-    dropped = [c for c in cols if c not in kept]
-    if dropped:
-        warnings.warn(
-            f"{what}: left out the column{'s' if len(dropped) > 1 else ''} {', '.join(dropped)}, which "
-            f"{type(model).__name__}.forward does not take (keep_columns=[...] keeps them, e.g. for a collator).",
-            ColumnsDroppedWarning,
-            stacklevel=4,
-        )
+    for c in cols:
+        if c not in kept:
+            dropped.setdefault(c, []).append(what)
     return kept
 
 
-def _items(ds, target, model, keep_columns, what: str):
+def _say_dropped(dropped: dict, model) -> None:
+    """One line for every split: which columns were left out, and how to keep them."""
+    if not dropped:
+        return
+    names = ", ".join(dropped)
+    warnings.warn(
+        f"left out the column{'s' if len(dropped) > 1 else ''} {names}, which {type(model).__name__}.forward "
+        "does not take (keep_columns=[...] keeps them, e.g. for a collator).",
+        ColumnsDroppedWarning,
+        stacklevel=5,
+    )
+
+
+def _items(ds, target, model, keep_columns, what: str, dropped: dict):
     if _is_dict(ds):
         raise DataTypeError(f"{what} is a DatasetDict; give one of its splits, e.g. dd['validation'].")
     if len(ds) == 0:
         raise DataError(f"{what} is an empty Dataset.")
     column = target_column(ds, target, what)
-    kept = _kept(ds, column, model, keep_columns, what)
+    kept = _kept(ds, column, model, keep_columns, what, dropped)
     feature = ds.features[column]
     return HFItems(ds.with_format("torch", columns=kept), column, _scalar(feature)), feature
 
@@ -185,10 +193,10 @@ def adapt_hf(data, val_data, test_data, *, model=None, target=None, keep_columns
                 f"the DatasetDict's split{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
                 "are not used (train, validation and test are).",
                 ColumnsDroppedWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         data, val_data, test_data = data["train"], data.get("validation", val_data), data.get("test", test_data)
-    out = []
+    out, dropped = [], {}
     feature = None
     for what, ds in (("data", data), ("val_data", val_data), ("test_data", test_data)):
         if ds is None:
@@ -196,9 +204,10 @@ def adapt_hf(data, val_data, test_data, *, model=None, target=None, keep_columns
             continue
         if not is_hf(ds):
             raise DataTypeError(f"{what} must be a Hugging Face Dataset too when data is one, got {type(ds).__name__}.")
-        items, f = _items(ds, target, model, keep_columns, what)
+        items, f = _items(ds, target, model, keep_columns, what, dropped)
         feature = feature if feature is not None else f
         out.append(items)
+    _say_dropped(dropped, model)
     classes = _names(feature)
     if classes is None:
         classes = model_classes(model)

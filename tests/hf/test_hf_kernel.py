@@ -9,7 +9,7 @@ import nbtrain
 %load_ext nbtrain
 %config NbtrainMagics.display = 'none'
 import sys; sys.path.insert(0, {here!r})
-from conftest import sentiment_dict, tiny_bert, make_tokenizer
+from hf_helpers import sentiment_dict, tiny_bert, make_tokenizer
 tok = make_tokenizer()
 dd = sentiment_dict(tok, n=400)
 """
