@@ -75,7 +75,7 @@ class HFItems(torch.utils.data.Dataset):
     def targets(self):
         if not self.scalar:
             return None  # per-token labels: the probe batch and the declared classes tell
-        return np.asarray(self.ds.with_format("numpy", columns=[self.column])[self.column])
+        return np.asarray(self.ds.with_format("numpy", columns=[self.column])[:][self.column])  # one batched read
 
 
 def forward_names(model) -> set | None:
