@@ -136,12 +136,12 @@ def take(x, lo: int, hi: int):
 
 
 def nbytes(x) -> int:
-    return sum(t.numel() * t.element_size() for t in leaves(x) if isinstance(t, torch.Tensor))
+    return sum(t.numel() * t.element_size() for t in leaves(x) if hasattr(t, "element_size"))
 
 
 def row_bytes(x) -> int:
-    """Bytes of one row of every tensor leaf."""
-    return sum(t[:1].numel() * t.element_size() for t in leaves(x) if isinstance(t, torch.Tensor))
+    """Bytes of one row of every tensor leaf (as the dense batch it becomes)."""
+    return sum(t[:1].numel() * t[:1].element_size() for t in leaves(x) if hasattr(t, "element_size"))
 
 
 def shapes(x):

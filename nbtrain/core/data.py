@@ -112,6 +112,27 @@ def as_features(X, what: str = "X", keep_1d: bool = False):
     return arr
 
 
+def _length(y):
+    try:
+        return len(y)
+    except TypeError:
+        return None
+
+
+def stacked_rows(X, n_rows=None):
+    """A list of same-shaped arrays, one per row (``[img0, img1, ...]``), is one array of rows, not
+    several inputs: stacked.  A list whose entries each hold every row (``[num, cat]``) is left as it is."""
+    if not isinstance(X, list) or not X or not is_inputs(X) or any(isinstance(a, dict) for a in X):
+        return X
+    shapes = {tuple(getattr(a, "shape", ())) for a in X}
+    if len(shapes) != 1:
+        return X
+    first = next(iter(shapes))[:1]  # an entry holding every row starts with the row count
+    if n_rows is not None and (len(X) != n_rows or first == (n_rows,)):
+        return X
+    return np.stack([_to_numpy(a, "X row") for a in X])
+
+
 def is_inputs(X) -> bool:
     """Several inputs: a dict, or a tuple/list whose entries are arrays, tensors, frames or dicts
     (a list of numbers or of lists of numbers is rows of one array)."""
@@ -171,7 +192,7 @@ def adapt(data, target: str | None = None, what: str = "data"):
     if _is_dataframe(X) and X.columns.duplicated().any():
         dup = X.columns[X.columns.duplicated()][0]
         raise DataError(f"{what} X has several columns named {dup!r}; give every column a unique name.")
-    X = as_features(X, f"{what} X")
+    X = as_features(stacked_rows(X, _length(y)), f"{what} X")
     y = _to_numpy(y, f"{what} y")
     if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind not in "f":
         y = y[:, 0]
@@ -321,6 +342,9 @@ class TensorBatches:
         return batch.apply(lambda t: self._move_one(t, idx), x)
 
     def _move_one(self, t: torch.Tensor, idx=None) -> torch.Tensor:
+        if not isinstance(t, torch.Tensor):  # sparse rows: gathered dense where they live, then copied
+            rows = t[:] if idx is None else t.index_select(0, idx)
+            return rows.to(self.device)
         if t.device == self.device or not self.host:
             return t if idx is None else t.index_select(0, idx)
         pin = self.device.type == "cuda"

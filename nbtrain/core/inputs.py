@@ -224,8 +224,7 @@ def _prepare(
             )
     what = {"train": "training", "val": "validation", "test": "test"}
     host = {
-        key: (batch.apply(torch.from_numpy, feats[key]), _targets(parts[key], task, codec, what[key], kind))
-        for key in feats
+        key: (batch.apply(as_tensor, feats[key]), _targets(parts[key], task, codec, what[key], kind)) for key in feats
     }
     n_classes = codec.n_classes if codec is not None else 0
     target_ndim = train_t.y.ndim
@@ -233,6 +232,15 @@ def _prepare(
     return Prepared(
         task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out, kind=kind
     )
+
+
+def as_tensor(a):
+    """A host tensor of prepared features; a scipy sparse matrix stays sparse (:class:`.SparseRows`)."""
+    if preprocessing.is_sparse(a):
+        from .sparse import SparseRows
+
+        return SparseRows.from_scipy(a)
+    return torch.from_numpy(a)
 
 
 def declared_codec(classes, seen: np.ndarray) -> LabelCodec:

@@ -88,7 +88,7 @@ def apply_row_filters(table: Table, spec: PreprocessSpec) -> Table:
     """Apply dropna / drop_duplicates to the whole data, before the split."""
     if not spec.row_filters:
         return table
-    if table.structured:
+    if table.structured or is_sparse(table.X):
         raise DataError(
             f"preprocessing {spec.text!r} works on one feature matrix; X has several inputs, so clean the "
             "rows before building it."
@@ -156,6 +156,8 @@ def build(spec: PreprocessSpec, X) -> Any:
         )
     if spec.transformer is not None:
         return clone(spec.transformer)
+    if is_sparse(X):
+        return _build_sparse(spec)
     if _is_dataframe(X):
         return _build_frame(spec, X)
     if spec.has("onehot"):
@@ -163,6 +165,35 @@ def build(spec: PreprocessSpec, X) -> Any:
     if not spec.steps:
         return None
     return Pipeline([(p.name, _make(p)) for p in spec.steps])
+
+
+class SparseScalingWarning(UserWarning):
+    """``standardize`` on a sparse matrix scales without centring (centring would make it dense)."""
+
+
+def _build_sparse(spec: PreprocessSpec):
+    """Sparse features stay sparse: ``standardize`` scales by the standard deviation without
+    subtracting the mean (as scikit-learn's ``StandardScaler(with_mean=False)``), said in one line."""
+    import warnings
+
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    other = [p.name for p in spec.steps if p.name != "standardize"]
+    if other:
+        raise DataError(
+            f"preprocessing step {other[0]!r} would make the sparse matrix dense; with sparse features use "
+            '"standardize" only, or pass a scikit-learn transformer that keeps it sparse.'
+        )
+    if not spec.steps:
+        return None
+    warnings.warn(
+        '"standardize" on sparse features scales each column by its standard deviation without centring '
+        "(centring would make the matrix dense), as StandardScaler(with_mean=False) does.",
+        SparseScalingWarning,
+        stacklevel=4,
+    )
+    return Pipeline([("standardize", StandardScaler(with_mean=False))])
 
 
 def _build_frame(spec: PreprocessSpec, X):
@@ -194,6 +225,8 @@ def features(transformer, X, fit: bool, what: str, keep_ints: bool = False):
         return batch.apply(lambda a: _plain(np.asarray(a), what, keep_ints), X)
     if transformer is None and not _is_dataframe(X) and not is_sparse(X):
         return _plain(np.asarray(X), what, keep_ints)
+    if is_sparse(X):
+        return _sparse(transformer, X, fit, what)
     shape = None
     if not _is_dataframe(X) and X.ndim > 2:
         shape = X.shape[1:]  # images: per-pixel preprocessing on a flat view
@@ -215,6 +248,21 @@ def features(transformer, X, fit: bool, what: str, keep_ints: bool = False):
         raise DataError(f'{what} features are not numeric after preprocessing (dtype {X.dtype}); add "onehot".')
     X = X.astype(np.float32, copy=False)
     return _finite(X, what, shape)
+
+
+def _sparse(transformer, X, fit: bool, what: str):
+    """A scipy sparse matrix through the transformer, kept sparse (CSR, float32, finite)."""
+    if transformer is not None:
+        try:
+            X = transformer.fit_transform(X) if fit else transformer.transform(X)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"preprocessing failed on {what}: {str(exc).strip().splitlines()[0][:180]}") from None
+    if not is_sparse(X):
+        return _finite(np.asarray(X, dtype=np.float32), what, None)
+    X = X.tocsr().astype(np.float32)
+    if not np.isfinite(X.data).all():
+        raise DataError(f"{what} has NaN or infinite values in its sparse matrix; fill or drop them first.")
+    return X
 
 
 def _plain(X: np.ndarray, what: str, keep_ints: bool) -> np.ndarray:

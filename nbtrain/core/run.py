@@ -11,11 +11,12 @@ import torch
 
 from . import targets
 from .batch import apply, first, named_leaves, rows
-from .data import TensorBatches, as_features, is_dataset, is_inputs
+from .data import TensorBatches, as_features, is_dataset, is_inputs, stacked_rows
 from .errors import ConfigError, DataError
 from .evaluation import decide, forward_all, split_metrics
 from .files import is_path, read_table
 from .history import History
+from .inputs import as_tensor
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
 from .preprocess import features
@@ -204,7 +205,7 @@ class Run:
             target = self.config.get("target")
             if target is not None and target in X.columns:
                 X = X.drop(columns=[target])
-        X = as_features(X, "X")
+        X = as_features(stacked_rows(X), "X")  # a run on one array: a list of row arrays is its rows
         shape = self.config.get("input_shape")
         keep = bool(self.config.get("int_inputs", False))
         feats = features(self.preprocess, X, fit=False, what="predict input", keep_ints=keep)
@@ -213,7 +214,7 @@ class Run:
                 f"predict input has samples of shape {tuple(feats.shape[1:])} after preprocessing, "
                 f"but the model was trained on {tuple(shape)}."
             )
-        return torch.from_numpy(feats).to(self._device)
+        return as_tensor(feats).to(self._device)
 
     def _several(self, X, shapes: dict):
         """Several inputs (a tuple or dict of arrays), checked against the ones trained on."""

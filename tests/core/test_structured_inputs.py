@@ -255,3 +255,26 @@ def test_the_call_convention():
     batch.call(model, Pair(1, 2))
     batch.call(model, torch.zeros(1), labels=torch.zeros(1))
     assert calls == [(1, []), (2, []), (0, ["a", "b"]), (1, []), (1, ["labels"])]
+
+
+def test_runs_on_the_same_dict_of_arrays_share_one_prepared_copy():
+    num, cat, y = _data()
+    x = {"num": num, "cat": cat}
+    a = nbtrain.train((x, y), model=TwoInputs(), epochs=1, display="none")
+    b = nbtrain.train((x, y), model=TwoInputs(), epochs=1, display="none", lr=0.01)
+    assert a._splits["train"].owner.prepared is b._splits["train"].owner.prepared
+    cat2 = cat.copy()
+    cat2[0] = (cat2[0] + 1) % 5  # a changed array is prepared again
+    c = nbtrain.train(({"num": num, "cat": cat2}, y), model=TwoInputs(), epochs=1, display="none")
+    assert c._splits["train"].owner.prepared is not a._splits["train"].owner.prepared
+
+
+def test_a_list_of_row_arrays_is_still_one_array_of_rows_and_a_list_of_inputs_is_several():
+    rng = np.random.default_rng(3)
+    rows = [rng.normal(size=4).astype(np.float32) for _ in range(100)]
+    y = np.arange(100) % 2
+    run = nbtrain.train((rows, y), epochs=1, display="none")
+    assert run.config["input_shape"] == [4] and run.predict(rows[:3]).shape == (3,)
+    num, cat, y = _data()
+    run = nbtrain.train(([num, cat], y), model=TwoInputs(), epochs=1, display="none")
+    assert run.config["input_shapes"] == {"[0]": [4], "[1]": []}

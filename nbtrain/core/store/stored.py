@@ -82,7 +82,8 @@ class StoredRun:
             )
         if metrics is None:
             return dict(saved)
-        names = parse_metrics(metrics, self.task)
+        kind = (self.config or {}).get("target_kind") or "label"
+        names = parse_metrics(metrics, self.task, kind=kind)  # multi-hot / per-position runs: their metrics
         missing = [n for n in names if n not in saved]
         if missing:
             raise DataError(

@@ -1,0 +1,41 @@
+"""processes=N with a dict of inputs (issue 19 item 6): the ranks shard every entry of the batch and
+train the same model as one process."""
+
+import numpy as np
+import pytest
+import torch
+from dist_helpers import max_weight_diff
+from torch import nn
+
+import nbtrain
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.lin = nn.Embedding(5, 3), nn.Linear(7, 2)
+
+    def forward(self, num, cat):
+        return self.lin(torch.cat([num, self.emb(cat)], 1))
+
+
+def test_two_ranks_on_a_dict_of_inputs_match_one_process():
+    rng = np.random.default_rng(0)
+    num = rng.normal(size=(90, 4)).astype(np.float32)
+    cat = rng.integers(0, 5, size=90)
+    y = ((num[:, 0] > 0) | (cat == 4)).astype(np.int64)
+    runs = []
+    for processes in (None, 2):
+        torch.manual_seed(0)
+        runs.append(
+            nbtrain.train(
+                ({"num": num, "cat": cat}, y), model=TwoInputs(), optimizer="sgd(momentum=0.9)", lr=0.1,
+                epochs=3, batch_size=8, display="none", processes=processes,
+            )
+        )  # fmt: skip
+    one, two = runs
+    assert two.status == "completed" and two.config["processes"] == 2
+    assert two.history["val_loss"] == pytest.approx(one.history["val_loss"], rel=1e-4)
+    assert max_weight_diff(one.model, two.model) < 1e-4
