@@ -42,7 +42,8 @@ def options(magics, args) -> dict:
     for key in ("freeze", "keep_columns"):  # fine-tuning and Hugging Face options (docs/hf.md)
         value = getattr(args, key, None)
         if value is not None:
-            kw[key] = [v.strip() for v in value.split(",") if v.strip()]
+            items = (v.strip().strip("'\"") for v in value.strip("'\"").split(","))  # --freeze 'bert.*'
+            kw[key] = [v for v in items if v]
     if getattr(args, "unfreeze_at", None) is not None:
         kw["unfreeze_at"] = args.unfreeze_at
     if args.no_plot:
