@@ -202,7 +202,12 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     content = read_run_file(stored.file if stored is not None else path, trusted)
     meta, state = content["meta"], content["state"]
     config = meta["config"]
-    if model is None and content.get("hf_model") is not None:  # a transformers model: from its saved config
+    if content.get("peft") is not None:  # LoRA adapters only: put back onto the base model given
+        from .core.store.hfsave import attach_adapters
+
+        model = attach_adapters(model, content["peft"], state, f"run file {os.fspath(path)!r}")
+        state = None
+    elif model is None and content.get("hf_model") is not None:  # a transformers model: from its saved config
         from .core.store.hfsave import rebuild
 
         model = rebuild(content["hf_model"], f"run file {os.fspath(path)!r}")
@@ -217,7 +222,8 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
             spec = "logistic" if meta["task"] == "classification" else "linear"
         model = build_model(spec, tuple(config["input_shape"]), int(config["n_out"]))
     try:
-        model.load_state_dict(state)
+        if state is not None:
+            model.load_state_dict(state)
     except RuntimeError as exc:
         raise RunFileError(f"the weights in {os.fspath(path)!r} do not fit the model: {first_line(exc)}.") from None
     codec = LabelCodec(meta["classes"]) if meta["classes"] is not None else None

@@ -83,11 +83,15 @@ def forward_names(model) -> set | None:
     there is no model of the user's own to ask."""
     if not isinstance(model, torch.nn.Module):
         return None
+    base = getattr(model, "get_base_model", None)  # a peft model's forward is (*args, **kwargs): ask its base
+    if callable(base):
+        model = base()
     try:
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
         return None
-    return {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    names = {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return names or None  # only *args / **kwargs: it takes anything
 
 
 def target_column(ds, target, what: str) -> str:

@@ -102,3 +102,57 @@ def rebuild(meta: dict, where: str) -> torch.nn.Module:
         raise RunFileError(
             f"{where}: the saved config does not build a {meta['class']} ({first_line(exc, 100)})."
         ) from None
+
+
+# ------------------------------------------------------------------------ LoRA (peft): adapters only
+
+ADAPTER, PEFT = "adapter.safetensors", "peft_config.json"
+
+
+def is_peft_model(model) -> bool:
+    return any(c.__module__.startswith("peft.") and c.__name__ == "PeftModel" for c in type(model).__mro__)
+
+
+def peft_members(model) -> dict:
+    """The adapters (a small safetensors file), their config, and the base model's class and config."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in get_peft_model_state_dict(model).items()}
+    base = model.get_base_model()
+    meta = {"class": type(base).__name__, "config_class": type(base.config).__name__, "config": base.config.to_dict()}
+    config = model.peft_config[model.active_adapter].to_dict()
+    return {
+        ADAPTER: save(tensors),
+        PEFT: json.dumps(config, default=lambda o: sorted(o) if isinstance(o, set) else str(o)).encode(),
+        MODEL: json.dumps(meta, default=str).encode(),
+    }
+
+
+def read_peft_config(blob: bytes, where: str) -> dict:
+    try:
+        config = json.loads(blob)
+    except (ValueError, RecursionError):
+        config = None
+    if not isinstance(config, dict) or not isinstance(config.get("peft_type"), str):
+        raise RunFileError(f"{where}: {PEFT} is malformed (a peft config with its peft_type is needed).")
+    return config
+
+
+def attach_adapters(base, config: dict, adapters: dict, where: str):
+    """The base model given with ``model=``, wrapped by peft with the saved adapters put back."""
+    try:
+        from peft import PeftConfig, get_peft_model, set_peft_model_state_dict
+    except ImportError:
+        raise RunFileError(f"{where} holds LoRA adapters; pip install peft (or 'nbtrain[hf]').") from None
+    if base is None:
+        raise RunFileError(
+            f"{where} holds LoRA adapters only: pass the base model they were trained on, "
+            "nbtrain.load(path, model=base_model)."
+        )
+    try:
+        model = get_peft_model(base, PeftConfig.from_peft_type(**config))
+        set_peft_model_state_dict(model, adapters)
+    except Exception as exc:
+        raise RunFileError(f"{where}: the adapters do not fit the model given ({first_line(exc, 100)}).") from None
+    return model

@@ -21,7 +21,7 @@ import torch
 from ..errors import RunFileError, first_line
 from . import hfsave
 from .atomic import write_file
-from .hfsave import hf_members, is_transformers_model
+from .hfsave import hf_members, is_peft_model, is_transformers_model, peft_members
 from .safe_load import check_file, check_history, check_state, torch_load, version_error
 from .trust import dump_transformer, load_transformer
 
@@ -92,8 +92,9 @@ def run_file_bytes(run, status: str | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("meta.json", json.dumps(meta, default=_json_default))
-        if is_transformers_model(run.model):  # safetensors plus the model's config, no pickle
-            for member, blob in hf_members(run.model).items():
+        if is_transformers_model(run.model) or is_peft_model(run.model):  # safetensors plus config, no pickle
+            members = peft_members(run.model) if is_peft_model(run.model) else hf_members(run.model)
+            for member, blob in members.items():
                 z.writestr(member, blob, compress_type=zipfile.ZIP_STORED)
         else:
             wb = io.BytesIO()
@@ -177,7 +178,8 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
         raise RunFileError(f"{where} cannot be read: {exc.strerror or exc}.") from None
     with z:
         names = set(z.namelist())
-        hf = hfsave.WEIGHTS in names and hfsave.MODEL in names
+        lora = hfsave.ADAPTER in names and hfsave.PEFT in names
+        hf = (hfsave.WEIGHTS in names or lora) and hfsave.MODEL in names
         if "meta.json" not in names or ("weights.pt" not in names and not hf):
             if any(n.endswith("data.pkl") for n in names):
                 raise RunFileError(
@@ -196,9 +198,13 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
         if meta.get("version") != VERSION:
             raise version_error(where, meta.get("version"), VERSION, "run-file")
         _check_meta(meta, where)
+        peft_config = None
         if hf:
-            state = check_state(hfsave.read_weights(_member(z, hfsave.WEIGHTS, where), where), where, hfsave.WEIGHTS)
+            part = hfsave.ADAPTER if lora else hfsave.WEIGHTS
+            state = check_state(hfsave.read_weights(_member(z, part, where), where), where, part)
             hf_model = hfsave.read_model_meta(_member(z, hfsave.MODEL, where), where)
+            if lora:
+                peft_config = hfsave.read_peft_config(_member(z, hfsave.PEFT, where), where)
         else:
             state = check_state(
                 torch_load(io.BytesIO(_member(z, "weights.pt", where)), where, "weights.pt"), where, "weights.pt"
@@ -211,4 +217,4 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
         )
     meta.setdefault("history", [])
     meta["classes"] = _classes_from_json(meta.get("classes"), where)
-    return {"meta": meta, "state": state, "preprocess": pre, "hf_model": hf_model}
+    return {"meta": meta, "state": state, "preprocess": pre, "hf_model": hf_model, "peft": peft_config}
