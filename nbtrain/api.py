@@ -171,7 +171,7 @@ def train(
     if checkpoint:
         job.checkpoint = make_checkpointer(checkpoint, job)
     run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
-    job.callbacks = CallbackList(getattr(job, "hooks", []) + callbacks + _views(display, run, plot))
+    job.callbacks = CallbackList(job.hooks + callbacks + _views(display, run, plot))
     runs.register(run)  # a new run under an existing name replaces it, at the end of the order
     try:
         fit(run, job)

@@ -353,7 +353,8 @@ def _run_and_job(
         accumulate=opts.accumulate,
         tf32=opts.tf32,
     )
-    job.hooks = tune.hooks if tune is not None else []
+    if tune is not None:
+        job.hooks = list(tune.hooks)
     return run, job
 
 
