@@ -76,6 +76,9 @@ def train(
     steps_per_epoch=None,
     data_device="auto",
     collate=None,
+    keep_columns=None,
+    freeze=None,
+    unfreeze_at=None,
     log=None,
 ) -> Run:
     """Train a model on declared data and return the :class:`Run`.
@@ -126,6 +129,13 @@ def train(
     Inputs may be a tuple or dict of arrays (the model is called ``model(*x)`` / ``model(**x)``);
     a Dataset may yield dict items with the target under ``target=`` (default "labels", then
     "label"); ``collate=`` is the function that batches a Dataset's items (default: torch's).
+    A Hugging Face ``datasets.Dataset`` (or a ``DatasetDict``'s train / validation / test splits)
+    is read as a torch Dataset; columns its model's ``forward`` does not take are dropped with one
+    line, ``keep_columns=[...]`` keeps more (see docs/hf.md).
+
+    Fine-tuning (docs/hf.md): ``freeze="body"`` (all but the output head) or parameter-name patterns
+    (``"bert.embeddings.*"``), ``unfreeze_at=E`` trains them again from epoch E, and
+    ``lr={"classifier.*": 1e-3, "*": 2e-5}`` gives each pattern's parameters their own rate.
 
     ``log="tensorboard"`` / ``"mlflow"`` / ``"csv"`` (or a list) writes the run there too, with each
     logger's defaults (see docs/logging.md and :mod:`nbtrain.loggers` for their options).
@@ -184,7 +194,7 @@ def train(
     if checkpoint:
         job.checkpoint = make_checkpointer(checkpoint, job)
     run.config["checkpoint"] = os.fspath(checkpoint) if checkpoint else None
-    job.callbacks = CallbackList(callbacks + _views(display, run, plot))
+    job.callbacks = CallbackList(job.hooks + callbacks + _views(display, run, plot))
     if getattr(run, "pending_hints", None):  # data pitfalls found before training (core/pitfalls.py)
         job.callbacks.append(PendingHints(job.callbacks, run.pending_hints))
     runs.register(run)  # a new run under an existing name replaces it, at the end of the order
@@ -202,7 +212,8 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     A ``path`` that is not an existing file is a name in the run store: ``nbtrain.load("iris")`` is the
     newest run called iris, ``nbtrain.load("iris~1")`` the one before (see ``%runs``).  Preset models are
     rebuilt from the saved config; a run trained with your own ``nn.Module`` needs an instance of it:
-    ``nbtrain.load(path, model=MyNet())``.
+    ``nbtrain.load(path, model=MyNet())``.  A transformers model is saved as safetensors plus its
+    config and rebuilt from its config class (only classes that ``transformers`` exports, by name).
 
     >>> run = nbtrain.load("iris_mlp")                 # doctest: +SKIP
     >>> run.predict(X[:3])                             # doctest: +SKIP
@@ -216,6 +227,15 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     content = read_run_file(stored.file if stored is not None else path, trusted)
     meta, state = content["meta"], content["state"]
     config = meta["config"]
+    if content.get("peft") is not None:  # LoRA adapters only: put back onto the base model given
+        from .core.store.hfsave import attach_adapters
+
+        model = attach_adapters(model, content["peft"], state, f"run file {os.fspath(path)!r}")
+        state = None
+    elif model is None and content.get("hf_model") is not None:  # a transformers model: from its saved config
+        from .core.store.hfsave import rebuild
+
+        model = rebuild(content["hf_model"], f"run file {os.fspath(path)!r}")
     if model is None:
         spec = config.get("model_spec") or (config.get("model") if config.get("model") in KNOWN else None)
         if spec is None:
@@ -227,7 +247,8 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
             spec = "logistic" if meta["task"] == "classification" else "linear"
         model = build_model(spec, tuple(config["input_shape"]), int(config["n_out"]))
     try:
-        model.load_state_dict(state)
+        if state is not None:
+            model.load_state_dict(state)
         target_scale.restore(model, config)  # a regression target standardised for training
     except RuntimeError as exc:
         raise RunFileError(f"the weights in {os.fspath(path)!r} do not fit the model: {first_line(exc)}.") from None

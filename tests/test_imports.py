@@ -1,11 +1,12 @@
-"""The core never imports notebook libraries; importing nbtrain stays light."""
+"""The core never imports notebook libraries; importing nbtrain (and training on arrays) stays light:
+no Hugging Face library either (core/hf.py is imported only when a datasets object is given)."""
 
 import subprocess
 import sys
 
 import pytest
 
-HEAVY = ("IPython", "ipywidgets", "matplotlib", "ipykernel")
+HEAVY = ("IPython", "ipywidgets", "matplotlib", "ipykernel", "transformers", "datasets", "peft")
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,7 @@ class Job:
     checkpoint: Callable | None = None  # (run, epoch) -> None, writes a checkpoint
     early: EarlyStopping | None = None  # made from patience/monitor; its state goes into checkpoints
     callbacks: CallbackList = field(default_factory=CallbackList)
+    hooks: list = field(default_factory=list)  # callbacks the run itself needs, first (core/finetune.py: unfreezing)
     clip: float | None = None  # max total gradient norm
     clip_value: float | None = None  # max absolute gradient element
     accumulate: int = 1  # micro-batches per optimizer step

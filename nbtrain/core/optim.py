@@ -76,8 +76,16 @@ def optimizer_name(spec) -> str:
 
 def build_optimizer(spec, params, lr=None, device: torch.device | None = None, fp16: bool = False):
     """Return ``(optimizer, OptimizerInfo)`` for a preset, a ``torch.optim`` class, a factory or an instance."""
-    params = [p for p in params if p.requires_grad]
-    if not params:
+    params = list(params)
+    groups = params if params and isinstance(params[0], dict) else None  # parameter groups (lr by name)
+    if groups is not None:
+        params = [p for g in groups for p in g["params"]]
+        if not isinstance(spec, (str, type)) and spec is not None:
+            raise ConfigError(
+                "lr as a dict of patterns needs a preset optimizer (e.g. 'adamw') or a torch.optim class."
+            )
+    params = [p for p in params if p.requires_grad] if groups is None else params
+    if not any(p.requires_grad for p in params):
         raise ConfigError("the model has no trainable parameters; check requires_grad on its weights.")
     if spec is None:
         spec = "adam"
@@ -103,7 +111,7 @@ def build_optimizer(spec, params, lr=None, device: torch.device | None = None, f
         if "fused" not in kwargs and "foreach" not in kwargs and _can_fuse(params, device, p.name, fp16):
             kwargs["fused"] = True
         try:
-            opt = cls(params, lr=float(rate), **kwargs)
+            opt = cls(groups or params, lr=float(rate), **kwargs)
         except (ValueError, TypeError) as exc:
             raise PresetError(f"optimizer {spec!r}: {exc}") from None
         return opt, OptimizerInfo(p.name, float(rate))
@@ -119,7 +127,7 @@ def build_optimizer(spec, params, lr=None, device: torch.device | None = None, f
         return spec, OptimizerInfo(type(spec).__name__, float(spec.param_groups[0]["lr"]))
     if isinstance(spec, type) and issubclass(spec, torch.optim.Optimizer):
         rate = lr if lr is not None else 1e-3
-        return spec(params, lr=float(rate)), OptimizerInfo(spec.__name__, float(rate))
+        return spec(groups or params, lr=float(rate)), OptimizerInfo(spec.__name__, float(rate))
     if callable(spec):
         opt = spec(params)
         if not isinstance(opt, torch.optim.Optimizer):

@@ -65,6 +65,14 @@ def _lr_text(text: str):
 _lr_text.__name__ = "lr"  # argparse's message: "invalid lr value: 'x'"
 
 
+def _names(text: str) -> list:
+    """``--freeze 'bert.*,classifier.*'``: a comma-separated list of names or patterns."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+_names.__name__ = "list of names"  # argparse's message: "invalid list of names value: ..."
+
+
 def _device(value, name, given):
     return resolve_device(value)
 
@@ -150,6 +158,12 @@ OPTIONS: tuple = (
            choices=("auto", "cpu", "device")),
     _obj("collate", "a function that batches a Dataset's items, e.g. padding sequences (default: torch's "
          "default collate)"),
+    _obj("keep_columns", "Hugging Face Dataset columns to keep although the model's forward does not take them, "
+         "comma-separated (default: none)", flag="--keep-columns", metavar="A,B", parse=_names),
+    _obj("freeze", "freeze parameters by name pattern, comma-separated, or body: all but the output head "
+         "(default: none)", flag="--freeze", metavar="P,Q|body", parse=_names),
+    Option("unfreeze_at", None, "unfreeze the frozen parameters at epoch E (default: never)", stage="prepare",
+           check=None, kind="object", flag="--unfreeze-at", metavar="E", parse=int),
     # not a cell name: `from math import log` in a cell must not become a logger
     Option("log", None, "also write the run to tensorboard, mlflow or csv (comma-separated for several), or none "
            "(default: NbtrainMagics.log, none)", stage="train", flag="--log", metavar="WHERE", cell=False,

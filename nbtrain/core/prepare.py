@@ -46,6 +46,21 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     val_data, test_data, scheduler, target, collate = (
         options[k] for k in ("val_data", "test_data", "scheduler", "target", "collate")
     )
+    keep_columns, freeze, unfreeze_at = (options[k] for k in ("keep_columns", "freeze", "unfreeze_at"))
+    if any(type(d).__module__.split(".")[0] == "datasets" for d in (data, val_data, test_data)):
+        from .hf import adapt_hf  # Hugging Face datasets: imported only when one is given
+
+        data, val_data, test_data, target, found = adapt_hf(
+            data, val_data, test_data, model=model, target=target, keep_columns=keep_columns
+        )
+        options["target"] = target
+        if options["classes"] is None:
+            options["classes"] = found
+    elif keep_columns is not None:
+        raise ConfigError("keep_columns= names columns of a Hugging Face Dataset to keep; data is not one.")
+    lrs = None
+    if isinstance(options["lr"], dict):  # lr by parameter-name pattern (core/finetune.py)
+        lrs, options["lr"] = options["lr"], None
     opts = check_options(options, name=name, optimizer=optimizer, val_data=val_data, test_data=test_data)
     spec = preprocessing.parse(preprocess)
     torch.manual_seed(opts.seed)  # before the data is read: a random Dataset and the model's init repeat
@@ -75,13 +90,19 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     parts, scale = target_scale.standardize(_parts(model, loss, inputs, opts), inputs)
     if scale is not None:
         hints.append(target_scale.hint(scale))
+    tune = None
+    if freeze is not None or unfreeze_at is not None or lrs is not None:
+        from .finetune import plan_finetune
+
+        tune = plan_finetune(parts.net, freeze=freeze, unfreeze_at=unfreeze_at, lr=lrs, epochs=opts.epochs)
     xb, yb = inputs.batches["train"].probe()
     check_one_batch(
         parts, xb, yb, task=inputs.task, sample_shape=inputs.sample_shape, precision=opts.precision, kind=inputs.target
     )
     run, job = _run_and_job(
-        opts, inputs, parts, optimizer=optimizer, scheduler=scheduler, model=model, preprocess=preprocess, target=target
-    )
+        opts, inputs, parts, optimizer=optimizer, scheduler=scheduler, model=model, preprocess=preprocess,
+        target=target, tune=tune,
+    )  # fmt: skip
     run.pending_hints = hints
     run.config["target_scale"] = scale
     return keep_best(run, job, opts.restore_best)
@@ -204,14 +225,18 @@ def _dry_run_presets(optimizer, scheduler, lr, dev, epochs: int, steps: int, rat
             guard("scheduler", scheduler, sched.step)
 
 
-def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, scheduler, model, preprocess, target=None):
+def _run_and_job(
+    opts: Options, inputs: Inputs, parts: Parts, *, optimizer, scheduler, model, preprocess, target=None, tune=None
+):
     """The optimizer, scheduler, metrics and monitor; then the Run (what users keep) and the Job (what
     the loop needs)."""
     dev, net = opts.device, parts.net
-    opt, info = build_optimizer(optimizer, net.parameters(), opts.lr, dev, fp16=opts.precision.name == "fp16")
+    params = tune.groups if tune is not None and tune.groups is not None else net.parameters()
+    opt, info = build_optimizer(optimizer, params, opts.lr, dev, fp16=opts.precision.name == "fp16")
     train_batches = inputs.batches["train"]
     steps = -(-len(train_batches) // opts.accumulate)  # optimizer steps per epoch: what a scheduler counts
-    sched, per_batch = build_scheduler(scheduler, opt, opts.epochs, steps, info.lr)
+    peak = [g["lr"] for g in opt.param_groups] if tune is not None and tune.lrs else info.lr  # onecycle: per group
+    sched, per_batch = build_scheduler(scheduler, opt, opts.epochs, steps, peak)
     _dry_run_presets(optimizer, scheduler, opts.lr, dev, opts.epochs, steps, info.lr)
     names = parse_metrics(opts.metrics, inputs.task, kind=inputs.target, images=inputs.target_ndim >= 3)
     monitor = opts.monitor or ("val_loss" if "val" in inputs.batches else "train_loss")
@@ -262,6 +287,8 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         "data_device": inputs.data_device,
         "target": target,
     }
+    if tune is not None:  # fine-tuning (core/finetune.py): what was frozen, the rates by pattern, the counts
+        config.update(tune.describe(net))
     run = Run(opts.name, net, task=inputs.task, config=config, preprocess=inputs.transformer, codec=inputs.codec)
     run._splits = dict(inputs.batches)
     run._precision, run._device = opts.precision, dev
@@ -287,6 +314,8 @@ def _run_and_job(opts: Options, inputs: Inputs, parts: Parts, *, optimizer, sche
         accumulate=opts.accumulate,
         tf32=opts.tf32,
     )
+    if tune is not None:
+        job.hooks = list(tune.hooks)
     return run, job
 
 

@@ -90,7 +90,7 @@ def line_options(args) -> dict:
     """The options the magic line gave: ``{train keyword: value}`` (``--data NAME`` is not one: it names
     a variable)."""
     return {
-        o.name: getattr(args, o.name) for o in FLAGGED if o.kind == "option" and getattr(args, o.name, None) is not None
+        o.name: getattr(args, o.name) for o in FLAGGED if o.name != "data" and getattr(args, o.name, None) is not None
     }
 
 

@@ -3,6 +3,7 @@
 - ``meta.json``        format, version, config, history, label classes (plain JSON)
 - ``weights.pt``       the model's state_dict, read back with ``torch.load(weights_only=True)``
 - ``preprocess.skops`` the fitted scikit-learn transformer (see :mod:`.trust`)
+- a transformers model instead has ``weights.safetensors`` and ``hf_model.json`` (see :mod:`.hfsave`)
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import numpy as np
 import torch
 
 from ..errors import RunFileError, first_line
+from . import hfsave
 from .atomic import write_file
+from .hfsave import hf_members, is_peft_model, is_transformers_model, peft_members
 from .safe_load import check_file, check_history, check_state, torch_load, version_error
 from .trust import dump_transformer, load_transformer
 
@@ -89,10 +92,15 @@ def run_file_bytes(run, status: str | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("meta.json", json.dumps(meta, default=_json_default))
-        wb = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, wb)
-        # stored, not deflated: float weights shrink ~7% for ~0.75 s per 4 MB (the run store writes every run)
-        z.writestr("weights.pt", wb.getvalue(), compress_type=zipfile.ZIP_STORED)
+        if is_transformers_model(run.model) or is_peft_model(run.model):  # safetensors plus config, no pickle
+            members = peft_members(run.model) if is_peft_model(run.model) else hf_members(run.model)
+            for member, blob in members.items():
+                z.writestr(member, blob, compress_type=zipfile.ZIP_STORED)
+        else:
+            wb = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in run.model.state_dict().items()}, wb)
+            # stored, not deflated: float weights shrink ~7% for ~0.75 s per 4 MB (the run store writes every run)
+            z.writestr("weights.pt", wb.getvalue(), compress_type=zipfile.ZIP_STORED)
         if run.preprocess is not None:
             z.writestr("preprocess.skops", dump_transformer(run.preprocess))
     return buf.getvalue()
@@ -170,7 +178,9 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
         raise RunFileError(f"{where} cannot be read: {exc.strerror or exc}.") from None
     with z:
         names = set(z.namelist())
-        if "meta.json" not in names or "weights.pt" not in names:
+        lora = hfsave.ADAPTER in names and hfsave.PEFT in names
+        hf = (hfsave.WEIGHTS in names or lora) and hfsave.MODEL in names
+        if "meta.json" not in names or ("weights.pt" not in names and not hf):
             if any(n.endswith("data.pkl") for n in names):
                 raise RunFileError(
                     f"{where} is a torch file (perhaps a checkpoint), not a saved run; resume a "
@@ -188,9 +198,18 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
         if meta.get("version") != VERSION:
             raise version_error(where, meta.get("version"), VERSION, "run-file")
         _check_meta(meta, where)
-        state = check_state(
-            torch_load(io.BytesIO(_member(z, "weights.pt", where)), where, "weights.pt"), where, "weights.pt"
-        )
+        peft_config = None
+        if hf:
+            part = hfsave.ADAPTER if lora else hfsave.WEIGHTS
+            state = check_state(hfsave.read_weights(_member(z, part, where), where), where, part)
+            hf_model = hfsave.read_model_meta(_member(z, hfsave.MODEL, where), where)
+            if lora:
+                peft_config = hfsave.read_peft_config(_member(z, hfsave.PEFT, where), where)
+        else:
+            state = check_state(
+                torch_load(io.BytesIO(_member(z, "weights.pt", where)), where, "weights.pt"), where, "weights.pt"
+            )
+            hf_model = None
         pre = (
             load_transformer(_member(z, "preprocess.skops", where), trusted, where)
             if "preprocess.skops" in names
@@ -198,4 +217,4 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
         )
     meta.setdefault("history", [])
     meta["classes"] = _classes_from_json(meta.get("classes"), where)
-    return {"meta": meta, "state": state, "preprocess": pre}
+    return {"meta": meta, "state": state, "preprocess": pre, "hf_model": hf_model, "peft": peft_config}
