@@ -11,7 +11,8 @@ does, and how it is done here keeps everything the user sees in the target's own
   the gradients are those of training on the standardised target (well scaled for any optimizer), and
   ``train_loss`` / ``val_loss`` are in standardised units (an mse of 1.0 is the variance of the target).
 
-When: a regression run with a preset loss (mse, mae, huber) whose training targets have a mean beyond
+When: a regression run with the preset loss mse or mae (not huber, whose ``delta`` is in the target's own
+units, so that standardising would change which residuals count as outliers) whose training targets have a mean beyond
 ``FAR`` or a standard deviation outside [1/FAR, FAR].  ``run.config["target_scale"]`` records it (saved
 with the run; ``nbtrain.load`` puts the hook back).
 
@@ -77,6 +78,8 @@ def standardize(parts, inputs):
     if inputs.task != "regression" or loss.task != "regression" or not isinstance(y, torch.Tensor):
         return parts, None
     if not y.is_floating_point() or len(y) < 2 or not far_from_unit(y):
+        return parts, None
+    if loss.name == "huber":  # its delta is in the target's units: standardising would move the outlier cut
         return parts, None
     flat = y.double().reshape(len(y), -1)
     mean, std = flat.mean(0), flat.std(0)

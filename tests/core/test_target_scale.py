@@ -71,3 +71,17 @@ def test_a_unit_scale_target_is_left_alone_and_a_saved_run_predicts_in_its_units
     loaded = nbtrain.load(path)
     np.testing.assert_allclose(loaded.predict(X[:20]), run.predict(X[:20]), rtol=1e-5)
     assert 20 <= np.median(loaded.predict(X)) <= 60
+
+
+def test_huber_keeps_its_delta_in_the_targets_own_units():
+    # huber's delta says which residuals are outliers, in the target's units: standardising the target
+    # (sd ~7 here) made delta=1 mean 7, and notebook 04's Huber fit was pulled by the outliers again
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(400, 1)).astype(np.float32)
+    y = (3 * X[:, 0] + 1 + rng.normal(0, 0.3, 400)).astype(np.float32)
+    y[:30] = rng.uniform(15, 30, 30)  # outliers
+    run = nbtrain.train((X, y), model="linear", loss="huber", lr=0.05, epochs=60, display="none")
+    assert run.config["target_scale"] is None
+    at_0, at_1 = run.predict(np.array([[0.0], [1.0]], dtype=np.float32)).ravel()
+    fit = LinearRegression().fit(X[30:], y[30:])  # the line without the outliers
+    assert abs((at_1 - at_0) - fit.coef_[0]) < 0.3 and abs(at_0 - fit.intercept_) < 0.5
