@@ -57,6 +57,21 @@ def decide(outputs: torch.Tensor, task: str, kind: str = "label", n_classes: int
     return pred.cpu().numpy(), scores.cpu().numpy()
 
 
+def decoded(codec, task: str, y, pred, scores) -> dict:
+    """Targets and predictions as ``Run.predictions`` gives them: labels decoded (with their indices
+    and the class names) for classification, values for regression."""
+    if task == "classification":
+        return {
+            "y_true": codec.decode(y),
+            "y_pred": codec.decode(pred),
+            "scores": scores,
+            "classes": codec.classes,
+            "y_true_index": y,
+            "y_pred_index": pred,
+        }
+    return {"y_true": y.reshape(pred.shape) if y.size == pred.size else y, "y_pred": pred, "scores": None}
+
+
 def split_loss(loss_fn, outputs, targets, chunk: int) -> float:
     """The size-weighted mean loss over a split, computed in chunks (one host read)."""
     parts = [

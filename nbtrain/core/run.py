@@ -13,7 +13,7 @@ from . import targets
 from .batch import apply, first, named_leaves, rows
 from .data import TensorBatches, as_features, is_dataset, is_inputs, stacked_rows
 from .errors import ConfigError, DataError
-from .evaluation import decide, forward_all, split_metrics
+from .evaluation import decide, decoded, forward_all, split_metrics
 from .files import is_path, read_table
 from .history import History, best_row, run_repr
 from .inputs import as_tensor
@@ -173,16 +173,7 @@ class Run:
         y = y.cpu().numpy()
         if kind == targets.MULTIHOT:
             return {"y_true": y.astype(int), "y_pred": pred, "scores": scores, "classes": self.codec.classes}
-        if self.task == "classification":
-            return {
-                "y_true": self.codec.decode(y),
-                "y_pred": self.codec.decode(pred),
-                "scores": scores,
-                "classes": self.codec.classes,
-                "y_true_index": y,
-                "y_pred_index": pred,
-            }
-        return {"y_true": y.reshape(pred.shape) if y.size == pred.size else y, "y_pred": pred, "scores": None}
+        return decoded(self.codec, self.task, y, pred, scores)
 
     def evaluate(self, on: str = "test", metrics=None, data=None) -> dict:
         """Metrics on a split (default: the test split) as a dict of floats; ``data=(X, y)`` scores new

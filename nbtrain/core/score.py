@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError
-from .evaluation import decide
+from .evaluation import decide, decoded
 from .files import is_path, read_table
 from .metrics import DEFAULT_EVAL, compute, parse_metrics
 
@@ -76,16 +76,7 @@ def predictions_on(run, data) -> dict:
     X, y = labelled(run, data)
     y_true = targets(run, y)
     pred, scores = run_decide(run, X)
-    if run.task == "classification":
-        return {
-            "y_true": run.codec.decode(y_true),
-            "y_pred": run.codec.decode(pred),
-            "scores": scores,
-            "classes": run.codec.classes,
-            "y_true_index": y_true,
-            "y_pred_index": pred,
-        }
-    return {"y_true": y_true, "y_pred": pred, "scores": None}
+    return decoded(run.codec, run.task, y_true, pred, scores)
 
 
 def run_decide(run, X):
