@@ -80,6 +80,7 @@ def train(
     freeze=None,
     unfreeze_at=None,
     log=None,
+    scale_target=True,
 ) -> Run:
     """Train a model on declared data and return the :class:`Run`.
 
@@ -136,6 +137,9 @@ def train(
     Fine-tuning (docs/hf.md): ``freeze="body"`` (all but the output head) or parameter-name patterns
     (``"bert.embeddings.*"``), ``unfreeze_at=E`` trains them again from epoch E, and
     ``lr={"classifier.*": 1e-3, "*": 2e-5}`` gives each pattern's parameters their own rate.
+
+    ``scale_target=False`` trains a regression target that is far from unit scale as it is (by default it
+    is standardised for training, with predictions and metrics in its own units; one hint line says so).
 
     ``log="tensorboard"`` / ``"mlflow"`` / ``"csv"`` (or a list) writes the run there too, with each
     logger's defaults (see docs/logging.md and :mod:`nbtrain.loggers` for their options).

@@ -168,6 +168,9 @@ OPTIONS: tuple = (
     Option("log", None, "also write the run to tensorboard, mlflow or csv (comma-separated for several), or none "
            "(default: NbtrainMagics.log, none)", stage="train", flag="--log", metavar="WHERE", cell=False,
            setting=True),
+    Option("scale_target", True, "standardise a regression target far from unit scale for training, with predictions "
+           "and metrics in its own units; --no-scale-target trains on it as it is (default: on)",
+           check=checks.switch, type=bool, flag="--no-scale-target", sets=False),
 )
 # fmt: on
 

@@ -87,7 +87,7 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
             source, opts, spec, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target,
             raw=(data, val_data, test_data),
         )  # fmt: skip
-    parts, scale = target_scale.standardize(_parts(model, loss, inputs, opts), inputs)
+    parts, scale = target_scale.standardize(_parts(model, loss, inputs, opts), inputs, enabled=opts.scale_target)
     if scale is not None:
         hints.append(target_scale.hint(scale))
     tune = None

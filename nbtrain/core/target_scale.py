@@ -69,10 +69,13 @@ def restore(net: torch.nn.Module, config: dict) -> None:
         detach(net)
 
 
-def standardize(parts, inputs):
+def standardize(parts, inputs, enabled: bool = True):
     """``(parts, scale)``: with the hook on ``parts.net`` and the loss on standardised values when the
-    training target is far from unit scale; else ``(parts, None)`` and no hook."""
+    training target is far from unit scale; else ``(parts, None)`` and no hook.  ``enabled=False``
+    (``scale_target=False``): never."""
     detach(parts.net)
+    if not enabled:
+        return parts, None
     loss = parts.loss
     y = getattr(inputs.batches.get("train"), "y", None)
     if inputs.task != "regression" or loss.task != "regression" or not isinstance(y, torch.Tensor):

@@ -85,3 +85,13 @@ def test_huber_keeps_its_delta_in_the_targets_own_units():
     at_0, at_1 = run.predict(np.array([[0.0], [1.0]], dtype=np.float32)).ravel()
     fit = LinearRegression().fit(X[30:], y[30:])  # the line without the outliers
     assert abs((at_1 - at_0) - fit.coef_[0]) < 0.3 and abs(at_0 - fit.intercept_) < 0.5
+
+
+def test_scale_target_false_trains_on_the_target_as_it_is():
+    X, y = _case()
+    run = nbtrain.train((X, y), model="linear", lr=0.01, epochs=3, display="none", scale_target=False)
+    assert run.config["target_scale"] is None
+    # the model's own output is the prediction: no hook puts it back into the target's units
+    out = run.model(torch.as_tensor(run.preprocess.transform(X[:5]) if run.preprocess else X[:5])).detach()
+    assert np.allclose(out.numpy().ravel(), run.predict(X[:5]).ravel(), atol=1e-5)
+    assert abs(float(np.mean(y)) - float(np.mean(run.predict(X)))) > 10  # 3 epochs at 0.01 from 0: far off
