@@ -1,30 +1,13 @@
 """The finder's suggestion in a real ipykernel: the output a front end shows ends with the line to use
 it, and ``best = _`` then ``%%train --lr $best`` trains at exactly that rate."""
 
-import queue
-import time
-
 import pytest
+from kernel_cells import run_cell as _run
 
 jc_manager = pytest.importorskip("jupyter_client.manager")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 BODY = 'data = load_digits(return_X_y=True)\npreprocess = "standardize"\nmodel = "mlp(32)"\n'
-
-
-def _run(kc, code, timeout=180):
-    msg_id = kc.execute(code)
-    msgs, end = [], time.monotonic() + timeout
-    while True:
-        try:
-            msg = kc.get_iopub_msg(timeout=max(0.01, end - time.monotonic()))
-        except queue.Empty:
-            raise AssertionError(f"cell timed out; last messages {msgs[-3:]}") from None
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return msgs
-        msgs.append((msg["msg_type"], msg["content"]))
 
 
 def _result(msgs) -> dict:

@@ -1,10 +1,8 @@
 """%%sweep in a real ipykernel: the display messages a front end receives (the leaderboard updated in
 place through one handle, starting and ending empty; one panel; the report as new outputs)."""
 
-import queue
-import time
-
 import pytest
+from kernel_cells import run_cell as _run
 
 jc_manager = pytest.importorskip("jupyter_client.manager")
 pytest.importorskip("optuna")
@@ -17,21 +15,6 @@ preprocess = "standardize"
 model = nbtrain.choice(["mlp(16)", "mlp(32)"])
 lr = nbtrain.loguniform(1e-3, 1e-1)
 """
-
-
-def _run(kc, code, timeout=180):
-    msg_id = kc.execute(code)
-    msgs, end = [], time.monotonic() + timeout
-    while True:
-        try:
-            msg = kc.get_iopub_msg(timeout=max(0.01, end - time.monotonic()))
-        except queue.Empty:
-            raise AssertionError(f"cell timed out; last messages {msgs[-3:]}") from None
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return msgs
-        msgs.append((msg["msg_type"], msg["content"]))
 
 
 def test_sweep_display_messages_in_a_kernel():
