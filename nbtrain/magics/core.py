@@ -166,7 +166,11 @@ class NbtrainMagics(Magics):
         help="class probabilities instead of labels: a DataFrame, one column per class (default: off)",
     )
     @argument("name", help="run name")
-    @argument("expr", help="a Python expression for the features, evaluated in the notebook, e.g. X_new[:5]")
+    @argument(
+        "expr",
+        help="a Python expression for the features, evaluated in the notebook, e.g. X_new[:5]; a string or a "
+        'list of strings for a run with a tokenizer, e.g. ["a new sentence", "another"]',
+    )
     @no_var_expand
     @line_magic("predict")
     def predict(self, line):
@@ -286,5 +290,5 @@ def proba_frame(run, X):
     import pandas as pd
 
     scores = run.predict_proba(X)
-    index = X.index if isinstance(X, pd.DataFrame) else None
+    index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
     return pd.DataFrame(scores, columns=list(run.classes), index=index)
