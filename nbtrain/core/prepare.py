@@ -107,6 +107,7 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     )  # fmt: skip
     run.pending_hints = hints
     run.tokenizer = tokenizer  # predict on raw texts (core/texts.py)
+    run.config["named_classes"] = isinstance(opts.classes, list)  # a ClassLabel, id2label or classes=A,B
     run.config["target_scale"] = scale
     return keep_best(run, job, opts.restore_best)
 

@@ -142,8 +142,10 @@ class NbtrainMagics(Magics):
     )
     @line_magic("evaluate")
     def evaluate(self, line):
-        """Evaluate a run on a split: a metric table (and plots); returns the metrics dict.  A stored run of
-        an earlier session shows the metrics saved when it was evaluated in its session."""
+        """Evaluate a run on a split: a metric table (and plots); returns the metrics dict.  A run whose classes
+        have names (a ClassLabel, a model's id2label, classes=A,B) also shows precision, recall, f1 and support
+        of each class by name.  A stored run of an earlier session shows the metrics saved when it was
+        evaluated in its session."""
         from ..display.evaluation import evaluate as evaluate_run
 
         args = parse(self.evaluate, line, "%evaluate")
