@@ -23,6 +23,7 @@ from .device import describe
 from .early import keep_best
 from .errors import ConfigError, DataTypeError, DeviceError, NbtrainError, PresetError, ShapeError, first_line
 from .evaluation import make_evaluator
+from .finetune import param_counts
 from .inputs import EVAL_CHUNK, keeps_ints, table_inputs
 from .lm import is_causal_lm
 from .loop import Job
@@ -303,6 +304,7 @@ def _run_and_job(
         "data_device": inputs.data_device,
         "target": target,
         "lm": lm,
+        **param_counts(net),  # trainable / total: the panel and %runs show them (peft: the adapters)
     }
     if tune is not None:  # fine-tuning (core/finetune.py): what was frozen, the rates by pattern, the counts
         config.update(tune.describe(net))

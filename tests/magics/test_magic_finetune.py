@@ -68,3 +68,12 @@ def test_a_cell_declares_rates_by_pattern_and_the_history_has_each(shell):
     run = nbtrain.runs["groups"]
     assert run.history["lr"] == [0.01, 0.01] and run.history["lr_2"] == [0.001, 0.001]
     assert run.config["lr_groups"] == {"head.*": 0.01, "*": 0.001}
+
+
+def test_runs_shows_trainable_and_total_parameters(shell):
+    shell.run(SETUP)
+    shell.run("%%train --epochs 1 --freeze body --name part\ndata = (X, y)\nmodel = net")
+    lines = repr(shell.run("%runs")).splitlines()
+    assert "params" in lines[1].split()
+    row = next(line for line in lines if line.split()[0] == "part")
+    assert f"{8 * 2 + 2} / {4 * 8 + 8 + 8 * 2 + 2} trainable" in row
