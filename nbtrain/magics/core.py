@@ -104,7 +104,7 @@ class NbtrainMagics(Magics):
 
         The cell runs as ordinary Python; then only the names it assigned are read:
         data (required, or --data NAME), val_data, test_data, preprocess, model, loss, optimizer,
-        scheduler, metrics, callbacks, and any option below (epochs = 50, lr = 0.01, ...; not name).
+        scheduler, metrics, callbacks, tokenizer, and any option below (epochs = 50, lr = 0.01, ...; not name).
         An option set both on the magic line and in the cell: the line wins, and one line says so.
         The trained model is put back as `model`, the Run is registered in nbtrain.runs under --name
         and returned (so `_` holds it).
