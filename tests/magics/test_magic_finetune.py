@@ -78,7 +78,7 @@ def _groups(shell):
     "line, cell",
     [
         ('--lr {"head.*":1e-2,"*":1e-3}', ""),  # a dict literal on the magic line, kept whole by split_line
-        ("--lr '{\"head.*\": 1e-2, \"*\": 1e-3}'", ""),  # quoted, with spaces
+        ('--lr \'{"head.*": 1e-2, "*": 1e-3}\'', ""),  # quoted, with spaces
         ("", 'lr = {"head.*": 1e-2, "*": 1e-3}\n'),  # or assigned in the cell
     ],
 )
