@@ -26,7 +26,9 @@ class Net(nn.Module):
     def forward(self, x):
         if self.training and self.log:
             with open(self.log, "a") as f:
-                f.write(f"{os.getpid()} {' '.join(f'{v:.9g}' for v in self.body.weight.detach().reshape(-1).tolist())}\n")
+                f.write(
+                    f"{os.getpid()} {' '.join(f'{v:.9g}' for v in self.body.weight.detach().reshape(-1).tolist())}\n"
+                )
         return self.head(torch.relu(self.body(x)))
 
 
