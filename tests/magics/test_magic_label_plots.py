@@ -137,3 +137,46 @@ def test_per_position_confusion_counts_labelled_positions_only(what):
     assert np.array_equal(got, want) and got.sum() == keep.sum() < yt.size
     assert f"{keep.sum()} labelled positions" in ax.get_title()
     assert repr(res.figures[1]).endswith("over labelled positions>")
+    # scored as data, the test split gives what the split gives (iou and iou_<class> for masks too)
+    assert run.evaluate(data=(test.X.cpu().numpy(), yt)) == pytest.approx(run.evaluate())
+
+
+def test_evaluate_data_on_a_multilabel_run_scores_and_plots_new_rows(shell):
+    """%evaluate --data on a multi-hot run (it said "labels must be 1-D, one label per row")."""
+    shell.run(ML_CELL)
+    shell.run("rng2 = np.random.default_rng(9)\nXn = rng2.normal(size=(120, 6)).astype('float32')\n"
+              "Yn = np.stack([Xn[:, 0] > 0, Xn[:, 1] > 0, Xn[:, 2] + Xn[:, 3] > 0, Xn[:, 4] > 1.2, Xn[:, 5] > 0], 1)")  # fmt: skip
+    res = shell.run("%evaluate tags5 --data (Xn,Yn) --plot confusion")
+    run, Xn, Yn = nbtrain.runs["tags5"], shell.ns["Xn"], shell.ns["Yn"].astype(int)
+    pred, proba = run.predict(Xn), run.predict_proba(Xn)
+    assert res["accuracy"] == pytest.approx(skm.accuracy_score(Yn, pred))
+    assert res["f1_macro"] == pytest.approx(skm.f1_score(Yn, pred, average="macro", zero_division=0))
+    assert res["auc"] == pytest.approx(skm.roc_auc_score(Yn, proba, average="macro"), abs=1e-6)
+    panels = [ax for ax in res.figures[0].figure.axes if ax.texts]
+    want = skm.multilabel_confusion_matrix(Yn, pred)
+    assert all(np.array_equal(_cells(ax), want[k]) for k, ax in enumerate(panels))
+    with pytest.raises(UsageError, match="holds only 0 and 1"):
+        shell.run("%evaluate tags5 --data (Xn,Yn*2)")
+
+
+def test_evaluate_data_on_a_token_tagger_counts_labelled_positions_only():
+    rng = np.random.default_rng(4)
+    torch.manual_seed(0)
+    x = rng.integers(0, 20, size=(300, 10))
+    y = x % 3
+    y[:, 7:] = -100
+    run = nbtrain.train((x, y), model=Tagger(), epochs=3, lr=0.05, display="none")
+    xn = rng.integers(0, 20, size=(50, 10))
+    yn = (xn + (rng.random(xn.shape) < 0.2)) % 3  # some wrong labels: accuracy below 1
+    yn[:, 5:] = -100
+    got = run.evaluate(data=(xn, yn))
+    pred = run.predict(xn)
+    keep = yn != -100
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(yn[keep], pred[keep])) and got["accuracy"] < 1
+    # the test split given as data scores as the split itself
+    test = run._splits["test"]
+    assert run.evaluate(data=(test.X.cpu().numpy(), test.y.cpu().numpy())) == pytest.approx(run.evaluate())
+    res = evaluate(run, data=(xn, yn), plot="confusion", data_name="new")
+    want = skm.confusion_matrix(yn[keep], pred[keep], labels=[0, 1, 2])
+    cells = np.array([int(t.get_text()) for t in res.figures[0].figure.axes[0].texts]).reshape(3, 3)
+    assert np.array_equal(cells, want)
