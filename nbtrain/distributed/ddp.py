@@ -35,6 +35,7 @@ from ..core.engine import Local
 from ..core.events import Callback, CallbackList
 from ..core.finetune import Unfreeze
 from ..core.loop import fit
+from ..core.targets import IGNORE
 from .channel import Channel
 
 STOP_CHECK_S = 0.2  # seconds between stop checks, about
@@ -95,6 +96,17 @@ class DataParallel(Local):
         if hi > lo:
             return take(xb, lo, hi), yb[lo:hi], hi - lo
         return take(xb, 0, 1), yb[:1], 0  # fewer rows than ranks: take part in the all-reduce with a zero gradient
+
+    def share(self, yb, y, rows):
+        """Per-position labels (an integer target with more than one dimension): a batch's loss is the
+        mean over its labelled positions, so this rank's shard weighs by its share of them, not of the
+        rows (rows with different numbers of -100 would tilt the average otherwise).  ``(m / rows) /
+        (M / B)``: a device tensor, no host sync."""
+        if rows == 0 or yb.dim() < 2 or yb.dtype.is_floating_point or yb.dtype == torch.bool:
+            return None
+        m = (y != IGNORE).sum()
+        total = (yb != IGNORE).sum().clamp(min=1)
+        return (m * len(yb)).float() / (total * rows).float()
 
     def no_sync(self, model):
         return model.no_sync()

@@ -77,3 +77,29 @@ def test_two_ranks_validate_multi_hot_and_per_position_targets_as_one_process():
         for key in one.history.last:
             if key.startswith("val_"):
                 assert two.history[key] == pytest.approx(one.history[key], rel=1e-4), key
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_two_ranks_weigh_per_position_losses_by_labelled_positions_as_one_process(accumulate):
+    """Rows with different numbers of -100 (sentences of different lengths): a batch's loss is the mean
+    over its labelled positions, so each rank's shard weighs by its share of them (by rows, the two ranks
+    drifted from one process by ~5e-3 in the weights after two epochs)."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 20, size=(200, 10))
+    tags = ids % 3
+    for i, n in enumerate(rng.integers(1, 11, size=200)):
+        tags[i, n:] = -100
+    runs = []
+    for processes in (None, 2):
+        torch.manual_seed(0)
+        runs.append(
+            nbtrain.train(
+                (ids, tags), model=Tagger(), optimizer="sgd", lr=0.1, epochs=2, batch_size=16,
+                accumulate=accumulate, display="none", processes=processes,
+            )
+        )  # fmt: skip
+    one, two = runs
+    assert two.status == "completed", two.error
+    assert max_weight_diff(one.model, two.model) < 1e-5
+    assert two.history["train_loss"] == pytest.approx(one.history["train_loss"], rel=1e-5)
+    assert two.history["val_loss"] == pytest.approx(one.history["val_loss"], rel=1e-5)

@@ -144,8 +144,10 @@ def test_per_position_confusion_counts_labelled_positions_only(what):
 def test_evaluate_data_on_a_multilabel_run_scores_and_plots_new_rows(shell):
     """%evaluate --data on a multi-hot run (it said "labels must be 1-D, one label per row")."""
     shell.run(ML_CELL)
-    shell.run("rng2 = np.random.default_rng(9)\nXn = rng2.normal(size=(120, 6)).astype('float32')\n"
-              "Yn = np.stack([Xn[:, 0] > 0, Xn[:, 1] > 0, Xn[:, 2] + Xn[:, 3] > 0, Xn[:, 4] > 1.2, Xn[:, 5] > 0], 1)")  # fmt: skip
+    shell.run(
+        "rng2 = np.random.default_rng(9)\nXn = rng2.normal(size=(120, 6)).astype('float32')\n"
+        "Yn = np.stack([Xn[:, 0] > 0, Xn[:, 1] > 0, Xn[:, 2] + Xn[:, 3] > 0, Xn[:, 4] > 1.2, Xn[:, 5] > 0], 1)"
+    )
     res = shell.run("%evaluate tags5 --data (Xn,Yn) --plot confusion")
     run, Xn, Yn = nbtrain.runs["tags5"], shell.ns["Xn"], shell.ns["Yn"].astype(int)
     pred, proba = run.predict(Xn), run.predict_proba(Xn)
