@@ -137,11 +137,12 @@ class Explanation:
 
     def _loss_fn(self):
         fn = getattr(self.run, "_loss", None)
-        if fn is None:  # a loaded run: its preset loss from the config (a loss of your own cannot be rebuilt)
+        own = getattr(fn, "own", False)  # the model's own (output.loss): one number a batch, so its preset twin
+        if fn is None or own:  # a loaded run: its preset loss from the config (a loss of your own cannot be rebuilt)
             from .losses import KNOWN as PRESETS
             from .losses import build_loss
 
-            name = self.run.config.get("loss")
+            name = None if own else self.run.config.get("loss")
             if name not in PRESETS:
                 name = "cross_entropy" if self.classification else "mse"
             n = self.run.codec.n_classes if self.run.codec is not None else 0
