@@ -67,7 +67,9 @@ class _PerToken(torch.nn.Module):
                 "give the ids as a 2-D tensor, or name another layer with layer=."
             )
         e = self.tokens(torch.nn.functional.embedding(input, bag.weight))
-        keep = torch.ones_like(input, dtype=e.dtype) if bag.padding_idx is None else (input != bag.padding_idx).to(e.dtype)
+        keep = (
+            torch.ones_like(input, dtype=e.dtype) if bag.padding_idx is None else (input != bag.padding_idx).to(e.dtype)
+        )
         if per_sample_weights is not None:
             keep = keep * per_sample_weights.to(e.dtype)
         if bag.mode == "sum":
@@ -117,7 +119,9 @@ def _readers(model, layers, forward, leaves) -> dict:
 
     out = {}
     for name, _ in layers:
-        hits = [i for i, t in enumerate(leaves) if not t.is_floating_point() and any(same(a, t) for a in seen.get(name, ()))]
+        hits = [
+            i for i, t in enumerate(leaves) if not t.is_floating_point() and any(same(a, t) for a in seen.get(name, ()))
+        ]
         out[name] = hits[0] if hits else None
     return out
 
@@ -187,7 +191,7 @@ def attribute_inputs(run, x, *, method, baseline, target, steps, progress, layer
     try:
         plan = _plan(run, layer, forward, [t[:2] for t in leaves], paths, token_path)
         hooked = []
-        for name, module, i in plan:
+        for _, module, i in plan:
             if isinstance(module, torch.nn.EmbeddingBag):
                 per = _PerToken(module)
                 module.forward = per.forward  # an instance attribute: removed in the finally below

@@ -230,7 +230,9 @@ class Explanation:
             estimator = RunEstimator(self.run)
         name = self._metric(metric)
         what = "inputs" if structured(self.inputs) else "columns"
-        line = ticker(progress, f"importance of {len(names)} {what}", 1 + len(names) * _positive(n_repeats, "n_repeats"))
+        line = ticker(
+            progress, f"importance of {len(names)} {what}", 1 + len(names) * _positive(n_repeats, "n_repeats")
+        )
         scorer = _Scorer(self, name, line)
         try:
             result = permutation_importance(
@@ -279,7 +281,9 @@ class Explanation:
         the explanation's).  ``progress``: as for :meth:`importance`.  Needs captum (``nbtrain[explain]``)."""
         if x is None:
             if isinstance(self.inputs, DatasetRows):
-                raise ExplainError("a Dataset split is attributed some rows at a time: ex.attribute(ex.take([0, 1, 2])).")
+                raise ExplainError(
+                    "a Dataset split is attributed some rows at a time: ex.attribute(ex.take([0, 1, 2]))."
+                )
             x = self.inputs
         if structured(x) or (np.asarray(x).dtype.kind in "iub" and self.run.config.get("int_inputs")):
             from .attribution import check_arguments

@@ -91,7 +91,9 @@ def split_inputs(run, on: str):
     prepared = getattr(owner, "prepared", owner)
     raw = getattr(prepared, "raw", {}).get(on)
     if raw is None:
-        raise DataError(f"run {run.name!r} keeps no declared rows of its {on} split; give them: run.explain(data=(X, y)).")
+        raise DataError(
+            f"run {run.name!r} keeps no declared rows of its {on} split; give them: run.explain(data=(X, y))."
+        )
     table, rows = raw
     if rows is None:
         return table.X, table.y, None

@@ -70,7 +70,12 @@ class Tokens:
             def to_tokens(ids):
                 return [vocab[i] if 0 <= i < len(vocab) else "" for i in map(int, ids)]
 
-            return cls(to_tokens, lambda ids: " ".join(t for i, t in zip(ids, to_tokens(ids)) if i not in special), special, pad)
+            return cls(
+                to_tokens,
+                lambda ids: " ".join(t for i, t in zip(ids, to_tokens(ids)) if i not in special),
+                special,
+                pad,
+            )
         raise ConfigError(
             f"tokenizer= is a transformers tokenizer, a tokenizers.Tokenizer, a list of tokens (id -> token) or a "
             f"dict {{token: id}}; got {type(tokenizer).__name__}."
