@@ -220,6 +220,11 @@ class Explanation:
             feats = features_of(X, columns)
             estimator = StructuredEstimator(self.run, X, feats, self._loader)
             names, X = [f.name for f in feats], index_matrix(len(self), len(feats))
+        elif not _is_dataframe(X) and np.asarray(X).dtype.kind in "iub" and self.run.config.get("int_inputs"):
+            raise ExplainError(
+                "importance shuffles inputs between rows, and this run has one input of token ids (its positions "
+                "are not features); see which tokens matter with ex.attribute(x)."
+            )
         elif not _is_dataframe(X) and np.ndim(X) != 2:
             raise ExplainError(
                 f"importance shuffles the columns of tabular inputs; these inputs have shape {np.shape(X)}. "
