@@ -109,7 +109,7 @@ class TokenView:
             '<div class="nbtrain-token-legend" style="display:flex;align-items:center;gap:6px;margin-top:6px;'
             f'font-size:90%"><span>&minus;{m} against</span><span style="display:inline-block;width:160px;'
             f'height:10px;border:1px solid {DIM};background:linear-gradient(to right, {stops})"></span>'
-            f"<span>+{m} for the class</span></div>"
+            f"<span>+{m} for the predicted class</span></div>"
         )
 
     def _repr_html_(self) -> str:
