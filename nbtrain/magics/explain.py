@@ -42,9 +42,17 @@ class ExplainMagics(Magics):
         help="reads token ids as text: a Python expression for a tokenizer (default: the run's own, if any)",
     )
     @argument("--top", type=int, default=9, metavar="K", help="rows with the highest loss to show (default: 9)")
-    @argument("--importance", action="store_true", help="permutation importance of the input columns (default: off)")
+    @argument(
+        "--importance",
+        action="store_true",
+        help="permutation importance of the input columns, or of each input for several inputs (default: off)",
+    )
     @argument("--repeats", type=int, default=5, help="shuffles per column for --importance (default: 5)")
-    @argument("--attribute", action="store_true", help="attribution maps of the top-loss rows (default: off)")
+    @argument(
+        "--attribute",
+        action="store_true",
+        help="attribution maps of the top-loss rows, coloured tokens for token data (default: off)",
+    )
     @argument(
         "--method",
         choices=["integrated_gradients", "saliency"],

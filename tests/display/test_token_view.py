@@ -38,7 +38,9 @@ def test_every_token_reads_on_its_colour_and_padding_is_left_out():
     dim = re.search(r'class="nbtrain-token special"[^>]*style="color:(#\w+)', page).group(1)
     assert _contrast(_rgb(dim), (255, 255, 255)) >= 4.5  # on the view's own white
     assert page.startswith('<div class="nbtrain-tokens" style="background-color:#ffffff;color:#000000')
-    assert "&minus;2 against" in page and "+2 for the predicted class" in page  # the legend's scale: the largest |value|
+    assert (
+        "&minus;2 against" in page and "+2 for the predicted class" in page
+    )  # the legend's scale: the largest |value|
 
 
 def test_the_scale_is_diverging_and_symmetric():
