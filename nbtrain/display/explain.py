@@ -121,7 +121,9 @@ def _row_cells(ex, idx):
         if words is not None:
             return ["text"], [[_short(w, 100)] for w in words]
         if not structured(x):
-            return None
+            if np.ndim(x) != 2 or np.asarray(x).dtype.kind in "iu":
+                return None  # images (thumbnails), token ids without a tokenizer's reading
+            return [f"x{j}" for j in range(min(ROW_COLUMNS, x.shape[1]))], np.asarray(x)[:, :ROW_COLUMNS].tolist()
         leaves = named_leaves(x)[:ROW_COLUMNS]
         return [p or "x" for p, _ in leaves], [[_cell(a[n]) for _, a in leaves] for n in range(len(idx))]
     names = _feature_names(inputs)
