@@ -76,7 +76,8 @@ class _PerToken(torch.nn.Module):
             return (e * keep[..., None]).sum(1)
         if bag.mode == "mean":
             return (e * keep[..., None]).sum(1) / keep.sum(1, keepdim=True).clamp(min=1)
-        return e.masked_fill(keep[..., None] == 0, float("-inf")).amax(1)
+        top = e.masked_fill(keep[..., None] == 0, float("-inf")).amax(1)
+        return torch.where(keep.sum(1, keepdim=True) > 0, top, torch.zeros_like(top))  # an empty bag: zeros
 
 
 def embedding_layers(model) -> list:
@@ -190,6 +191,9 @@ def attribute_inputs(run, x, *, method, baseline, target, steps, progress, layer
     patched = []
     try:
         plan = _plan(run, layer, forward, [t[:2] for t in leaves], paths, token_path)
+        sample = [t[:8] for t in leaves]
+        with torch.no_grad():
+            before = forward(*sample)
         hooked = []
         for _, module, i in plan:
             if isinstance(module, torch.nn.EmbeddingBag):
@@ -199,6 +203,14 @@ def attribute_inputs(run, x, *, method, baseline, target, steps, progress, layer
                 hooked.append((per.tokens, i))
             else:
                 hooked.append((module, i))
+        if patched:
+            with torch.no_grad():
+                after = forward(*sample)
+            if not torch.allclose(before, after, rtol=1e-4, atol=1e-5):
+                raise ExplainError(
+                    "the nn.EmbeddingBag read token by token does not give the model's outputs (a bag mode or an "
+                    "option attributions do not cover); name another layer with layer=."
+                )
         layers = [forward.idents[i] for i in floating] + [m for m, _ in hooked]
         owners = floating + [i for _, i in hooked]
         if not layers:

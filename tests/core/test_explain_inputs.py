@@ -151,6 +151,12 @@ def test_attributions_per_input_are_complete_against_the_logits(dict_run, dict_e
     gap = out[np.arange(10), k] - base[np.arange(10), k]
     total = attr["num"].sum(1) + attr["cat"]
     np.testing.assert_allclose(total, gap, rtol=0.05, atol=1e-3)
+    mean = x["num"].mean(0)  # a baseline per input: num at its mean, cat at category 3
+    attr = dict_ex.attribute(x, baseline={"num": mean, "cat": 3}, target="yes")
+    j = list(run.classes).index("yes")
+    base = _logits(run.model, np.broadcast_to(mean, x["num"].shape).copy(), np.full_like(x["cat"], 3))
+    total = attr["num"].sum(1) + attr["cat"]
+    np.testing.assert_allclose(total, out[:, j] - base[:, j], rtol=0.05, atol=1e-3)
     sal = dict_ex.attribute(x, method="saliency")  # |d logit / d num|: the linear layer's weights
     w = run.model.lin.weight.detach().numpy()[:, :3]
     np.testing.assert_allclose(sal["num"], np.abs(w[k]), rtol=1e-5)
