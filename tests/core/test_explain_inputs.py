@@ -244,3 +244,19 @@ def test_integer_inputs_no_embedding_reads_are_named():
         ex.attribute(ex.inputs[:2])
     attr = ex.attribute(ex.inputs[:2], layer="emb")  # named: its attributions go to the ids
     assert attr.shape == (2, 8)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("pad", [None, 0])
+def test_an_embedding_bag_read_token_by_token_gives_torchs_own_bags(mode, pad):
+    from nbtrain.core.attribution_inputs import _PerToken
+
+    torch.manual_seed(0)
+    ids = torch.randint(0, 10, (6, 7))
+    ids[0, 3:] = 0
+    ids[1] = 0  # an empty bag where 0 is padding
+    bag = torch.nn.EmbeddingBag(10, 4, mode=mode, padding_idx=pad)
+    with torch.no_grad():
+        torch.testing.assert_close(_PerToken(bag)(ids), bag(ids))
+    with pytest.raises(ExplainError, match="without offsets"):
+        _PerToken(bag)(ids.reshape(-1), offsets=torch.tensor([0, 7]))
