@@ -19,7 +19,7 @@ import torch
 
 from . import batch
 from .data import _is_dataframe, take_rows
-from .errors import DataError
+from .errors import DataError, ExplainError
 from .items import split_item
 
 
@@ -86,6 +86,11 @@ def split_inputs(run, on: str):
     batches = run._batches_for(on)  # the split's own errors: no such split, run deleted
     dataset = getattr(batches, "dataset", None)
     if dataset is not None:  # a torch Dataset (LoaderBatches)
+        if isinstance(dataset, torch.utils.data.IterableDataset):
+            raise ExplainError(
+                f"run {run.name!r}'s {on} split is an IterableDataset, whose rows cannot be read by position; "
+                "give the rows to explain: run.explain(data=(X, y))."
+            )
         return DatasetRows(dataset, batches.target, batches.collate), None, None
     owner = getattr(batches, "owner", None)
     prepared = getattr(owner, "prepared", owner)

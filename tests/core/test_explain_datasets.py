@@ -176,3 +176,21 @@ def test_images_in_a_dataset_cannot_be_shuffled_between_items():
     ex = run.explain()
     with pytest.raises(ExplainError, match=r"one input of shape \(1, 6, 6\)"):
         ex.importance()
+
+
+def test_an_iterable_split_is_named():
+    from torch.utils.data import IterableDataset
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            g = torch.Generator().manual_seed(0)
+            for _ in range(64):
+                x = torch.randn(3, generator=g)
+                yield x, int(x[0] > 0)
+
+    run = nbtrain.train(
+        Stream(), val=0, test=0, test_data=Stream(), steps_per_epoch=4, batch_size=8, classes=2, epochs=1,
+        display="none",
+    )  # fmt: skip
+    with pytest.raises(ExplainError, match=r"IterableDataset.*run.explain\(data=\(X, y\)\)"):
+        run.explain()
