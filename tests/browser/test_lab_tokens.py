@@ -68,6 +68,7 @@ def test_token_colours_read_in_jupyterlab(lab, page, tokens_notebook, theme):
     assert not low, f"{theme}: text below 4.5:1: {low[:8]}"
     assert view.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
     assert page.locator(".nbtrain-token").count() > 20 and "[PAD]" not in view.inner_text()
-    view.scroll_into_view_if_needed()
-    view.screenshot(path=str(ARTIFACTS / f"tokens-lab-{theme}.png"))
+    cell = page.locator(".jp-Notebook .jp-CodeCell").first  # the view on the theme's own page around it
+    cell.scroll_into_view_if_needed()
+    cell.screenshot(path=str(ARTIFACTS / f"tokens-lab-{theme}.png"))
     print(f"tokens {theme}: {len(ratios)} texts, lowest {min(r['ratio'] for r in ratios):.2f}:1")
