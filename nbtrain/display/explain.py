@@ -115,7 +115,7 @@ def _row_cells(ex, idx):
     from .tokens import texts
 
     inputs = ex.inputs
-    if structured(inputs) or np.asarray(inputs[:1]).dtype.kind in "iu":
+    if structured(inputs) or (ex.run.config.get("int_inputs") and np.asarray(inputs[:1]).dtype.kind in "iu"):
         x = ex.take(idx)
         words = texts(ex, x)
         if words is not None:

@@ -134,12 +134,18 @@ def reader(ex):
     return Tokens.of(ex.tokenizer)
 
 
+def _entry(ex, x):
+    """The token ids of ``x`` where the run reads integer inputs as ids (a model of the user's own,
+    no preprocessing); integer features of a preset model are numbers, not tokens."""
+    from ..core.tokens import token_entry
+
+    return token_entry(x) if ex.run.config.get("int_inputs") else None
+
+
 def texts(ex, x) -> list | None:
     """The rows of ``x`` as text (their token ids decoded; the ids themselves without a tokenizer), or
     None where ``x`` holds no token ids."""
-    from ..core.tokens import token_entry
-
-    entry = token_entry(x)
+    entry = _entry(ex, x)
     if entry is None:
         return None
     _, ids, mask = entry
@@ -158,9 +164,8 @@ def token_view(ex, idx, x, attr, title: str, label: str) -> TokenView | None:
     """The top-loss rows ``idx`` (inputs ``x``, attributions ``attr`` in x's structure) as coloured
     tokens, or None where ``x`` holds no token ids."""
     from ..core.batch import named_leaves
-    from ..core.tokens import token_entry
 
-    entry = token_entry(x)
+    entry = _entry(ex, x)
     if entry is None:
         return None
     path, ids, mask = entry

@@ -110,3 +110,13 @@ def test_several_inputs_show_each_entry_and_one_attribution_column_each():
     assert labels == ["num[0]", "num[1]", "cat"]
     bars = [t.get_text() for t in importance.figure.axes[0].get_yticklabels()]
     assert sorted(bars) == ["cat", "num"]
+
+
+def test_integer_features_of_a_preset_model_are_numbers_not_tokens():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 10, size=(200, 4))
+    run = nbtrain.train((X, (X[:, 0] > 4).astype(int)), model="mlp(8)", epochs=2, display="none", name="ints")
+    res = explain(run, top=3, attribute=True, progress=False)
+    top, _, attribution = res.parts
+    assert top.columns[-4:] == ["x0", "x1", "x2", "x3"] and "text" not in top.columns
+    assert isinstance(attribution, FigureDisplay)  # a heat map of the columns, not coloured tokens
