@@ -108,8 +108,10 @@ class Explanation:
     """The outputs of a run on some rows, and what they say about its decisions.
 
     ``inputs`` and ``targets`` are the rows as they were declared (before preprocessing; ``rows``: their
-    positions in the declared data, or None when they are all of it); ``top_losses``, ``most_confused``,
-    ``importance`` and ``attribute`` explain them.
+    positions in the declared data, or None when they are all of it): an array, a DataFrame, a tuple or
+    dict of arrays, or for a Dataset split a :class:`~nbtrain.core.explain_data.DatasetRows` view that
+    reads items on demand (``take(idx)`` batches some rows of any of them); ``top_losses``,
+    ``most_confused``, ``importance`` and ``attribute`` explain them.  ``tokenizer`` reads token ids as text.
     """
 
     def __init__(self, run, inputs, targets, outputs, encoded, *, on: str, rows=None, tokenizer=None):

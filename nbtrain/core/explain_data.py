@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import torch
 
@@ -105,21 +103,7 @@ def split_inputs(run, on: str):
     return take_rows(table.X, rows), table.y[rows], rows
 
 
-def leaf_paths(x) -> list:
-    """The paths of a structure's leaves (``"num"``, ``"[0]"``), in order."""
-    return [p for p, _ in batch.named_leaves(x)]
-
-
 def rebuild(template, leaves: list):
     """``template``'s structure with ``leaves`` (in :func:`batch.named_leaves` order) as its leaves."""
     it = iter(leaves)
     return batch.apply(lambda _: next(it), template)
-
-
-def item_x(inputs: DatasetRows, i: int):
-    x, _ = inputs.item(i)
-    return x
-
-
-def is_mapping(x) -> bool:
-    return isinstance(x, Mapping)
