@@ -88,3 +88,14 @@ def test_a_tokenizer_file_with_a_path_is_refused(run, tmp_path):
         z.writestr("tokenizer/../../escape.json", b"{}")
     with pytest.raises(nbtrain.NbtrainError, match="not plain file names"):
         nbtrain.load(path)
+
+
+def test_explain_reads_the_ids_back_with_the_run_s_own_tokenizer(run, tokenizer):
+    from nbtrain.display.explain import explain
+
+    dd = sentiment_dict(tokenizer, n=600)  # the same rows the run was trained on (seeded)
+    res = explain(run, top=3, progress=False)  # no tokenizer= given: run.tokenizer
+    top_table = res.parts[0]
+    idx = [int(i) for i in res.explanation.top_losses(3)["index"]]
+    assert top_table.columns[-1] == "text"
+    assert [r["text"] for r in top_table.rows] == [dd["test"][i]["text"] for i in idx]
