@@ -77,6 +77,7 @@ def train(
     data_device="auto",
     collate=None,
     keep_columns=None,
+    tokenizer=None,
     freeze=None,
     unfreeze_at=None,
     log=None,
@@ -132,7 +133,9 @@ def train(
     "label"); ``collate=`` is the function that batches a Dataset's items (default: torch's).
     A Hugging Face ``datasets.Dataset`` (or a ``DatasetDict``'s train / validation / test splits)
     is read as a torch Dataset; columns its model's ``forward`` does not take are dropped with one
-    line, ``keep_columns=[...]`` keeps more (see docs/hf.md).
+    line, ``keep_columns=[...]`` keeps more (see docs/hf.md).  ``tokenizer=tok`` (a transformers
+    tokenizer) is kept as ``run.tokenizer`` and saved with the run: ``run.predict(["a new sentence"])``
+    then takes raw texts.
 
     Fine-tuning (docs/hf.md): ``freeze="body"`` (all but the output head) or parameter-name patterns
     (``"bert.embeddings.*"``), ``unfreeze_at=E`` trains them again from epoch E, and
@@ -266,6 +269,7 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
         codec=codec,
         history=History(meta["history"]),
     )
+    run.tokenizer = content.get("tokenizer")
     run.status = meta.get("status", "completed")
     run.best_epoch = meta.get("best_epoch")
     run._precision = Precision()

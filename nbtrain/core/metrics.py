@@ -127,3 +127,12 @@ def _auc(y_true, scores, n_classes) -> float:
     if len(present) < n_classes:
         return float("nan")
     return float(roc_auc_score(y_true, scores, multi_class="ovr", average="macro", labels=np.arange(n_classes)))
+
+
+def per_class(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:
+    """Precision, recall, f1 and support of each class (indices ``0..n_classes-1``), by scikit-learn:
+    ``{"precision": [...], "recall": [...], "f1": [...], "support": [...]}``."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=np.arange(n_classes), zero_division=0)
+    return {"precision": p.tolist(), "recall": r.tolist(), "f1": f.tolist(), "support": s.tolist()}

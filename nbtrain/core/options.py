@@ -160,6 +160,8 @@ OPTIONS: tuple = (
          "default collate)"),
     _obj("keep_columns", "Hugging Face Dataset columns to keep although the model's forward does not take them, "
          "comma-separated (default: none)", flag="--keep-columns", metavar="A,B", parse=_names),
+    _obj("tokenizer", "a transformers tokenizer kept with the run (saved with it), so that predict and %predict "
+         "take raw texts (default: none)"),
     _obj("freeze", "freeze parameters by name pattern, comma-separated, or body: all but the output head "
          "(default: none)", flag="--freeze", metavar="P,Q|body", parse=_names),
     Option("unfreeze_at", None, "unfreeze the frozen parameters at epoch E (default: never)", stage="prepare",

@@ -35,6 +35,7 @@ from .presets import parse_preset
 from .probe import check_one_batch
 from .run import Run
 from .spec import Inputs, Options, Parts, check_options
+from .texts import check_tokenizer
 
 
 def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *, name="run", **options):
@@ -47,6 +48,7 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
         options[k] for k in ("val_data", "test_data", "scheduler", "target", "collate")
     )
     keep_columns, freeze, unfreeze_at = (options[k] for k in ("keep_columns", "freeze", "unfreeze_at"))
+    tokenizer = check_tokenizer(options["tokenizer"])
     if any(type(d).__module__.split(".")[0] == "datasets" for d in (data, val_data, test_data)):
         from .hf import adapt_hf  # Hugging Face datasets: imported only when one is given
 
@@ -104,6 +106,8 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
         target=target, tune=tune,
     )  # fmt: skip
     run.pending_hints = hints
+    run.tokenizer = tokenizer  # predict on raw texts (core/texts.py)
+    run.config["named_classes"] = isinstance(opts.classes, list)  # a ClassLabel, id2label or classes=A,B
     run.config["target_scale"] = scale
     return keep_best(run, job, opts.restore_best)
 

@@ -53,6 +53,7 @@ class Run:
         self.preprocess = preprocess
         self.codec = codec
         self.history = history if history is not None else History()
+        self.tokenizer = None  # tokenizer=: predict on raw texts (core/texts.py); saved with the run
         self.status = "pending"
         self.error: str | None = None
         self.note: str | None = None
@@ -200,6 +201,13 @@ class Run:
 
     def _features(self, X):
         """New inputs as the model was trained on them: preprocessed, the dtype rule, on the device."""
+        from . import texts
+
+        words = texts.as_texts(X) if self.preprocess is None else None  # a run on a table may take str columns
+        if words is not None:
+            if self.tokenizer is None:
+                raise texts.no_tokenizer(self)
+            return texts.encode(self, words)
         shapes = self.config.get("input_shapes")
         if shapes is not None:
             return self._several(X, shapes)

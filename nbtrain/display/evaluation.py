@@ -62,13 +62,14 @@ def _show(*objs) -> None:
 class EvalResult(dict):
     """The metrics dict returned by ``%evaluate`` / :func:`evaluate`; displays as a table (+ plots)."""
 
-    def __init__(self, metrics: dict, table: Table, figures=()):
+    def __init__(self, metrics: dict, table: Table, figures=(), classes: Table | None = None):
         super().__init__(metrics)
         self.table = table
         self.figures = list(figures)  # FigureDisplay objects; .figure is the matplotlib Figure
+        self.classes = classes  # one row per class name (runs whose classes have names), or None
 
     def _ipython_display_(self):
-        _show(self.table, *self.figures)
+        _show(self.table, *([self.classes] if self.classes is not None else []), *self.figures)
 
 
 # ---------------------------------------------------------------------------- figures
@@ -188,9 +189,13 @@ def evaluate(run, on: str = "test", metrics=None, plot=None, data=None, data_nam
         values = run.evaluate(on=on, metrics=metrics)
         title = f"{run.name} on the {on} split"
     table = metric_table(values, title=title)
-    figures = []
-    if plots:
+    figures, p, classes = [], None, None
+    if _named(run):  # class names from a ClassLabel, id2label or classes=: a row for each
         p = run.predictions(on=on) if data is None else run.predictions(data=data)
+        classes = class_table(p, title=f"{run.name} on {on}: each class")
+    if plots:
+        if p is None:
+            p = run.predictions(on=on) if data is None else run.predictions(data=data)
         if run.task == "classification":
             if "confusion" in plots:
                 fig = confusion_figure(
@@ -203,7 +208,24 @@ def evaluate(run, on: str = "test", metrics=None, plot=None, data=None, data_nam
         elif "pred" in plots:
             fig = pred_vs_true_figure(p["y_true"], p["y_pred"], title=f"{run.name}: predicted vs true ({on})")
             figures.append(FigureDisplay(fig, f"predicted vs true of {run.name} on {on}"))
-    return EvalResult(values, table, figures)
+    return EvalResult(values, table, figures, classes=classes)
+
+
+def _named(run) -> bool:
+    """A run of this session (with its model) whose labels are named classes (not a language model)."""
+    c = run.config or {}
+    label = run.task == "classification" and (c.get("target_kind") or "label") == "label"
+    return label and getattr(run, "model", None) is not None and bool(c.get("named_classes"))
+
+
+def class_table(p: dict, title: str) -> Table:
+    """Precision, recall, f1 and support of each class, by its name (scikit-learn's per-class scores)."""
+    from ..core.metrics import per_class
+
+    names = [str(c) for c in p["classes"]]
+    s = per_class(p["y_true_index"], p["y_pred_index"], len(names))
+    rows = [[n, s["precision"][k], s["recall"][k], s["f1"][k], int(s["support"][k])] for k, n in enumerate(names)]
+    return Table(["class", "precision", "recall", "f1", "support"], rows, title=title)
 
 
 RUN_COLUMNS = ("name", "when", "model", "loss", "optimizer", "epochs", "status", "best", "test", "time")

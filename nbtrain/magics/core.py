@@ -142,8 +142,10 @@ class NbtrainMagics(Magics):
     )
     @line_magic("evaluate")
     def evaluate(self, line):
-        """Evaluate a run on a split: a metric table (and plots); returns the metrics dict.  A stored run of
-        an earlier session shows the metrics saved when it was evaluated in its session."""
+        """Evaluate a run on a split: a metric table (and plots); returns the metrics dict.  A run whose classes
+        have names (a ClassLabel, a model's id2label, classes=A,B) also shows precision, recall, f1 and support
+        of each class by name.  A stored run of an earlier session shows the metrics saved when it was
+        evaluated in its session."""
         from ..display.evaluation import evaluate as evaluate_run
 
         args = parse(self.evaluate, line, "%evaluate")
@@ -166,7 +168,11 @@ class NbtrainMagics(Magics):
         help="class probabilities instead of labels: a DataFrame, one column per class (default: off)",
     )
     @argument("name", help="run name")
-    @argument("expr", help="a Python expression for the features, evaluated in the notebook, e.g. X_new[:5]")
+    @argument(
+        "expr",
+        help="a Python expression for the features, evaluated in the notebook, e.g. X_new[:5]; a string or a "
+        'list of strings for a run with a tokenizer, e.g. ["a new sentence", "another"]',
+    )
     @no_var_expand
     @line_magic("predict")
     def predict(self, line):
@@ -286,5 +292,5 @@ def proba_frame(run, X):
     import pandas as pd
 
     scores = run.predict_proba(X)
-    index = X.index if isinstance(X, pd.DataFrame) else None
+    index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
     return pd.DataFrame(scores, columns=list(run.classes), index=index)

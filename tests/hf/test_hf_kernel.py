@@ -1,5 +1,5 @@
-"""A real kernel (nbclient) runs a %%train cell on a DatasetDict, and %evaluate's confusion matrix names
-the classes of its ClassLabel feature."""
+"""A real kernel (nbclient) runs a %%train cell on a DatasetDict, and %evaluate's table of each class and
+its confusion matrix name the classes of its ClassLabel feature."""
 
 import pytest
 
@@ -49,4 +49,7 @@ def test_a_train_cell_on_a_dataset_dict_then_evaluate_shows_class_names():
 
     assert "text" in text(nb.cells[1])  # the one line naming the dropped column
     assert "accuracy" in text(nb.cells[2]) and "confusion matrix of sentiment" in text(nb.cells[2])
+    # the table of each class, by the names of the ClassLabel
+    shown = text(nb.cells[2])
+    assert "sentiment on test: each class" in shown and ">neg</td>" in shown and ">pos</td>" in shown
     assert text(nb.cells[3]).split() == ["neg,pos", "completed"]

@@ -4,6 +4,7 @@
 - ``weights.pt``       the model's state_dict, read back with ``torch.load(weights_only=True)``
 - ``preprocess.skops`` the fitted scikit-learn transformer (see :mod:`.trust`)
 - a transformers model instead has ``weights.safetensors`` and ``hf_model.json`` (see :mod:`.hfsave`)
+- ``tokenizer/``       the run's tokenizer as its own files, where it has one (see :mod:`.tokfiles`)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from . import hfsave
 from .atomic import write_file
 from .hfsave import hf_members, is_peft_model, is_transformers_model, peft_members
 from .safe_load import check_file, check_history, check_state, torch_load, version_error
+from .tokfiles import PREFIX, read_tokenizer, tokenizer_members
 from .trust import dump_transformer, load_transformer
 
 FORMAT, VERSION = "nbtrain-run", 1
@@ -103,6 +105,9 @@ def run_file_bytes(run, status: str | None = None) -> bytes:
             z.writestr("weights.pt", wb.getvalue(), compress_type=zipfile.ZIP_STORED)
         if run.preprocess is not None:
             z.writestr("preprocess.skops", dump_transformer(run.preprocess))
+        if getattr(run, "tokenizer", None) is not None:  # its own files (save_pretrained), no pickle
+            for member, blob in tokenizer_members(run.tokenizer).items():
+                z.writestr(member, blob)
     return buf.getvalue()
 
 
@@ -215,6 +220,15 @@ def read_run_file(path, trusted: Iterable[str] = ()) -> dict:
             if "preprocess.skops" in names
             else None
         )
+        words = {n[len(PREFIX) :]: _member(z, n, where) for n in names if n.startswith(PREFIX) and n != PREFIX}
+    tokenizer = read_tokenizer(words, where) if words else None
     meta.setdefault("history", [])
     meta["classes"] = _classes_from_json(meta.get("classes"), where)
-    return {"meta": meta, "state": state, "preprocess": pre, "hf_model": hf_model, "peft": peft_config}
+    return {
+        "meta": meta,
+        "state": state,
+        "preprocess": pre,
+        "hf_model": hf_model,
+        "peft": peft_config,
+        "tokenizer": tokenizer,
+    }
