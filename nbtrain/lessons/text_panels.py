@@ -25,7 +25,9 @@ _LITERAL = re.compile(r"``([^`]*)``|`([^`]*)`")
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z])")
 _SECTION = re.compile(r"^[A-Z][A-Za-z ]{0,30}:$")  # a section heading alone on its line: "Args:", "Shape:"
 _ENTRY = re.compile(r"^\*{0,2}\w+(?: \([^)]*\))?:\s")  # an argument's entry: "lr (float, optional): ..."
-_HEADING = re.compile(r"^(?:args|arguments|keyword args|keyword arguments|returns?|examples?|notes?|shape|attributes)\s*:\s*", re.I)
+_HEADING = re.compile(
+    r"^(?:args|arguments|keyword args|keyword arguments|returns?|examples?|notes?|shape|attributes)\s*:\s*", re.I
+)
 
 
 def _prose(doc: str) -> list[str]:

@@ -80,7 +80,12 @@ TEXTS = ["the learning rate decays", "the input tensor is reshaped", "a normal d
 def test_word_level_tokenizer_is_the_same_on_every_run_and_knows_only_its_words():
     a, b = tp.train_tokenizer(TEXTS, 100, "word"), tp.train_tokenizer(TEXTS, 100, "word")
     assert a.get_vocab() == b.get_vocab()
-    assert a.encode("The learning rate explodes", add_special_tokens=False).tokens == ["the", "learning", "rate", "[UNK]"]
+    assert a.encode("The learning rate explodes", add_special_tokens=False).tokens == [
+        "the",
+        "learning",
+        "rate",
+        "[UNK]",
+    ]
     words = {w for t in TEXTS for w in t.split()}
     assert set(a.get_vocab()) == words | set(tp.SPECIAL)
 
