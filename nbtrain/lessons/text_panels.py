@@ -222,11 +222,17 @@ def tokenizer_explorer(
     held_out = texts if held_out is None else list(held_out)
     sizes = sorted({100, 250, 500, 1000, 2000, 4000, vocab_size})
     cache: dict = {}
+    measured: dict = {}
 
     def tokenizer(kind, size):
         if (kind, size) not in cache:
             cache[kind, size] = train_tokenizer(texts, size, kind)
         return cache[kind, size]
+
+    def measure(kind, size, max_length):  # the curves do not change with the sentence typed: once each
+        if (kind, size, max_length) not in measured:
+            measured[kind, size, max_length] = coverage(tokenizer(kind, size), held_out, max_length)
+        return measured[kind, size, max_length]
 
     def render(sentence, kind, vocab_size, max_length):
         name, kind = kind, {"WordPiece": "wordpiece", "word-level": "word"}[kind]
@@ -236,11 +242,11 @@ def tokenizer_explorer(
         top, bottom = fig.subfigures(2, 1, height_ratios=[1, 2.2])
         _draw_tokens(top.subplots(), pieces, max_length)
         left, right = bottom.subplots(1, 2)
-        curves = {k: [coverage(tokenizer(k, s), held_out, max_length) for s in sizes] for k in ("word", "wordpiece")}
+        curves = {k: [measure(k, s, max_length) for s in sizes] for k in ("word", "wordpiece")}
         for k, label in (("word", "word-level"), ("wordpiece", "WordPiece")):
             left.plot(sizes, [c["unknown share"] * 100 for c in curves[k]], "o-", label=label)
             right.plot(sizes, [c["tokens per sentence"] for c in curves[k]], "o-", label=label)
-        here = coverage(tok, held_out, max_length)
+        here = measure(kind, vocab_size, max_length)
         left.plot([vocab_size], [here["unknown share"] * 100], "o", ms=13, mfc="none", mec="k", label="your choice")
         right.plot([vocab_size], [here["tokens per sentence"]], "o", ms=13, mfc="none", mec="k", label="your choice")
         right.axhline(max_length - 2, ls=":", color="grey", label="length (without [CLS], [SEP])")
