@@ -289,10 +289,10 @@ def _draw_tokens(ax, pieces, max_length):
             x, y = 0.0, y - 1.4
         if i >= max_length:
             color = "#dddddd"
-        elif p in SPECIAL:
-            color = "#c6dbef"
         elif p == "[UNK]":
             color = "#fcae91"
+        elif p in SPECIAL:
+            color = "#c6dbef"
         elif p.startswith("##"):
             color = "#c7e9c0"
         else:
