@@ -74,9 +74,12 @@ def split_fraction(value, name, given):
 
 
 def learning_rate(value, name, given):
-    """None, ``"auto"`` (``train`` runs the finder for it before ``prepare``) or a positive number, kept
+    """None, ``"auto"`` (``train`` runs the finder for it before ``prepare``), ``{pattern: rate}`` (a
+    cell may declare it; ``core/finetune.py`` checks it) or a positive number, kept
     as a plain float: an ``lr_find`` suggestion is a float subclass, and the run's config holds the number."""
     if value is None or isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, dict) and value:  # rates by parameter-name pattern: checked by core/finetune.py
         return value
     ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
     if not ok or not 0 < float(value) < math.inf:

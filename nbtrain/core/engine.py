@@ -171,7 +171,9 @@ class Engine:
             if job.val_batches is not None and job.evaluator is not None:
                 vals = job.evaluator(self.eager, job.val_batches)
                 row.update({f"val_{key}": v for key, v in vals.items()})
-            row["lr"] = float(job.optimizer.param_groups[0]["lr"])
+            groups = job.optimizer.param_groups  # several (lr={pattern: rate}): lr, lr_2, lr_3, ... in order
+            row["lr"] = float(groups[0]["lr"])
+            row.update({f"lr_{k}": float(g["lr"]) for k, g in enumerate(groups[1:], start=2)})
         if job.scheduler is not None and not job.scheduler_per_batch:
             job.scheduler.step()
         code = CONTINUE

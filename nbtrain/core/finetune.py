@@ -97,16 +97,46 @@ def param_groups(model: torch.nn.Module, lrs: dict, frozen=()) -> list:
     return [{"params": ps, "lr": float(lrs[p]), "pattern": p} for p, ps in groups.items()]
 
 
+def param_counts(model: torch.nn.Module) -> dict:
+    """``{"trainable_params": ..., "total_params": ...}`` as the model stands (frozen ones, peft's base)."""
+    params = list(model.parameters())
+    return {
+        "trainable_params": sum(p.numel() for p in params if p.requires_grad),
+        "total_params": sum(p.numel() for p in params),
+    }
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return str(n)
+
+
+def params_text(config: dict) -> str:
+    """``"4.4 M params"``, or ``"1.2 M / 4.4 M trainable"`` where some are frozen; "" when unknown.
+
+    >>> params_text({"trainable_params": 1_200_000, "total_params": 4_400_000})
+    '1.2 M / 4.4 M trainable'
+    """
+    trainable, total = config.get("trainable_params"), config.get("total_params")
+    if not isinstance(total, int) or not isinstance(trainable, int):
+        return ""
+    return f"{_size(total)} params" if trainable == total else f"{_size(trainable)} / {_size(total)} trainable"
+
+
 class Unfreeze(Callback):
-    """Turns the frozen parameters back on at the start of epoch ``at``."""
+    """Turns the frozen parameters back on at the start of epoch ``at`` (and counts them in
+    ``run.config["trainable_params"]``, which the panel and ``%runs`` show)."""
 
     def __init__(self, params: list, at: int):
         self.params, self.at = params, at
 
     def on_epoch_start(self, run, epoch: int, **kwargs) -> None:
-        if epoch >= self.at:
+        if epoch >= self.at and not all(p.requires_grad for p in self.params):
             for p in self.params:
                 p.requires_grad_(True)
+            run.config.update(param_counts(run.model))
 
 
 @dataclass
@@ -123,10 +153,8 @@ class Finetune:
     def describe(self, model) -> dict:
         """The run's config entries: trainable / total parameters as training starts, what is frozen
         (patterns as given), when it unfreezes, the rates by pattern."""
-        total = sum(p.numel() for p in model.parameters())
         out = {
-            "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "total_params": total,
+            **param_counts(model),
             "frozen": len(self.frozen),
             "unfreeze_at": self.unfreeze_at,
         }

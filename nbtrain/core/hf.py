@@ -57,7 +57,12 @@ class HFItems(torch.utils.data.Dataset):
         return len(self.ds)
 
     def _rename(self, item: dict) -> dict:
-        if self.column != LABELS:
+        if self.column is None:  # a causal language model's labels: its input ids (core/lm.py)
+            item = dict(item)
+            ids = item["input_ids"]
+            mask = item.get("attention_mask")
+            item[LABELS] = ids.clone() if mask is None else ids.masked_fill(mask == 0, -100)
+        elif self.column != LABELS:
             item = dict(item)
             item[LABELS] = item.pop(self.column)
         return item
@@ -70,6 +75,11 @@ class HFItems(torch.utils.data.Dataset):
         rows = self.ds[list(map(int, indices))]
         n = len(indices)
         return [self._rename({k: v[j] for k, v in rows.items()}) for j in range(n)]
+
+    @property
+    def made_labels(self) -> bool:
+        """True when the labels are made from ``input_ids`` (a causal language model's data)."""
+        return self.column is None
 
     @property
     def targets(self):
@@ -94,7 +104,7 @@ def forward_names(model) -> set | None:
     return names or None  # only *args / **kwargs: it takes anything
 
 
-def target_column(ds, target, what: str) -> str:
+def target_column(ds, target, what: str, lm: bool = False) -> str | None:
     cols = list(ds.column_names)
     if target is not None:
         if not isinstance(target, str):
@@ -103,6 +113,8 @@ def target_column(ds, target, what: str) -> str:
             raise DataError(f"{what}: the Dataset has no column {target!r} for target=; its columns are {cols}.")
         return target
     found = next((c for c in TARGET_COLUMNS if c in cols), None)
+    if found is None and lm and "input_ids" in cols:
+        return None  # a causal language model: the labels are its input ids
     if found is None:
         raise DataError(
             f"{what}: the Dataset has no 'labels' or 'label' column (columns: {cols}); name the target with "
@@ -149,7 +161,7 @@ def _kept(ds, column: str, model, keep_columns, what: str, dropped: dict) -> lis
     takes = forward_names(model)
     if takes is None:
         return cols
-    kept = [c for c in cols if c == column or c in takes or c in keep]
+    kept = [c for c in cols if c == column or c in takes or c in keep or (column is None and c == "input_ids")]
     for c in cols:
         if c not in kept:
             dropped.setdefault(c, []).append(what)
@@ -174,10 +186,13 @@ def _items(ds, target, model, keep_columns, what: str, dropped: dict):
         raise DataTypeError(f"{what} is a DatasetDict; give one of its splits, e.g. dd['validation'].")
     if len(ds) == 0:
         raise DataError(f"{what} is an empty Dataset.")
-    column = target_column(ds, target, what)
+    from .lm import is_causal_lm
+
+    column = target_column(ds, target, what, lm=is_causal_lm(model))
     kept = _kept(ds, column, model, keep_columns, what, dropped)
-    feature = ds.features[column]
-    return HFItems(ds.with_format("torch", columns=kept), column, _scalar(feature)), feature
+    feature = ds.features[column] if column is not None else None
+    scalar = column is not None and _scalar(feature)
+    return HFItems(ds.with_format("torch", columns=kept), column, scalar), feature
 
 
 def adapt_hf(data, val_data, test_data, *, model=None, target=None, keep_columns=None):
@@ -212,7 +227,9 @@ def adapt_hf(data, val_data, test_data, *, model=None, target=None, keep_columns
         feature = feature if feature is not None else f
         out.append(items)
     _say_dropped(dropped, model)
+    from .lm import is_causal_lm, vocab_size
+
     classes = _names(feature)
     if classes is None:
-        classes = model_classes(model)
+        classes = vocab_size(model) if is_causal_lm(model) else model_classes(model)  # an LM: its vocabulary
     return (*out, LABELS, classes)

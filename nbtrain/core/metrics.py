@@ -30,6 +30,7 @@ HIGHER_IS_BETTER = {
     "f1_micro": True,
     "f1_macro": True,
     "iou": True,
+    "perplexity": False,
 }
 
 

@@ -23,7 +23,9 @@ from .device import describe
 from .early import keep_best
 from .errors import ConfigError, DataTypeError, DeviceError, NbtrainError, PresetError, ShapeError, first_line
 from .evaluation import make_evaluator
+from .finetune import param_counts
 from .inputs import EVAL_CHUNK, keeps_ints, table_inputs
+from .lm import is_causal_lm
 from .loop import Job
 from .losses import Loss, build_loss
 from .metrics import HIGHER_IS_BETTER, parse_metrics
@@ -58,6 +60,10 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
         options["target"] = target
         if options["classes"] is None:
             options["classes"] = found
+        if collate is not None and getattr(data, "made_labels", False):  # a causal LM's collator makes them
+            from .lm import strip_labels
+
+            collate = options["collate"] = strip_labels(collate)
     elif keep_columns is not None:
         raise ConfigError("keep_columns= names columns of a Hugging Face Dataset to keep; data is not one.")
     lrs = None
@@ -242,18 +248,25 @@ def _run_and_job(
     peak = [g["lr"] for g in opt.param_groups] if tune is not None and tune.lrs else info.lr  # onecycle: per group
     sched, per_batch = build_scheduler(scheduler, opt, opts.epochs, steps, peak)
     _dry_run_presets(optimizer, scheduler, opts.lr, dev, opts.epochs, steps, info.lr)
-    names = parse_metrics(opts.metrics, inputs.task, kind=inputs.target, images=inputs.target_ndim >= 3)
+    lm = inputs.target == "positions" and is_causal_lm(net)  # next-token targets: perplexity (core/lm.py)
+    if lm:
+        from . import lm as causal
+
+        names = causal.metric_names(opts.metrics)
+        evaluator = causal.make_evaluator(opts.precision, names)
+    else:
+        names = parse_metrics(opts.metrics, inputs.task, kind=inputs.target, images=inputs.target_ndim >= 3)
+        evaluator = make_evaluator(
+            parts.loss,
+            opts.precision,
+            names,
+            inputs.task,
+            inputs.n_classes,
+            chunk=max(inputs.batch_size, EVAL_CHUNK),
+            kind=inputs.target,
+        )
     monitor = opts.monitor or ("val_loss" if "val" in inputs.batches else "train_loss")
     higher = HIGHER_IS_BETTER.get(monitor.removeprefix("val_").removeprefix("train_"), False)
-    evaluator = make_evaluator(
-        parts.loss,
-        opts.precision,
-        names,
-        inputs.task,
-        inputs.n_classes,
-        chunk=max(inputs.batch_size, EVAL_CHUNK),
-        kind=inputs.target,
-    )
     config = {
         "model": parts.description,
         "loss": parts.loss.name,
@@ -290,6 +303,8 @@ def _run_and_job(
         "workers": opts.workers,
         "data_device": inputs.data_device,
         "target": target,
+        "lm": lm,
+        **param_counts(net),  # trainable / total: the panel and %runs show them (peft: the adapters)
     }
     if tune is not None:  # fine-tuning (core/finetune.py): what was frozen, the rates by pattern, the counts
         config.update(tune.describe(net))

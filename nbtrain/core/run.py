@@ -9,18 +9,16 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from . import targets
-from .batch import apply, first, named_leaves, rows
-from .data import TensorBatches, as_features, is_dataset, is_inputs, stacked_rows
+from . import new_inputs, targets
+from .batch import first, rows
+from .data import TensorBatches
 from .errors import ConfigError, DataError
 from .evaluation import decide, decoded, forward_all, split_metrics
-from .files import is_path, read_table
 from .history import History, best_row, run_repr
-from .inputs import as_tensor
+from .lm import evaluate as evaluate_lm
+from .lm import refuse_lm
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
-from .preprocess import features
-from .score import check_predict_input
 from .store import runs as runstore
 from .store.runs import DEFAULT_PATH, RunStore
 from .store.stored import StoredRun, summary_row, when_text
@@ -164,6 +162,7 @@ class Run:
     def predictions(self, on: str = "test", data=None) -> dict:
         """Targets and predictions on a split (or on labelled ``data=(X, y)``), decoded:
         {'y_true', 'y_pred', 'scores'}."""
+        refuse_lm(self)  # a causal language model has no labels to predict
         if data is not None:
             from .score import predictions_on
 
@@ -183,6 +182,8 @@ class Run:
             from .score import evaluate_on
 
             return evaluate_on(self, data, metrics)
+        if self.config.get("lm"):  # a causal language model: perplexity over the labelled tokens
+            return self._evaluated(on, evaluate_lm(self, on, metrics))
         kind = self.target_kind
         images = self.config.get("target_ndim", 1) >= 3
         names = parse_metrics(metrics, self.task, default=DEFAULT_EVAL, kind=kind, images=images)
@@ -192,6 +193,10 @@ class Run:
         if kind == targets.POSITIONS and "iou" in names:  # and each class's own
             pred, _ = decide(outputs, self.task, kind, n_classes)
             values.update(targets.class_iou(y.cpu().numpy(), pred, self.codec.classes))
+        return self._evaluated(on, values)
+
+    def _evaluated(self, on: str, values: dict) -> dict:
+        """Keep a split's metrics (the run store writes them), and tell the listeners."""
         self.evaluations.setdefault(on, {}).update(values)
         if self._store is not None:  # so that %evaluate NAME shows them in a later kernel
             self._store.record(self)
@@ -201,52 +206,10 @@ class Run:
 
     def _features(self, X):
         """New inputs as the model was trained on them: preprocessed, the dtype rule, on the device."""
-        from . import texts
-
-        words = texts.as_texts(X) if self.preprocess is None else None  # a run on a table may take str columns
-        if words is not None:
-            if self.tokenizer is None:
-                raise texts.no_tokenizer(self)
-            return texts.encode(self, words)
-        shapes = self.config.get("input_shapes")
-        if shapes is not None:
-            return self._several(X, shapes)
-        if isinstance(X, tuple) and len(X) == 2 and not isinstance(X[0], (int, float)):
-            raise DataError("predict takes features X only, not (X, y).")
-        if is_dataset(X):
-            raise DataError("predict takes in-memory features (array, tensor or DataFrame), not a Dataset.")
-        if is_path(X):  # a CSV / Parquet file: its columns, less the target column where it has one
-            X = read_table(X, "predict input")
-            target = self.config.get("target")
-            if target is not None and target in X.columns:
-                X = X.drop(columns=[target])
-        check_predict_input(self, X)
-        X = as_features(stacked_rows(X), "X")  # a run on one array: a list of row arrays is its rows
-        shape = self.config.get("input_shape")
-        keep = bool(self.config.get("int_inputs", False))
-        feats = features(self.preprocess, X, fit=False, what="predict input", keep_ints=keep)
-        if shape is not None and tuple(feats.shape[1:]) != tuple(shape):
-            raise DataError(
-                f"predict input has samples of shape {tuple(feats.shape[1:])} after preprocessing, "
-                f"but the model was trained on {tuple(shape)}."
-            )
-        return as_tensor(feats).to(self._device)
-
-    def _several(self, X, shapes: dict):
-        """Several inputs (a tuple or dict of arrays), checked against the ones trained on."""
-        if not is_inputs(X):
-            raise DataError(
-                f"this run was trained on several inputs ({', '.join(shapes)}); give predict the same "
-                "structure, e.g. a dict of arrays."
-            )
-        X = as_features(X, "X")
-        got = {path: list(a.shape[1:]) for path, a in named_leaves(X)}
-        if got != shapes:
-            raise DataError(f"predict input has inputs {got}, but the model was trained on {shapes}.")
-        feats = features(None, X, fit=False, what="predict input", keep_ints=bool(self.config.get("int_inputs")))
-        return apply(lambda a: torch.from_numpy(a).to(self._device), feats)
+        return new_inputs.features_for(self, X)
 
     def _outputs(self, X):
+        refuse_lm(self)
         x = self._features(X)
         dummy = torch.zeros(rows(x), device=first(x).device)
         batches = TensorBatches(x, dummy, self._eval_batch, torch.Generator())

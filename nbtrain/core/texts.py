@@ -72,7 +72,9 @@ def encode(run, texts: list) -> dict:
     on the run's device."""
     from .hf import LABELS, forward_names
 
-    tokenizer = run.tokenizer
+    tokenizer = getattr(run, "tokenizer", None)
+    if tokenizer is None:
+        raise no_tokenizer(run)
     n = max_length(run.model, tokenizer)
     kw = {"max_length": n} if n is not None else {}
     enc = tokenizer(texts, padding=True, truncation=True, return_tensors="pt", **kw)

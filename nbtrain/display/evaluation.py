@@ -228,14 +228,17 @@ def class_table(p: dict, title: str) -> Table:
     return Table(["class", "precision", "recall", "f1", "support"], rows, title=title)
 
 
-RUN_COLUMNS = ("name", "when", "model", "loss", "optimizer", "epochs", "status", "best", "test", "time")
+RUN_COLUMNS = ("name", "when", "model", "params", "loss", "optimizer", "epochs", "status", "best", "test", "time")
 _OPTIONAL = ("when", "test")  # shown only where some run has one: stored runs of earlier sessions, evaluated runs
 
 
 def runs_table(runs) -> Table:
-    """Runs, one row each (see ``Run.summary``)."""
+    """Runs, one row each (see ``Run.summary``); the params column where some run trained only part of
+    its parameters (freeze=, LoRA): "1.2 M / 4.4 M trainable"."""
     summaries = [run.summary() for run in runs]
     columns = [c for c in RUN_COLUMNS if c not in _OPTIONAL or any(s.get(c) for s in summaries)]
+    if not any("trainable" in (s.get("params") or "") for s in summaries):
+        columns.remove("params")
     rows = []
     for s in summaries:
         s["time"] = duration(s.get("time", 0.0))

@@ -20,6 +20,7 @@ import time
 import ipywidgets as W
 
 from ..core.events import Callback
+from ..core.finetune import params_text
 from .format import best_of, duration, format_value, kept_note
 from .kernel_poll import LiveComms
 from .theme import badge
@@ -202,13 +203,7 @@ class PanelView(Callback):
         start = len(run.history)
         self.epoch_bar.value = min(start, epochs)
         self.epoch_text.value = f"{start}/{epochs}"
-        lr = c.get("lr")
-        lr = f" lr={lr:g}" if isinstance(lr, (int, float)) else ""
-        self.title.value = (
-            f"<b>{html.escape(run.name)}</b> &middot; {html.escape(str(c.get('model')))} &middot; "
-            f"{html.escape(str(c.get('optimizer')))}{lr} &middot; "
-            f"batch {c.get('batch_size')} &middot; {html.escape(str(c.get('device')))}"
-        )
+        self.title.value = self.title_text(run)
         # a view reused for another run starts clean
         self.stop_clicked_at = self.stopped_at = None
         self.epoch_bar.bar_style = self.batch_bar.bar_style = ""
@@ -225,6 +220,28 @@ class PanelView(Callback):
         self.handle = self.record = None
         if self.show:
             self._show(run)
+
+    def title_text(self, run) -> str:
+        """Name, model, optimizer and rate(s), batch, device, and the trainable / total parameters."""
+        c = run.config
+        groups = c.get("lr_groups")
+        lr = c.get("lr")
+        if isinstance(groups, dict) and len(groups) > 1:
+            lr = " lr=" + " / ".join(f"{v:g}" for v in groups.values())
+        else:
+            lr = f" lr={lr:g}" if isinstance(lr, (int, float)) else ""
+        params = params_text(c)
+        return (
+            f"<b>{html.escape(run.name)}</b> &middot; {html.escape(str(c.get('model')))} &middot; "
+            f"{html.escape(str(c.get('optimizer')))}{html.escape(lr)} &middot; "
+            f"batch {c.get('batch_size')} &middot; {html.escape(str(c.get('device')))}"
+            + (f" &middot; {html.escape(params)}" if params else "")
+        )
+
+    def on_epoch_start(self, run, epoch, **kw):
+        title = self.title_text(run)  # unfreeze_at= changes the trainable count at the start of an epoch
+        if title != self.title.value:
+            self.title.value = title
 
     # every counter (epoch bar, batch bar, status line) is drawn in one throttled frame (_draw), so
     # they agree at every frame: a long run of short epochs once showed the epoch bar at 166, the

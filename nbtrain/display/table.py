@@ -46,8 +46,29 @@ def metric_columns(rows: Sequence[dict]) -> list:
     """epoch, train_loss, val_loss, the other metrics (first-seen order), lr, time."""
     keys = columns_of(rows)
     head = [k for k in ("epoch", "train_loss", "val_loss") if k in keys]
-    tail = [k for k in ("lr", "time") if k in keys]
+    tail = [k for k in keys if k == "lr" or k.startswith("lr (")] + (["time"] if "time" in keys else [])
     return head + [k for k in keys if k not in head and k not in tail] + tail
+
+
+def group_rates(rows: Sequence[dict], patterns: Sequence[str] = ()) -> list:
+    """Rows of a run with several parameter groups (``lr``, ``lr_2``, ...: ``lr={pattern: rate}``) with
+    one lr cell, ``0.001 / 2e-05``, headed by the patterns: ``lr (classifier.* / *)``.
+
+    >>> group_rates([{"epoch": 1.0, "lr": 1e-3, "lr_2": 2e-5}], ["classifier.*", "*"])
+    [{'epoch': 1.0, 'lr (classifier.* / *)': '0.001 / 2e-05'}]
+    """
+    extra = sorted({k for r in rows for k in r if k.startswith("lr_") and k[3:].isdigit()}, key=lambda k: int(k[3:]))
+    if not extra:
+        return list(rows)
+    keys = ["lr", *extra]
+    head = f"lr ({' / '.join(patterns)})" if len(patterns) == len(keys) else "lr"
+    out = []
+    for r in rows:
+        r = dict(r)
+        rates = [r.pop(k, None) for k in keys]
+        r[head] = " / ".join(format_value(v, "lr") for v in rates)
+        out.append(r)
+    return out
 
 
 class MetricTable(Table):
@@ -77,8 +98,9 @@ class MetricTable(Table):
         monitor: str | None = None,
         title: str | None = None,
         note: str | None = None,
+        lr_patterns: Sequence[str] = (),
     ):
-        rows = [dict(r) for r in rows]
+        rows = group_rates(rows, lr_patterns)
         idx = next((i for i, r in enumerate(rows) if best is not None and r.get("epoch") == best), None)
         if monitor is None:
             monitor = "val_loss" if any("val_loss" in r for r in rows) else "train_loss"
@@ -124,6 +146,7 @@ class MetricTable(Table):
             monitor=None if best is None else best.monitor,
             title=run_title(run, rows),
             note=kept_note(run, rows),
+            lr_patterns=list((run.config or {}).get("lr_groups") or ()),
         )
 
 

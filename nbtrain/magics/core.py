@@ -201,7 +201,8 @@ class NbtrainMagics(Magics):
     @line_magic("runs")
     def runs(self, line=""):
         """A table of the runs: this session's and the stored ones of earlier sessions (when), with model,
-        loss, optimizer, epochs, status, best val metric, test metric (once evaluated) and time."""
+        loss, optimizer, epochs, status, best val metric, test metric (once evaluated) and time; trainable /
+        total parameters where some run trains only part of them (freeze=, LoRA)."""
         from ..display.evaluation import runs_table
 
         if line.strip():

@@ -61,3 +61,28 @@ def tiny_bert(tokenizer, kind="ForSequenceClassification", num_labels=2, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return getattr(transformers, "Bert" + kind)(config)
+
+
+def lm_dict(tokenizer, n=300, pad=False, seed=0):
+    """A DatasetDict of short sentences as token ids for a causal language model (no label column)."""
+    from datasets import Dataset, DatasetDict
+
+    texts, _ = sentences(n, seed)
+    kw = dict(padding="max_length", max_length=MAX_LEN) if pad else dict(max_length=MAX_LEN)
+    ds = Dataset.from_dict({"text": texts}).map(lambda b: tokenizer(b["text"], truncation=True, **kw), batched=True)
+    ds = ds.remove_columns([c for c in ds.column_names if c not in ("input_ids", "attention_mask")])
+    a = ds.train_test_split(test_size=0.2, seed=seed)
+    b = a["train"].train_test_split(test_size=0.2, seed=seed + 1)
+    return DatasetDict(train=b["train"], validation=b["test"], test=a["test"])
+
+
+def tiny_gpt2(tokenizer):
+    import transformers
+
+    config = transformers.GPT2Config(
+        vocab_size=len(tokenizer), n_positions=16, n_embd=32, n_layer=2, n_head=2,
+        bos_token_id=None, eos_token_id=None, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return transformers.GPT2LMHeadModel(config)

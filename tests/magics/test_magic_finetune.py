@@ -58,3 +58,22 @@ def test_keep_columns_from_a_cell(shell, tmp_path):
     )
     shell.run("%%train --epochs 1 --keep-columns note --name kept\ndata = ds\nmodel = Ids()\ncollate = collate")
     assert shell.ns["seen"][0] == ["input_ids", "labels", "note"]
+
+
+def test_a_cell_declares_rates_by_pattern_and_the_history_has_each(shell):
+    shell.run(SETUP)
+    shell.run("%%train --epochs 2 --name groups\ndata = (X, y)\nmodel = net\nlr = {'head.*': 0.01, '*': 0.001}")
+    import nbtrain
+
+    run = nbtrain.runs["groups"]
+    assert run.history["lr"] == [0.01, 0.01] and run.history["lr_2"] == [0.001, 0.001]
+    assert run.config["lr_groups"] == {"head.*": 0.01, "*": 0.001}
+
+
+def test_runs_shows_trainable_and_total_parameters(shell):
+    shell.run(SETUP)
+    shell.run("%%train --epochs 1 --freeze body --name part\ndata = (X, y)\nmodel = net")
+    lines = repr(shell.run("%runs")).splitlines()
+    assert "params" in lines[1].split()
+    row = next(line for line in lines if line.split()[0] == "part")
+    assert f"{8 * 2 + 2} / {4 * 8 + 8 + 8 * 2 + 2} trainable" in row

@@ -43,3 +43,23 @@ def test_predict_on_texts_without_a_tokenizer_is_one_line(shell):
     shell.run("%%train --epochs 1 --name notok\ndata = dd\nmodel = tiny_bert(tok)")
     with pytest.raises(UsageError, match="has no tokenizer"):
         shell.run('%predict notok ["a lovely film"]')
+
+
+def test_a_language_model_cell_then_evaluate_shows_perplexity(shell):
+    import math
+
+    shell.run(SETUP + "from hf_helpers import lm_dict, tiny_gpt2\nlmdd = lm_dict(tok, n=200)\n")
+    shell.run(
+        "%%train --epochs 2 --lr 3e-3 --name gpt\n"
+        "from transformers import DataCollatorForLanguageModeling\n"
+        "data = lmdd\nmodel = tiny_gpt2(tok)\ncollate = DataCollatorForLanguageModeling(tok, mlm=False)"
+    )
+    res, outputs = shell.capture("res = %evaluate gpt\nres")
+    assert list(res) == ["perplexity"] and 1 < res["perplexity"] < len(shell.ns["tok"])
+    assert "perplexity" in outputs[0]["text/plain"]
+    import nbtrain
+
+    run = nbtrain.runs["gpt"]
+    assert run.history["val_perplexity"][-1] == pytest.approx(math.exp(run.history["val_loss"][-1]), rel=1e-9)
+    with pytest.raises(UsageError, match="causal language model"):
+        shell.run("%evaluate gpt --plot confusion")

@@ -11,6 +11,7 @@ import math
 from datetime import datetime
 
 from ..errors import DataError
+from ..finetune import params_text
 from ..history import History, best_row, run_best, run_repr, shown_value
 
 _TEST_MAIN = ("accuracy", "r2", "f1", "auc", "mse", "mae")
@@ -32,6 +33,7 @@ def summary_row(run, when: str = "") -> dict:
         "name": run.name,
         "when": when,
         "model": c.get("model"),
+        "params": params_text(c),
         "loss": c.get("loss"),
         "optimizer": c.get("optimizer_spec") or c.get("optimizer"),
         "epochs": f"{len(run.history)}/{c.get('epochs')}",
