@@ -32,6 +32,7 @@ REQUIRED = [
     "07_devices_and_speed",
     "08_report",
     "09_training_to_deployment",
+    "11_text",  # issue 20: text, a small transformer, fine-tuning
 ]
 SKIP_MARKERS = ("nbval-skip", "nbval-raises-exc")
 SKIP_COMMENTS = ("# NBVAL_SKIP", "# NBVAL_IGNORE_OUTPUT", "# NBVAL_RAISES_EXCEPTION")

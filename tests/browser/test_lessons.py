@@ -1,4 +1,4 @@
-"""The lessons' explore panels (notebooks 02-07) in JupyterLab, driven by headless Chromium.
+"""The lessons' explore panels (notebooks 02-07 and 11) in JupyterLab, driven by headless Chromium.
 
 For each lesson: open a copy of the notebook (outputs cleared, and ending at its last panel: the
 cells after it cannot matter to a panel and only cost time), Run All, wait for the panel's cell,
@@ -37,7 +37,7 @@ class LessonLab(Lab):
 @pytest.fixture(scope="module")
 def lessons_lab(chromium_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("lessons-root")
-    for src in (ROOT / "notebooks").glob("0[2-7]_*.ipynb"):
+    for src in sorted((ROOT / "notebooks") / name for name in LESSONS):
         nb = _up_to_last_panel(nbformat.read(str(src), as_version=4))
         for c in nb.cells:
             if c.cell_type == "code":
@@ -150,6 +150,7 @@ LESSONS = {
     "05_optimizers.ipynb": [slide("log")],
     "06_evaluation.ipynb": [slide("threshold", "Home")],
     "07_devices_and_speed.ipynb": [slide("batch size")],
+    "11_text.ipynb": [slide("vocabulary", "Home")],
 }
 
 

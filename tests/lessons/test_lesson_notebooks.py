@@ -1,4 +1,4 @@
-"""Every lesson 02-07 has something to explore: a panel from nbtrain.lessons, saved in its default
+"""Every lesson 02-07 (and 11) has something to explore: a panel from nbtrain.lessons, saved in its default
 state (the figure as a PNG and the numbers as text, so nbval compares them), after text that says
 what to try."""
 
@@ -16,6 +16,7 @@ LESSONS = [
     "05_optimizers",
     "06_evaluation",
     "07_devices_and_speed",
+    "11_text",
 ]
 
 
