@@ -11,19 +11,20 @@ import torch
 
 from . import targets
 from .batch import apply, first, named_leaves, rows
-from .data import TensorBatches, as_features, is_dataset, is_inputs, stacked_rows
 from .errors import ConfigError, DataError
 from .evaluation import decide, decoded, forward_all, split_metrics
-from .files import is_path, read_table
+from .forms import is_dataset, is_inputs
 from .history import History, best_row, run_repr
-from .inputs import as_tensor
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
 from .preprocess import features
 from .score import check_predict_input
+from .sources.arrays import as_features, stacked_rows
+from .sources.files import is_path, read_table
 from .store import runs as runstore
 from .store.runs import DEFAULT_PATH, RunStore
 from .store.stored import StoredRun, summary_row, when_text
+from .tensor_batches import TensorBatches, as_tensor
 
 STATUSES = ("pending", "running", "completed", "stopped", "failed")
 

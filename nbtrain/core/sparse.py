@@ -2,7 +2,7 @@
 
 :class:`SparseRows` holds a CSR matrix as three torch tensors (row pointers, column indices,
 values); taking rows gives a dense ``(rows, columns)`` float32 batch, so the whole matrix is never
-made dense.  It has what :class:`~nbtrain.core.data.TensorBatches` asks of its ``X``: ``shape``,
+made dense.  It has what :class:`~nbtrain.core.tensor_batches.TensorBatches` asks of its ``X``: ``shape``,
 ``device``, ``len``, ``index_select(0, idx)``, slicing and ``.to(device)``.
 
 >>> rows = SparseRows.from_scipy(tfidf_matrix)     # doctest: +SKIP
