@@ -29,44 +29,20 @@ The two forms an adapter returns (:mod:`.table`) share ``what``, ``in_memory``, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from ..errors import ConfigError, DataError, DataTypeError
 from . import arrays, frames, hf, torch_items
-from .table import Items, Table
+from .interface import Context, Declared, Source, Table
+from .torch_items import Items
 
 #: tried in this order: the first whose ``claims`` says yes adapts the data
 ADAPTERS = (hf, torch_items, frames, arrays)
 
-__all__ = ["ADAPTERS", "Context", "Declared", "Items", "Table", "adapt", "adapt_all"]
+__all__ = ["ADAPTERS", "Context", "Declared", "Items", "Source", "Table", "adapt", "adapt_all"]
 
 
-@dataclass(frozen=True)
-class Context:
-    """What an adapter may need besides the data itself."""
-
-    target: Any = None  # target= : a DataFrame column, a dict item's key, a Hugging Face column
-    what: str = "data"  # "data" | "val_data" | "test_data": the name messages use
-    collate: Any = None  # collate= : batches a Dataset's items
-    model: Any = None  # the declared model (which columns its forward takes)
-    keep_columns: Any = None  # keep_columns= : Hugging Face columns to keep anyway
-
-
-@dataclass(frozen=True)
-class Declared:
-    """The declared data, adapted: ``data`` and the explicit ``val`` / ``test`` sources (or None),
-    the target's name as the sources carry it, and the classes a source itself names (or None)."""
-
-    data: Any
-    val: Any = None
-    test: Any = None
-    target: Any = None
-    classes: Any = None
-
-
-def adapt(data, ctx: Context = Context()):
+def adapt(data, ctx: Context | None = None):
     """One declared value -> a :class:`Table` or an :class:`Items`, by the first adapter that claims it."""
+    ctx = ctx or Context()
     if data is None:
         raise DataError(
             f"no {ctx.what} was given: declare e.g. `{ctx.what} = (X, y)` or `{ctx.what} = load_iris(return_X_y=True)`."

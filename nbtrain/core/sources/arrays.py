@@ -15,7 +15,7 @@ import numpy as np
 from .. import batch
 from ..errors import DataError
 from ..forms import is_dataframe, is_inputs, is_sparse, to_numpy
-from .table import Table, rows
+from .interface import Table, rows
 
 
 def is_bunch(data) -> bool:

@@ -13,7 +13,7 @@ from ..errors import DataError
 from ..forms import is_dataframe
 from .arrays import table
 from .files import is_path, read_table
-from .table import Table
+from .interface import Table
 
 
 def claims(data) -> bool:

@@ -11,7 +11,10 @@ the objects bring their own methods.  This adapter takes the whole declaration a
 
 from __future__ import annotations
 
-from .table import Items
+import warnings
+
+from .interface import Declared
+from .torch_items import Items
 
 
 def claims(data) -> bool:
@@ -20,11 +23,14 @@ def claims(data) -> bool:
 
 def adapt_all(data, val_data, test_data, ctx):
     from ..hf import adapt_hf  # Hugging Face glue: imported only when such an object is given
-    from . import Declared
 
-    data, val_data, test_data, target, classes = adapt_hf(
-        data, val_data, test_data, model=ctx.model, target=ctx.target, keep_columns=ctx.keep_columns
-    )
+    with warnings.catch_warnings(record=True) as said:  # said again below, from the user's own call
+        warnings.simplefilter("always")
+        data, val_data, test_data, target, classes = adapt_hf(
+            data, val_data, test_data, model=ctx.model, target=ctx.target, keep_columns=ctx.keep_columns
+        )
+    for w in said:  # this adapter, adapt_all, prepare, train: the user's line is 5 frames up
+        warnings.warn(w.message, w.category, stacklevel=5)
     items = [
         None if ds is None else Items(ds, target=target, collate=ctx.collate, what=what)
         for what, ds in (("data", data), ("val_data", val_data), ("test_data", test_data))

@@ -20,7 +20,36 @@ from torch.utils.data import IterableDataset, Subset, TensorDataset
 from .. import batch
 from ..errors import ConfigError, DataError, first_line
 from ..forms import is_dataset, split_item
-from .table import Items
+
+
+class Items:
+    """A torch ``Dataset`` whose items are ``(x, y)`` pairs or dicts with the target under ``target``;
+    ``collate`` batches them (torch's default collate when None); ``classes`` are the class names
+    its adapter found (a Hugging Face ``ClassLabel``, torchvision's ``dataset.classes``) or None.
+
+    Nothing is read when it is made: the first items are read by :meth:`probe`, once."""
+
+    in_memory = False
+
+    def __init__(self, dataset, *, target=None, collate=None, classes=None, what: str = "data"):
+        self.dataset, self.target, self.collate, self.classes, self.what = dataset, target, collate, classes, what
+        self._probe = None
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def known_targets(self):
+        return known_targets(self.dataset)
+
+    def probe(self):
+        """``(xb, yb)``: the first items, checked and collated (read once, then kept)."""
+        if self._probe is None:
+            self._probe = probe_items(self.dataset, PROBE_ROWS, self.what, target=self.target, collate=self.collate)
+        return self._probe
+
+    def read_labels(self):
+        """Every item's target, read once (the fallback where nothing else tells them; it warns)."""
+        return read_labels(self.dataset, self.what, target=self.target, collate=self.collate)
 
 
 def claims(data) -> bool:
