@@ -24,6 +24,7 @@ from .clean import apply_row_filters
 from .declared import REGRESSION, keeps_ints
 from .errors import DataError
 from .labels import LabelCodec, decide_task, declared_codec
+from .sparse import sparse_layout
 from .spec import Inputs, Options
 from .splits import split
 from .tensor_batches import TensorBatches, as_tensor, target_tensor
@@ -108,8 +109,11 @@ def table_inputs(declared, opts: Options, spec, *, loss, model, raw=None) -> Inp
     dev = opts.device
     where = placement.choose(prepared.nbytes, dev, opts.data_device)
     copy = prepared.on(dev) if where == "device" else DeviceCopy(prepared, prepared.host)
+    layout = sparse_layout(model)  # 5. batches: dense, or torch sparse where the model takes them
     batches = {
-        key: TensorBatches(X, y, bs if key == "train" else max(bs, EVAL_CHUNK), generator, device=dev, owner=copy)
+        key: TensorBatches(
+            X, y, bs if key == "train" else max(bs, EVAL_CHUNK), generator, device=dev, owner=copy, layout=layout
+        )
         for key, (X, y) in copy.tensors.items()
     }
     return Inputs(
@@ -136,7 +140,9 @@ def release_device(run) -> None:
         owner = getattr(b, "owner", None)
         if isinstance(owner, DeviceCopy) and batch.first(b.X).device.type != "cpu":
             X, y = owner.prepared.host[key]
-            run._splits[key] = TensorBatches(X, y, b.batch_size, b.generator, device=b.device, owner=owner.prepared)
+            run._splits[key] = TensorBatches(
+                X, y, b.batch_size, b.generator, device=b.device, owner=owner.prepared, layout=b.layout
+            )
 
 
 def _prepare(declared, source, opts: Options, spec, task: str, keep_ints: bool, kind: str) -> Prepared:

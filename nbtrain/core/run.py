@@ -21,6 +21,7 @@ from .preprocess import features
 from .score import check_predict_input
 from .sources.arrays import as_features, stacked_rows
 from .sources.files import is_path, read_table
+from .sparse import sparse_layout
 from .store import runs as runstore
 from .store.runs import DEFAULT_PATH, RunStore
 from .store.stored import StoredRun, summary_row, when_text
@@ -242,7 +243,7 @@ class Run:
     def _outputs(self, X):
         x = self._features(X)
         dummy = torch.zeros(rows(x), device=first(x).device)
-        batches = TensorBatches(x, dummy, self._eval_batch, torch.Generator())
+        batches = TensorBatches(x, dummy, self._eval_batch, torch.Generator(), layout=sparse_layout(self.model))
         outputs, _ = forward_all(self.model, batches, self._precision)
         return outputs
 

@@ -56,8 +56,13 @@ class TensorBatches:
     so the copy overlaps the previous step.  ``owner`` keeps the shared copy they belong to alive.
     """
 
-    def __init__(self, X, y: torch.Tensor, batch_size: int, generator: torch.Generator, device=None, owner=None):
+    def __init__(
+        self, X, y: torch.Tensor, batch_size: int, generator: torch.Generator, device=None, owner=None, layout=None
+    ):
+        if layout is not None:  # a model that takes torch sparse tensors: sparse features batched so
+            X = batch.apply(lambda t: t.with_layout(layout) if isinstance(t, SparseRows) else t, X)
         self.X, self.y, self.batch_size, self.generator = X, y, batch_size, generator
+        self.layout = layout
         self.device = batch.first(X).device if device is None else torch.device(device)
         self.owner = owner
         self.n = len(y)
@@ -85,6 +90,8 @@ class TensorBatches:
         if not isinstance(t, torch.Tensor):  # sparse rows: gathered dense where they live, then copied
             rows = t[:] if idx is None else t.index_select(0, idx)
             return rows.to(self.device)
+        if t.layout != torch.strided:  # a torch sparse batch (sparse_input): copied as it is
+            return t.to(self.device)
         if t.device == self.device or not self.host:
             return t if idx is None else t.index_select(0, idx)
         pin = self.device.type == "cuda"
@@ -96,8 +103,8 @@ class TensorBatches:
     def chunk_batches(self) -> int:
         """Batches gathered at once in a shuffled epoch: at most 2% of the rows' bytes (and 32 MB),
         at most 64 batches: a bounded extra copy, and one gather per chunk instead of one per batch."""
-        if self.n == 0:
-            return 1
+        if self.n == 0 or self.layout is not None:
+            return 1  # sparse batches are gathered one by one (a sparse tensor is not sliced by rows)
         row = batch.row_bytes(self.X) + self.y[:1].numel() * self.y.element_size()
         budget = min(CHUNK_MAX_BYTES, CHUNK_SHARE * self.n * row)
         return max(1, min(CHUNK_MAX_BATCHES, int(budget // max(1, self.batch_size * row))))
@@ -113,6 +120,9 @@ class TensorBatches:
             for c in range(0, n, step):
                 idx = perm[c : c + step]
                 Xc, yc = self._move(self.X, idx), self._move_one(self.y, idx)
+                if step == bs:  # one batch a chunk: the gathered rows are the batch
+                    yield Xc, yc
+                    continue
                 for i in range(0, len(idx), bs):
                     yield (Xc[i : i + bs] if single else batch.take(Xc, i, i + bs)), yc[i : i + bs]
             return
