@@ -22,15 +22,18 @@ def claims(data) -> bool:
 
 
 def adapt_all(data, val_data, test_data, ctx):
-    from ..hf import adapt_hf  # Hugging Face glue: imported only when such an object is given
+    from ..hf import ColumnsDroppedWarning, adapt_hf  # Hugging Face glue: only when such an object is given
 
     with warnings.catch_warnings(record=True) as said:  # said again below, from the user's own call
         warnings.simplefilter("always")
         data, val_data, test_data, target, classes = adapt_hf(
             data, val_data, test_data, model=ctx.model, target=ctx.target, keep_columns=ctx.keep_columns
         )
-    for w in said:  # this adapter, adapt_all, prepare, train: the user's line is 5 frames up
-        warnings.warn(w.message, w.category, stacklevel=5)
+    for w in said:
+        if issubclass(w.category, ColumnsDroppedWarning):  # this adapter, adapt_all, prepare, train, the user
+            warnings.warn(w.message, w.category, stacklevel=5)
+        else:  # a library's own warning: from where it was raised, under the filters as they were
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     items = [
         None if ds is None else Items(ds, target=target, collate=ctx.collate, what=what)
         for what, ds in (("data", data), ("val_data", val_data), ("test_data", test_data))
