@@ -21,6 +21,7 @@ from . import batch, targets
 from .datasets import LoaderBatches, check_workers
 from .declared import CLASSIFICATION, REGRESSION, declared_task, keeps_ints
 from .errors import ConfigError, DataError
+from .forms import is_iterable
 from .inputs import EVAL_CHUNK
 from .labels import LabelCodec, decide_task, infer_task, item_classes
 from .sources.torch_items import PROBE_ROWS, probe_items
@@ -32,7 +33,7 @@ def dataset_inputs(declared, opts: Options, *, loss, model) -> Inputs:
     """``declared``: :class:`~nbtrain.core.sources.Declared` of Items.  Task and classes without a
     pre-pass, splits by index, a DataLoader."""
     source = declared.data
-    iterable = isinstance(source.dataset, torch.utils.data.IterableDataset)
+    iterable = is_iterable(source.dataset)
     bs, seed, dev = opts.batch_size, opts.seed, opts.device
     if iterable:
         if opts.steps_per_epoch is None:

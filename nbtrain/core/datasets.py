@@ -13,27 +13,15 @@ import pickle
 import time
 
 import torch
-from torch.utils.data import IterableDataset, Subset
 
 from . import batch
 from .errors import ConfigError, first_line
-from .forms import split_item
+from .forms import base, is_iterable, split_item
 
 #: the "more workers would help" hint: the step waited on data for more than this share of an epoch
 WAIT_SHARE = 0.5
 #: ... of an epoch at least this long (seconds): shorter epochs are too noisy to judge
 HINT_MIN_EPOCH_S = 0.5
-
-
-def is_iterable(ds) -> bool:
-    return isinstance(ds, IterableDataset)
-
-
-def base(ds):
-    """The dataset under any Subset wrappers."""
-    while isinstance(ds, Subset):
-        ds = ds.dataset
-    return ds
 
 
 def check_workers(dataset, workers: int, on_device: bool) -> None:

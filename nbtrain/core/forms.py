@@ -33,6 +33,18 @@ def is_dataset(obj) -> bool:
     return isinstance(obj, torch.utils.data.Dataset) and not isinstance(obj, (tuple, list))
 
 
+def is_iterable(ds) -> bool:
+    """A torch ``IterableDataset``: no length, no indices."""
+    return isinstance(ds, torch.utils.data.IterableDataset)
+
+
+def base(ds):
+    """The dataset under any ``Subset`` wrappers."""
+    while isinstance(ds, torch.utils.data.Subset):
+        ds = ds.dataset
+    return ds
+
+
 def is_sparse(X) -> bool:
     """A scipy sparse matrix or array (TF-IDF, one-hot output), without importing scipy."""
     return type(X).__module__.startswith("scipy.sparse") and hasattr(X, "tocsr")

@@ -19,7 +19,7 @@ from torch.utils.data import IterableDataset, Subset, TensorDataset
 
 from .. import batch
 from ..errors import ConfigError, DataError, first_line
-from ..forms import is_dataset, split_item
+from ..forms import base, is_dataset, is_iterable, split_item
 
 
 class Items:
@@ -60,17 +60,6 @@ def adapt(data, ctx) -> Items:
     if ctx.target is not None and not isinstance(ctx.target, str):
         raise ConfigError(f"target= names the key of a Dataset's dict items, got {ctx.target!r:.60}.")
     return Items(data, target=ctx.target, collate=ctx.collate, classes=known_classes(data), what=ctx.what)
-
-
-def is_iterable(ds) -> bool:
-    return isinstance(ds, IterableDataset)
-
-
-def base(ds):
-    """The dataset under any Subset wrappers."""
-    while isinstance(ds, Subset):
-        ds = ds.dataset
-    return ds
 
 
 def known_targets(ds):
