@@ -169,16 +169,20 @@ def _integrated(ig, xb, bb, tb, steps: int) -> torch.Tensor:
     return a
 
 
-def attribute(
-    run, x, *, method="integrated_gradients", baseline=0.0, target=None, steps=50, space="raw", progress=True
-):
-    """Attributions of ``x``'s rows (see :meth:`Explanation.attribute`)."""
+def check_arguments(method, space, steps) -> None:
     if method not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
     if space not in SPACES:
         raise ConfigError(f"space must be 'raw' or 'features'; got {space!r}.")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ConfigError(f"steps must be an integer of at least 2, got {steps!r}.")
+
+
+def attribute(
+    run, x, *, method="integrated_gradients", baseline=0.0, target=None, steps=50, space="raw", progress=True
+):
+    """Attributions of ``x``'s rows (see :meth:`Explanation.attribute`)."""
+    check_arguments(method, space, steps)
     cattr = _captum()
     xs, shape, columns = _rows(run, x, space)
     sample = tuple(run.config.get("input_shape") or xs.shape[1:])

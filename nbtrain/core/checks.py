@@ -74,10 +74,15 @@ def split_fraction(value, name, given):
 
 
 def learning_rate(value, name, given):
-    """None, ``"auto"`` (``train`` runs the finder for it before ``prepare``) or a positive number, kept
+    """None, ``"auto"`` (``train`` runs the finder for it before ``prepare``), a dict of rates by
+    parameter-name pattern (``{"classifier.*": 1e-3, "*": 2e-5}``) or a positive number, kept
     as a plain float: an ``lr_find`` suggestion is a float subclass, and the run's config holds the number."""
     if value is None or isinstance(value, str) and value == "auto":
         return value
+    if isinstance(value, dict):  # rates by parameter-name pattern (core/finetune.py)
+        from .finetune import check_rates
+
+        return check_rates(value)
     ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
     if not ok or not 0 < float(value) < math.inf:
         raise ConfigError(f"{name} must be a positive number, got {value!r:.60}; try e.g. lr=0.01.")

@@ -44,6 +44,11 @@ class Local:
         """``(x, y, rows)``: this process's part of a global batch and how many rows of it count."""
         return xb, yb, len(yb)
 
+    def share(self, yb, y, rows):
+        """A factor on the shard's loss when its rows are not its weight (per-position targets on a
+        rank: its share of the batch's labelled positions); None in one process."""
+        return None
+
     def no_sync(self, model):
         return contextlib.nullcontext()
 
@@ -148,7 +153,12 @@ class Engine:
             # a compiled model sees only full batches: the ragged last one runs eagerly (no recompile)
             net = self.eager if self.compiled and len(y) != full else None
             stepping = k == 1 or plan.steps(i)
-            loss = stepper.backward(x, y, plan.scale(i, rows, big), sync=stepping, model=net)
+            scale, share = plan.scale(i, rows, big), par.share(yb, y, rows)
+            if share is not None:  # a device tensor (no host sync): labelled positions, not rows, weigh
+                scale = scale * share
+            loss = stepper.backward(x, y, scale, sync=stepping, model=net)
+            if share is not None:
+                loss = loss * share
             if stepping:
                 stepper.update()
                 if sched is not None:

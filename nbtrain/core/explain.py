@@ -21,11 +21,12 @@ import torch
 from .declared import CLASSIFICATION
 from .errors import ConfigError, DataError, DataTypeError, ExplainError, quote
 from .evaluation import decide
+from .explain_data import DatasetRows, split_inputs, structured, take
 from .forms import is_dataframe as _is_dataframe
 from .forms import is_dataset
 from .metrics import HIGHER_IS_BETTER, KNOWN, compute
 from .progress import ticker
-from .sources import Context, Table, adapt
+from .sources import Context, adapt
 
 
 def pandas():
@@ -38,35 +39,42 @@ def pandas():
     return pd
 
 
-def explain(run, on: str = "test", data=None) -> Explanation:
+def explain(run, on: str = "test", data=None, tokenizer=None) -> Explanation:
     """The :class:`Explanation` of ``run`` on a split (``on``) or on ``data=(X, y)`` (also a DataFrame
-    with the run's target column)."""
+    with the run's target column).  ``tokenizer``: reads token ids back as text (default: the run's own,
+    ``run.tokenizer``, where it has one)."""
+    kind = run.target_kind
+    if kind not in ("label", "values"):
+        raise ExplainError(
+            f"explain covers runs with one label or value(s) a row; run {run.name!r} has {kind} targets."
+        )
+    if tokenizer is None:
+        tokenizer = getattr(run, "tokenizer", None)
     if data is not None:
         if is_dataset(data):
             raise DataTypeError("explain takes in-memory data=(X, y) (arrays, tensors or a DataFrame), not a Dataset.")
         table = adapt(data, Context(target=run.config.get("target")))
         outputs = run._outputs(table.X)
         targets = _encode(run, table.y)
-        return Explanation(run, table.X, table.y, outputs, targets, on="data")
+        return Explanation(run, table.X, table.y, outputs, targets, on="data", tokenizer=tokenizer)
     if not run._splits and not getattr(run, "_released", False):
         raise DataError(
             f"run {run.name!r} holds no data splits (it was loaded from a file); give the rows to explain: "
             f"run.explain(data=(X_test, y_test))."
         )
-    batches = run._batches_for(on)  # the split's own errors: no such split, run deleted
-    owner = getattr(batches, "owner", None)
-    prepared = getattr(owner, "prepared", owner)
-    raw = getattr(prepared, "raw", {}).get(on)
-    if raw is None:
-        raise DataError(
-            f"run {run.name!r} was trained on a torch Dataset; explain reads in-memory rows: "
-            f"give them as run.explain(data=(X, y))."
-        )
-    table, rows = raw
-    if rows is not None:
-        table = Table(table.X.iloc[rows] if _is_dataframe(table.X) else table.X[rows], table.y[rows])
+    inputs, declared, rows = split_inputs(run, on)
     outputs, targets = run._forward(on)
-    return Explanation(run, table.X, table.y, outputs, targets, on=on, rows=rows)
+    if declared is None:  # a Dataset split: its targets as the evaluation pass read them
+        declared = _decode(run, targets)
+    ex = Explanation(run, inputs, declared, outputs, targets, on=on, rows=rows, tokenizer=tokenizer)
+    if isinstance(inputs, DatasetRows):
+        ex._loader = run._batches_for(on)
+    return ex
+
+
+def _decode(run, encoded: torch.Tensor) -> np.ndarray:
+    y = encoded.detach().cpu().numpy()
+    return run.codec.decode(y) if run.task == CLASSIFICATION else y
 
 
 def _encode(run, y) -> torch.Tensor:
@@ -103,12 +111,15 @@ class Explanation:
     """The outputs of a run on some rows, and what they say about its decisions.
 
     ``inputs`` and ``targets`` are the rows as they were declared (before preprocessing; ``rows``: their
-    positions in the declared data, or None when they are all of it); ``top_losses``, ``most_confused``,
-    ``importance`` and ``attribute`` explain them.
+    positions in the declared data, or None when they are all of it): an array, a DataFrame, a tuple or
+    dict of arrays, or for a Dataset split a :class:`~nbtrain.core.explain_data.DatasetRows` view that
+    reads items on demand (``take(idx)`` batches some rows of any of them); ``top_losses``,
+    ``most_confused``, ``importance`` and ``attribute`` explain them.  ``tokenizer`` reads token ids as text.
     """
 
-    def __init__(self, run, inputs, targets, outputs, encoded, *, on: str, rows=None):
+    def __init__(self, run, inputs, targets, outputs, encoded, *, on: str, rows=None, tokenizer=None):
         self.run, self.on, self.inputs, self.targets, self.rows = run, on, inputs, np.asarray(targets), rows
+        self.tokenizer, self._loader = tokenizer, None
         self._outputs = outputs.detach().float().cpu()
         self._encoded = encoded.cpu()
         self.pred, self.scores = decide(self._outputs, run.task)
@@ -131,11 +142,12 @@ class Explanation:
 
     def _loss_fn(self):
         fn = getattr(self.run, "_loss", None)
-        if fn is None:  # a loaded run: its preset loss from the config (a loss of your own cannot be rebuilt)
+        own = getattr(fn, "own", False)  # the model's own (output.loss): one number a batch, so its preset twin
+        if fn is None or own:  # a loaded run: its preset loss from the config (a loss of your own cannot be rebuilt)
             from .losses import KNOWN as PRESETS
             from .losses import build_loss
 
-            name = self.run.config.get("loss")
+            name = None if own else self.run.config.get("loss")
             if name not in PRESETS:
                 name = "cross_entropy" if self.classification else "mse"
             n = self.run.codec.n_classes if self.run.codec is not None else 0
@@ -194,31 +206,47 @@ class Explanation:
             raise ExplainError(f"{what} is for classification runs; run {self.run.name!r} is a regression.")
 
     # ------------------------------------------------------------------ what costs more passes
-    def importance(self, n_repeats: int = 5, metric: str | None = None, seed: int = 0, progress=True):
-        """Permutation importance of every input column: how much ``metric`` worsens when the column is
-        shuffled (scikit-learn's ``permutation_importance``, the run as its estimator, ``n_repeats``
-        shuffles a column).  ``metric``: the run's monitored one (its loss by default).  A DataFrame with
-        ``feature``, ``importance`` (mean worsening: positive means the column matters) and ``std``,
-        most important first.  A progress line appears on stderr when it takes more than a second
-        (``progress=False``: never; a callable: called as ``progress(done, total)`` instead)."""
+    def importance(self, n_repeats: int = 5, metric: str | None = None, seed: int = 0, progress=True, columns=False):
+        """Permutation importance of every input: how much ``metric`` worsens when it is shuffled between
+        rows (scikit-learn's ``permutation_importance``, the run as its estimator, ``n_repeats`` shuffles
+        each).  An input is a column of tabular data; an entry of several inputs (a tuple or dict, or a
+        Dataset's items), named by its key (``columns=True``: every 2-D floating entry column by column).
+        ``metric``: the run's monitored one (its loss by default).  A DataFrame with ``feature``,
+        ``importance`` (mean worsening: positive means the input matters) and ``std``, most important
+        first.  A progress line appears on stderr when it takes more than a second (``progress=False``:
+        never; a callable: called as ``progress(done, total)`` instead)."""
         from sklearn.inspection import permutation_importance
 
         pd = pandas()
         X = self.inputs
-        if not _is_dataframe(X) and np.ndim(X) != 2:
+        if structured(X):
+            from .permute import StructuredEstimator, features_of, index_matrix
+
+            feats = features_of(X, columns)
+            estimator = StructuredEstimator(self.run, X, feats, self._loader)
+            names, X = [f.name for f in feats], index_matrix(len(self), len(feats))
+        elif not _is_dataframe(X) and np.asarray(X).dtype.kind in "iub" and self.run.config.get("int_inputs"):
+            raise ExplainError(
+                "importance shuffles inputs between rows, and this run has one input of token ids (its positions "
+                "are not features); see which tokens matter with ex.attribute(x)."
+            )
+        elif not _is_dataframe(X) and np.ndim(X) != 2:
             raise ExplainError(
                 f"importance shuffles the columns of tabular inputs; these inputs have shape {np.shape(X)}. "
                 "For images or sequences, use ex.attribute(x)."
             )
+        else:
+            names = [str(c) for c in X.columns] if _is_dataframe(X) else [f"x{i}" for i in range(X.shape[1])]
+            estimator = RunEstimator(self.run)
         name = self._metric(metric)
-        names = [str(c) for c in X.columns] if _is_dataframe(X) else [f"x{i}" for i in range(X.shape[1])]
+        what = "inputs" if structured(self.inputs) else "columns"
         line = ticker(
-            progress, f"importance of {len(names)} columns", 1 + len(names) * _positive(n_repeats, "n_repeats")
+            progress, f"importance of {len(names)} {what}", 1 + len(names) * _positive(n_repeats, "n_repeats")
         )
         scorer = _Scorer(self, name, line)
         try:
             result = permutation_importance(
-                RunEstimator(self.run), X, self._encoded.numpy(), scoring=scorer, n_repeats=n_repeats, random_state=seed
+                estimator, X, self._encoded.numpy(), scoring=scorer, n_repeats=n_repeats, random_state=seed
             )
         finally:
             line.done()
@@ -236,6 +264,10 @@ class Explanation:
             raise ConfigError(f"metric must be 'loss' or one of {', '.join(KNOWN)}; got {metric!r}.")
         return metric
 
+    def take(self, idx):
+        """Rows ``idx`` of ``inputs`` (for a Dataset split: those items batched, as arrays)."""
+        return take(self.inputs, idx)
+
     def attribute(
         self,
         x=None,
@@ -245,16 +277,38 @@ class Explanation:
         steps: int = 50,
         space="raw",
         progress=True,
+        layer=None,
+        tokenizer=None,
     ):
         """Attributions of the rows ``x`` (default: every row of ``inputs``), with the shape of ``x``, in
         the raw input space (through the fitted preprocessing), for the predicted class's logit unless
         ``target=`` names a class.  ``method``: ``"integrated_gradients"`` (the attributions of a row sum
         to its logit minus the baseline's; ``steps`` points on the path) or ``"saliency"`` (the absolute
         gradient).  ``space="features"``: to the preprocessed features instead (any preprocessing).
-        ``progress``: as for :meth:`importance`.  Needs captum (``nbtrain[explain]``)."""
+        Several inputs (a tuple or dict) get one attribution each, in ``x``'s structure; token ids are
+        attributed through the embedding layer that reads them (``layer=``: its name, where the model
+        has several), one number a token, the baseline being the padding id (of ``tokenizer``, default
+        the explanation's).  ``progress``: as for :meth:`importance`.  Needs captum (``nbtrain[explain]``)."""
+        if x is None:
+            if isinstance(self.inputs, DatasetRows):
+                raise ExplainError(
+                    "a Dataset split is attributed some rows at a time: ex.attribute(ex.take([0, 1, 2]))."
+                )
+            x = self.inputs
+        if structured(x) or (np.asarray(x).dtype.kind in "iub" and self.run.config.get("int_inputs")):
+            from .attribution import check_arguments
+            from .attribution_inputs import attribute_inputs
+            from .tokens import Tokens, token_entry
+
+            check_arguments(method, space, steps)
+            tokens = Tokens.of(tokenizer if tokenizer is not None else self.tokenizer)
+            entry = token_entry(x)
+            return attribute_inputs(
+                self.run, x, method=method, baseline=baseline, target=target, steps=steps, progress=progress,
+                layer=layer, pad=None if tokens is None else tokens.pad, token_path=None if entry is None else entry[0],
+            )  # fmt: skip
         from .attribution import attribute
 
-        x = self.inputs if x is None else x
         return attribute(
             self.run, x, method=method, baseline=baseline, target=target, steps=steps, space=space, progress=progress
         )
@@ -273,6 +327,9 @@ class RunEstimator:
     def fit(self, X, y=None):
         return self
 
+    def outputs(self, X) -> torch.Tensor:
+        return self.run._outputs(X)
+
     def predict(self, X):
         return self.run.predict(X)
 
@@ -287,7 +344,7 @@ class _Scorer:
         self.ex, self.metric, self.progress, self.calls = ex, metric, progress, 0
 
     def __call__(self, estimator, X, y) -> float:
-        out = estimator.run._outputs(X).float().cpu()
+        out = estimator.outputs(X).float().cpu()
         y = torch.as_tensor(y)
         if self.metric == "loss":
             score = -float(row_losses(self.ex._loss_fn(), out, y).mean())

@@ -67,9 +67,8 @@ def frozen_names(model: torch.nn.Module, freeze) -> list:
     return [n for n in names if n in out]
 
 
-def param_groups(model: torch.nn.Module, lrs: dict, frozen=()) -> list:
-    """``[{"params": [...], "lr": rate, "pattern": p}]``: each parameter in the group of the first
-    pattern its name matches; frozen parameters too (they get no gradient, so no state, until unfrozen)."""
+def check_rates(lrs) -> dict:
+    """``lr`` as a dict: string patterns to positive rates (checked before any model is seen)."""
     if not isinstance(lrs, dict) or not lrs:
         raise ConfigError(
             "lr as a dict maps parameter-name patterns to rates, e.g. "
@@ -80,6 +79,13 @@ def param_groups(model: torch.nn.Module, lrs: dict, frozen=()) -> list:
             raise ConfigError(f"lr patterns are strings such as 'classifier.*'; got {pattern!r}.")
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0 or rate == float("inf"):
             raise ConfigError(f"lr[{pattern!r}] must be a positive number, got {rate!r}.")
+    return {p: float(r) for p, r in lrs.items()}
+
+
+def param_groups(model: torch.nn.Module, lrs: dict, frozen=()) -> list:
+    """``[{"params": [...], "lr": rate, "pattern": p}]``: each parameter in the group of the first
+    pattern its name matches; frozen parameters too (they get no gradient, so no state, until unfrozen)."""
+    lrs = check_rates(lrs)
     groups = {p: [] for p in lrs}
     for name, param in model.named_parameters():
         pattern = next((p for p in lrs if fnmatchcase(name, p)), None)

@@ -58,8 +58,24 @@ class Option:
 
 
 def _lr_text(text: str):
-    """``--lr``: a number, or ``auto`` (the learning-rate finder picks it)."""
-    return "auto" if text.strip().lower() == "auto" else float(text)
+    """``--lr``: a number, ``auto`` (the learning-rate finder picks it), or a dict literal of rates by
+    parameter-name pattern, ``{"classifier.*":1e-3,"*":2e-5}`` (parsed with ``ast.literal_eval``, never run)."""
+    text = text.strip()
+    if text.startswith("{"):
+        import argparse
+        import ast
+
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = None
+        if not isinstance(value, dict):
+            raise argparse.ArgumentTypeError(
+                f"--lr {text}: rates by pattern are a dict of quoted patterns and numbers, "
+                """e.g. --lr {"classifier.*":1e-3,"*":2e-5}"""
+            )
+        return value
+    return "auto" if text.lower() == "auto" else float(text)
 
 
 _lr_text.__name__ = "lr"  # argparse's message: "invalid lr value: 'x'"
@@ -94,8 +110,9 @@ OPTIONS: tuple = (
            flag="--epochs", parse=int, setting=True),
     Option("batch_size", 32, "mini-batch size (default: NbtrainMagics.batch_size, 32)", check=checks.count,
            type=int, flag="--batch-size", parse=int, setting=True),
-    Option("lr", None, "learning rate, or auto: run %%lr_find first and train with its suggestion "
-           "(default: the optimizer's own default)", check=checks.learning_rate, flag="--lr", parse=_lr_text),
+    Option("lr", None, "learning rate, or auto: run %%lr_find first and train with its suggestion, or rates "
+           'by parameter-name pattern: {"classifier.*":1e-3,"*":2e-5} (default: the optimizer\'s own default)',
+           check=checks.learning_rate, flag="--lr", parse=_lr_text),
     Option("val", 0.2, "validation fraction, stratified for classification; ignored when the cell declares "
            "val_data (default: 0.2)", check=checks.split_fraction, type=float, flag="--val", parse=float),
     Option("test", 0.2, "test fraction; ignored when the cell declares test_data (default: 0.2)",

@@ -261,8 +261,8 @@ def _run_and_job(
         "task": inputs.task,
         "n_classes": inputs.n_classes,
         "n_out": parts.n_out,
-        "input_shape": list(inputs.sample_shape) if isinstance(inputs.sample_shape, tuple) else [],
-        "input_shapes": _input_shapes(train_batches) if not isinstance(inputs.sample_shape, tuple) else None,
+        "input_shape": list(inputs.sample_shape) if _one_shape(inputs.sample_shape) else [],
+        "input_shapes": _input_shapes(train_batches) if not _one_shape(inputs.sample_shape) else None,
         "int_inputs": keeps_ints(model, declarations.parse(preprocess)),
         "target_ndim": inputs.target_ndim,
         "target_kind": inputs.target,
@@ -337,6 +337,11 @@ def _describe_preprocess(preprocess) -> str:
     if isinstance(preprocess, (list, tuple)):
         return " | ".join(map(str, preprocess))
     return type(preprocess).__name__
+
+
+def _one_shape(shape) -> bool:
+    """One input's sample shape ``(4,)``, not a tuple of several inputs' ``((3,), ())``."""
+    return isinstance(shape, tuple) and all(isinstance(d, int) for d in shape)
 
 
 def _input_shapes(batches) -> dict:

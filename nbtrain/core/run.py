@@ -264,15 +264,16 @@ class Run:
         _, scores = decide(self._outputs(X), self.task, self.target_kind, self.codec.n_classes)
         return scores
 
-    def explain(self, on: str = "test", data=None):
+    def explain(self, on: str = "test", data=None, tokenizer=None):
         """Why the run decides: an :class:`~nbtrain.core.explain.Explanation` of a split (or of
-        ``data=(X, y)``) with ``top_losses``, ``most_confused``, ``importance`` and ``attribute``.
+        ``data=(X, y)``) with ``top_losses``, ``most_confused``, ``importance`` and ``attribute``
+        (``tokenizer``: reads token ids back as text; default ``run.tokenizer``, where it has one).
 
         >>> run.explain(on="test").most_confused()       # doctest: +SKIP
         """
         from .explain import explain
 
-        return explain(self, on=on, data=data)
+        return explain(self, on=on, data=data, tokenizer=tokenizer)
 
     def save(self, path) -> str:
         """Save weights, preprocessing, label encoding, config and history (see nbtrain.load)."""

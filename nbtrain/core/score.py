@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import targets as kinds
 from .errors import DataError
 from .evaluation import decide, decoded
 from .metrics import DEFAULT_EVAL, compute, parse_metrics
@@ -50,8 +51,15 @@ def _rows(a):
 
 
 def targets(run, y) -> np.ndarray:
-    """``y`` as the metrics take it: class indices (from labels in the data's own type), or floats."""
+    """``y`` as the metrics take it: class indices (from labels in the data's own type), 0/1 rows
+    (multi-hot), class indices per position with -100 (per position), or floats."""
     y = y.detach().cpu().numpy() if hasattr(y, "detach") else np.asarray(y)
+    kind = _kind(run)
+    if kind in (kinds.MULTIHOT, kinds.POSITIONS):
+        if y.dtype.kind == "b" or (y.dtype.kind == "f" and np.array_equal(y, np.round(y))):
+            y = y.astype(np.int64)  # True/False or 0.0/1.0 rows, float labels that are whole numbers
+        kinds.check(kind, y, "evaluation labels")
+        return y
     if run.task == "classification":
         return run.codec.encode(y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y, "evaluation labels")
     return y.astype(np.float64)
@@ -61,27 +69,52 @@ def evaluate_on(run, data, metrics=None) -> dict:
     """Metrics of ``run`` on labelled ``data`` (see :func:`labelled`), as floats."""
     if run.task not in ("classification", "regression"):
         raise DataError(f"evaluate(data=...) scores classification and regression runs; this run is {run.task}.")
-    names = parse_metrics(metrics, run.task, default=DEFAULT_EVAL)
-    X, y = labelled(run, data)
-    y_true = targets(run, y)
-    pred, scores = run_decide(run, X)
-    if len(y_true) != len(pred):
-        raise DataError(f"evaluation data has {len(pred)} rows of features but {len(y_true)} labels.")
+    kind, config = _kind(run), getattr(run, "config", None) or {}
+    names = parse_metrics(metrics, run.task, default=DEFAULT_EVAL, kind=kind, images=config.get("target_ndim", 1) >= 3)
+    y_true, pred, scores = _scored(run, data)
     n_classes = run.codec.n_classes if run.codec is not None else 0
+    if kind in (kinds.MULTIHOT, kinds.POSITIONS):
+        values = kinds.compute(names, kind, y_true, pred, scores, n_classes)
+        if kind == kinds.POSITIONS and "iou" in names:  # and each class's own, as Run.evaluate gives them
+            values.update(kinds.class_iou(y_true, pred, run.codec.classes))
+        return values
     return {k: float(v) for k, v in compute(names, run.task, y_true, pred, scores, n_classes).items()}
 
 
 def predictions_on(run, data) -> dict:
     """Like ``Run.predictions`` for labelled ``data``: {'y_true', 'y_pred', 'scores', ...} (for plots)."""
+    y_true, pred, scores = _scored(run, data)
+    if _kind(run) == kinds.MULTIHOT:
+        return {"y_true": y_true, "y_pred": pred, "scores": scores, "classes": run.codec.classes}
+    return decoded(run.codec, run.task, y_true, pred, scores)
+
+
+def _scored(run, data) -> tuple:
+    """``(y_true, pred, scores)`` of labelled ``data``; per-position targets as their labelled positions."""
     X, y = labelled(run, data)
     y_true = targets(run, y)
     pred, scores = run_decide(run, X)
-    return decoded(run.codec, run.task, y_true, pred, scores)
+    if len(y_true) != len(pred):
+        raise DataError(f"evaluation data has {len(pred)} rows of features but {len(y_true)} labels.")
+    if _kind(run) == kinds.POSITIONS:
+        if y_true.shape != pred.shape:
+            raise DataError(
+                f"evaluation labels have shape {y_true.shape[1:]} a row, "
+                f"but the model gives {pred.shape[1:]} positions."
+            )
+        keep = y_true != kinds.IGNORE  # -100 counts nowhere
+        return y_true[keep], pred[keep], scores[keep]
+    return y_true, pred, scores
+
+
+def _kind(run) -> str:
+    return getattr(run, "target_kind", None) or (getattr(run, "config", None) or {}).get("target_kind") or "label"
 
 
 def run_decide(run, X):
     """(pred, scores) for features ``X``: class indices and probabilities, or values in the target's units."""
-    return decide(run._outputs(X), run.task)
+    n_classes = run.codec.n_classes if getattr(run, "codec", None) is not None else 0
+    return decide(run._outputs(X), run.task, _kind(run), n_classes)
 
 
 def check_predict_input(run, X) -> None:

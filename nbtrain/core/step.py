@@ -74,7 +74,7 @@ class Stepper:
         with self.precision.autocast():
             out = batch.call(net, x, y if self.wants_labels else None)  # model(x), (*x) or (**x)
             loss = self.loss_fn(out, y)
-        self.precision.backward(loss if scale == 1.0 else loss * scale)
+        self.precision.backward(loss if isinstance(scale, float) and scale == 1.0 else loss * scale)
         return loss.detach()
 
     def update(self) -> None:

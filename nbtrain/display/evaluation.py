@@ -191,19 +191,38 @@ def evaluate(run, on: str = "test", metrics=None, plot=None, data=None, data_nam
     figures = []
     if plots:
         p = run.predictions(on=on) if data is None else run.predictions(data=data)
-        if run.task == "classification":
+        kind = (getattr(run, "config", None) or {}).get("target_kind")
+        if run.task == "classification" and kind == "multihot":  # several labels a row: a figure per label
+            figures += _multilabel_figures(run.name, p, plots, on)
+        elif run.task == "classification":
+            where = " over labelled positions" if kind == "positions" else ""  # -100 left out
+            count = f",\n{len(p['y_true_index'])} labelled positions" if where else ""
             if "confusion" in plots:
-                fig = confusion_figure(
-                    p["y_true_index"], p["y_pred_index"], p["classes"], title=f"{run.name}: confusion matrix ({on})"
-                )
-                figures.append(FigureDisplay(fig, f"confusion matrix of {run.name} on {on}"))
+                title = f"{run.name}: confusion matrix ({on}){count}"
+                fig = confusion_figure(p["y_true_index"], p["y_pred_index"], p["classes"], title=title)
+                figures.append(FigureDisplay(fig, f"confusion matrix of {run.name} on {on}{where}"))
             if "roc" in plots:
-                fig = roc_figure(p["y_true_index"], p["scores"], p["classes"], title=f"{run.name}: ROC ({on})")
-                figures.append(FigureDisplay(fig, f"ROC curve of {run.name} on {on}"))
+                fig = roc_figure(p["y_true_index"], p["scores"], p["classes"], title=f"{run.name}: ROC ({on}){count}")
+                figures.append(FigureDisplay(fig, f"ROC curve of {run.name} on {on}{where}"))
         elif "pred" in plots:
             fig = pred_vs_true_figure(p["y_true"], p["y_pred"], title=f"{run.name}: predicted vs true ({on})")
             figures.append(FigureDisplay(fig, f"predicted vs true of {run.name} on {on}"))
     return EvalResult(values, table, figures)
+
+
+def _multilabel_figures(name: str, p: dict, plots: list, on: str) -> list:
+    from .label_figures import multilabel_confusion_figure, multilabel_roc_figure
+
+    out = []
+    if "confusion" in plots:
+        fig = multilabel_confusion_figure(
+            p["y_true"], p["y_pred"], p["classes"], title=f"{name}: confusion per label ({on})"
+        )
+        out.append(FigureDisplay(fig, f"confusion matrix per label of {name} on {on}"))
+    if "roc" in plots:
+        fig = multilabel_roc_figure(p["y_true"], p["scores"], p["classes"], title=f"{name}: ROC ({on})")
+        out.append(FigureDisplay(fig, f"ROC curves per label of {name} on {on}"))
+    return out
 
 
 RUN_COLUMNS = ("name", "when", "model", "loss", "optimizer", "epochs", "status", "best", "test", "time")

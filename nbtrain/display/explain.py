@@ -34,7 +34,17 @@ class ExplainResult:
 
 def is_image(inputs) -> bool:
     """Rows of (C, H, W) with 1 or 3 channels, or (H, W): shown as thumbnails."""
-    shape = np.shape(inputs) if not hasattr(inputs, "columns") else ()
+    from ..core.explain_data import DatasetRows, structured
+
+    if isinstance(inputs, DatasetRows):
+        sample = inputs[0]
+        if structured(sample):
+            return False
+        shape = (len(inputs), *np.shape(sample))
+    elif hasattr(inputs, "columns") or structured(inputs):
+        return False
+    else:
+        shape = np.shape(inputs)
     return len(shape) == 3 or (len(shape) == 4 and shape[1] in (1, 3))
 
 
@@ -79,7 +89,7 @@ def top_losses_part(ex, k: int):
         return FigureDisplay(fig, f"top {len(top)} losses of {name} on {ex.on}")
     columns = list(top.columns)
     rows = [[r[c] if c in ("index", "target", "prediction") else float(r[c]) for c in columns] for r in records]
-    features = _row_cells(ex.inputs, [int(r["index"]) for r in records])
+    features = _row_cells(ex, [int(r["index"]) for r in records])
     if features is not None:
         names, cells = features
         columns += names
@@ -99,7 +109,23 @@ def _feature_names(inputs):
     return [f"x{i}" for i in range(shape[1])] if len(shape) == 2 else []
 
 
-def _row_cells(inputs, idx):
+def _row_cells(ex, idx):
+    from ..core.batch import named_leaves
+    from ..core.explain_data import structured
+    from .tokens import texts
+
+    inputs = ex.inputs
+    if structured(inputs) or (ex.run.config.get("int_inputs") and np.asarray(inputs[:1]).dtype.kind in "iu"):
+        x = ex.take(idx)
+        words = texts(ex, x)
+        if words is not None:
+            return ["text"], [[_short(w, 100)] for w in words]
+        if not structured(x):
+            if np.ndim(x) != 2 or np.asarray(x).dtype.kind in "iu":
+                return None  # images (thumbnails), token ids without a tokenizer's reading
+            return [f"x{j}" for j in range(min(ROW_COLUMNS, x.shape[1]))], np.asarray(x)[:, :ROW_COLUMNS].tolist()
+        leaves = named_leaves(x)[:ROW_COLUMNS]
+        return [p or "x" for p, _ in leaves], [[_cell(a[n]) for _, a in leaves] for n in range(len(idx))]
     names = _feature_names(inputs)
     if not names:
         return None
@@ -108,6 +134,18 @@ def _row_cells(inputs, idx):
     else:
         values = np.asarray(inputs)[idx, :ROW_COLUMNS].tolist()
     return names[:ROW_COLUMNS], values
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _cell(a):
+    """One row's entry of an input: a number, or a few numbers."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return a.item()
+    return _short(np.array2string(a.ravel()[:6], precision=3, separator=", "), 40)
 
 
 def confused_part(ex, k: int = 5):
@@ -139,12 +177,12 @@ def importance_part(ex, n_repeats: int = 5, progress=True):
     return FigureDisplay(fig, label)
 
 
-def attribution_figure(ex, idx, attr, title: str):
+def attribution_figure(ex, idx, attr, title: str, names=None):
     """Images: each top-loss row beside its attribution map (red: for the predicted class, blue: against).
     Tabular: one heat map, rows by columns."""
     from matplotlib.figure import Figure
 
-    if is_image(ex.inputs):
+    if names is None and is_image(ex.inputs):
         fig, axes = _grid(len(idx), cols=3, size=2.0, rows_per_item=2)
         cols = min(3, len(idx))
         for n, i in enumerate(idx):
@@ -160,7 +198,7 @@ def attribution_figure(ex, idx, attr, title: str):
         fig.suptitle(title, fontsize=10)
         return fig
     a = np.asarray(attr, dtype=np.float32).reshape(len(idx), -1)
-    names = _feature_names(ex.inputs) or [f"x{j}" for j in range(a.shape[1])]
+    names = names or _feature_names(ex.inputs) or [f"x{j}" for j in range(a.shape[1])]
     fig = Figure(figsize=(min(12.0, 1.5 + 0.45 * a.shape[1]), 1.2 + 0.35 * len(idx)))
     ax = fig.add_subplot(1, 1, 1)
     m = float(np.abs(a).max()) or 1.0
@@ -175,11 +213,30 @@ def attribution_figure(ex, idx, attr, title: str):
 
 
 def attribution_part(ex, k: int, method: str = "integrated_gradients", progress=True):
+    from ..core.batch import named_leaves
+    from ..core.explain_data import structured
+    from .tokens import token_view
+
     idx = [int(i) for i in ex.top_losses(k)["index"]]
-    x = ex.inputs.iloc[idx] if hasattr(ex.inputs, "iloc") else np.asarray(ex.inputs)[idx]
+    x = ex.take(idx)
     attr = ex.attribute(x, method=method, progress=progress)
-    attr = attr.to_numpy() if hasattr(attr, "to_numpy") else attr
     what = method.replace("_", " ")
+    label = f"{what} of {ex.run.name}'s top {len(idx)} losses on {ex.on}"
+    view = token_view(ex, idx, x, attr, f"{ex.run.name}: {what} of the top losses, per token", label)
+    if view is not None:
+        return view
+    if structured(x):  # one column an entry of a 1-D or 2-D input (larger ones summed to one number a row)
+        names, cols = [], []
+        for path, a in named_leaves(attr):
+            a = np.asarray(a).reshape(len(idx), -1)
+            if np.ndim(dict(named_leaves(x))[path]) > 2:
+                a = a.sum(axis=1, keepdims=True)
+            names += [path or "x"] if a.shape[1] == 1 else [f"{path}[{c}]" for c in range(a.shape[1])]
+            cols.append(a)
+        attr = np.concatenate(cols, axis=1)
+        fig = attribution_figure(ex, idx, attr, f"{ex.run.name}: {what} of the top losses, predicted class", names)
+        return FigureDisplay(fig, label)
+    attr = attr.to_numpy() if hasattr(attr, "to_numpy") else attr
     fig = attribution_figure(ex, idx, attr, f"{ex.run.name}: {what} of the top losses, predicted class")
     return FigureDisplay(fig, f"{what} of {ex.run.name}'s top {len(idx)} losses on {ex.on}")
 
@@ -194,12 +251,14 @@ def explain(
     method: str = "integrated_gradients",
     n_repeats: int = 5,
     progress: bool = True,
+    tokenizer=None,
 ) -> ExplainResult:
     """Explain ``run`` on a split (or ``data=(X, y)``): the top ``top`` losses and the most-confused
     classes; with ``importance=True`` a permutation-importance chart, with ``attribute=True`` attribution
-    maps of the top-loss rows.  ``progress=False``: no progress line on stderr (a notebook checked by
+    maps of the top-loss rows (per-token colours for token ids; ``tokenizer`` reads them as text,
+    default ``run.tokenizer``).  ``progress=False``: no progress line on stderr (a notebook checked by
     nbval, where a line that shows only on a slow machine would differ)."""
-    ex = run.explain(on=on, data=data)
+    ex = run.explain(on=on, data=data, tokenizer=tokenizer)
     parts = [top_losses_part(ex, top)]
     if ex.classification:
         parts.append(confused_part(ex))

@@ -123,8 +123,19 @@ class MetricTable(Table):
             best=None if best is None else best.epoch,
             monitor=None if best is None else best.monitor,
             title=run_title(run, rows),
-            note=kept_note(run, rows),
+            note="; ".join(n for n in (kept_note(run, rows), target_note(run, rows)) if n) or None,
         )
+
+
+def target_note(run, rows: Sequence) -> str | None:
+    """What a metric means for targets beyond one label a row (core/targets.py), where the table shows it."""
+    kind = (getattr(run, "config", None) or {}).get("target_kind")
+    keys = {k.split("_", 1)[-1] for r in rows for k in r}
+    if kind == "multihot" and "accuracy" in keys:
+        return "accuracy is subset accuracy: a row counts when all its labels are right"
+    if kind == "positions" and keys & {"accuracy", "iou"}:
+        return "metrics count labelled positions only (-100 left out)"
+    return None
 
 
 class TableView(Callback):

@@ -33,7 +33,9 @@ import torch.distributed as dist
 from ..core.batch import take
 from ..core.engine import Local
 from ..core.events import Callback, CallbackList
+from ..core.finetune import Unfreeze
 from ..core.loop import fit
+from ..core.targets import IGNORE
 from .channel import Channel
 
 STOP_CHECK_S = 0.2  # seconds between stop checks, about
@@ -65,10 +67,28 @@ class DataParallel(Local):
         self._t = time.monotonic()
         self.ddp = None
 
+    #: parameters frozen now that a hook turns back on later (``unfreeze_at=``, core/finetune.py)
+    thawing = False
+
     def wrap(self, model):
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        self.ddp = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        frozen = [p for p in model.parameters() if not p.requires_grad]
+        if not (self.thawing and frozen):
+            self.ddp = DDP(model, device_ids=ids)  # DDP syncs the parameters that train now, only
+            return self.ddp
+        # Gradual unfreezing: DDP reduces only the parameters that need a gradient when it is built, so
+        # parameters unfrozen later would train on each rank's own shard and the ranks would drift
+        # apart.  Built with them all, and told that some get no gradient (the frozen ones, until the
+        # hook turns them on): a parameter unused on every rank keeps its gradient None (no state).
+        for p in frozen:
+            p.requires_grad_(True)
+        try:
+            self.ddp = DDP(model, device_ids=ids, find_unused_parameters=True)
+        finally:
+            for p in frozen:
+                p.requires_grad_(False)
         return self.ddp
 
     def shard(self, xb, yb):
@@ -76,6 +96,17 @@ class DataParallel(Local):
         if hi > lo:
             return take(xb, lo, hi), yb[lo:hi], hi - lo
         return take(xb, 0, 1), yb[:1], 0  # fewer rows than ranks: take part in the all-reduce with a zero gradient
+
+    def share(self, yb, y, rows):
+        """Per-position labels (an integer target with more than one dimension): a batch's loss is the
+        mean over its labelled positions, so this rank's shard weighs by its share of them, not of the
+        rows (rows with different numbers of -100 would tilt the average otherwise).  ``(m / rows) /
+        (M / B)``: a device tensor, no host sync."""
+        if rows == 0 or yb.dim() < 2 or yb.dtype.is_floating_point or yb.dtype == torch.bool:
+            return None
+        m = (y != IGNORE).sum()
+        total = (yb != IGNORE).sum().clamp(min=1)
+        return (m * len(yb)).float() / (total * rows).float()
 
     def no_sync(self, model):
         return model.no_sync()
@@ -157,9 +188,11 @@ def ddp_fit(
     """Train ``run.model`` wrapped in DDP on the core engine.  Returns the final status; rank 0 reports
     through ``channel``.  Errors propagate (the worker records them for the kernel)."""
     par = DataParallel(rank, world, device, channel, stop_every)
+    hooks = list(getattr(job, "hooks", None) or [])  # what the run itself needs (unfreezing), on every rank
+    par.thawing = any(isinstance(h, Unfreeze) for h in hooks)
     if evaluator is not None:
         job.evaluator = evaluator
-    job.callbacks = CallbackList([Reporter(channel, world)] if par.lead else [])
+    job.callbacks = CallbackList(hooks + ([Reporter(channel, world)] if par.lead else []))
     job.checkpoint = None
     try:
         return fit(run, job, par)

@@ -100,6 +100,7 @@ def rank_main(
             run.task,
             c.get("n_classes", 0),
             chunk=max(int(c.get("batch_size", 32)), 1024),
+            kind=c.get("target_kind", "label"),  # multi-hot rows, labels per position (-100 left out)
         )
         torch.manual_seed(int(c.get("seed", 0)) + 1 + rank)  # dropout masks differ between ranks
         channel = Channel(outdir, lead=rank == 0, interval=float(settings.get("interval", 0.1)))

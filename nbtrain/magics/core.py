@@ -137,8 +137,9 @@ class NbtrainMagics(Magics):
     @argument(
         "--plot",
         default=None,
-        help="confusion, roc or confusion,roc for classification; pred (predicted vs true) for "
-        "regression (default: no plot)",
+        help="confusion, roc or confusion,roc for classification (multi-label: one 2x2 matrix and one curve "
+        "per label; per position: over labelled positions); pred (predicted vs true) for regression "
+        "(default: no plot)",
     )
     @line_magic("evaluate")
     def evaluate(self, line):

@@ -35,10 +35,24 @@ class ExplainMagics(Magics):
         help="explain these rows instead of a split: a Python expression for (X, y), e.g. (X_test, y_test); "
         "needed for a stored run of an earlier session, which holds no data (default: none)",
     )
+    @argument(
+        "--tokenizer",
+        metavar="EXPR",
+        default=None,
+        help="reads token ids as text: a Python expression for a tokenizer (default: the run's own, if any)",
+    )
     @argument("--top", type=int, default=9, metavar="K", help="rows with the highest loss to show (default: 9)")
-    @argument("--importance", action="store_true", help="permutation importance of the input columns (default: off)")
+    @argument(
+        "--importance",
+        action="store_true",
+        help="permutation importance of the input columns, or of each input for several inputs (default: off)",
+    )
     @argument("--repeats", type=int, default=5, help="shuffles per column for --importance (default: 5)")
-    @argument("--attribute", action="store_true", help="attribution maps of the top-loss rows (default: off)")
+    @argument(
+        "--attribute",
+        action="store_true",
+        help="attribution maps of the top-loss rows, coloured tokens for token data (default: off)",
+    )
     @argument(
         "--method",
         choices=["integrated_gradients", "saliency"],
@@ -61,6 +75,7 @@ class ExplainMagics(Magics):
 
         args = parse(self.explain, line, "%explain")
         data = None if args.data is None else self.settings._value(args.data, "%explain --data")
+        tokenizer = None if args.tokenizer is None else self.settings._value(args.tokenizer, "%explain --tokenizer")
         run = self.settings._run(args.name)
         if not isinstance(run, Run):  # a stored run of an earlier session: its weights from the run store
             if data is None:
@@ -80,6 +95,7 @@ class ExplainMagics(Magics):
                 method=args.method,
                 n_repeats=args.repeats,
                 progress=not args.no_progress,
+                tokenizer=tokenizer,
             )
         except NbtrainError as exc:
             raise UsageError(f"%explain: {exc}") from None

@@ -80,3 +80,43 @@ def test_regression_shows_no_confusion():
     run = nbtrain.train((X, X[:, 0] * 3.0), epochs=2, display="none", name="reg")
     res = explain(run, top=3)
     assert len(res.parts) == 1 and "probability" not in res.parts[0].columns
+
+
+class _TwoInputs(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(4, 3)
+        self.lin = torch.nn.Linear(5, 2)
+
+    def forward(self, num, cat):
+        return self.lin(torch.cat([num, self.emb(cat)], dim=1))
+
+
+def test_several_inputs_show_each_entry_and_one_attribution_column_each():
+    rng = np.random.default_rng(2)
+    num = rng.normal(size=(150, 2)).astype(np.float32)
+    cat = rng.integers(0, 4, size=150)
+    y = (num[:, 0] + (cat == 1) > 0.3).astype(int)
+    torch.manual_seed(0)
+    run = nbtrain.train(({"num": num, "cat": cat}, y), model=_TwoInputs(), epochs=2, display="none", name="two")
+    res = explain(run, top=3, importance=True, attribute=True, n_repeats=2, progress=False)
+    top, _, importance, attribution = res.parts
+    assert top.columns[-2:] == ["num", "cat"]
+    ex = res.explanation
+    for row in top.rows:
+        assert row["cat"] == ex.inputs["cat"][row["index"]]  # the row's own entry
+    assert repr(attribution) == "<Figure: integrated gradients of two's top 3 losses on test>"
+    labels = [t.get_text() for t in attribution.figure.axes[0].get_xticklabels()]
+    assert labels == ["num[0]", "num[1]", "cat"]
+    bars = [t.get_text() for t in importance.figure.axes[0].get_yticklabels()]
+    assert sorted(bars) == ["cat", "num"]
+
+
+def test_integer_features_of_a_preset_model_are_numbers_not_tokens():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 10, size=(200, 4))
+    run = nbtrain.train((X, (X[:, 0] > 4).astype(int)), model="mlp(8)", epochs=2, display="none", name="ints")
+    res = explain(run, top=3, attribute=True, progress=False)
+    top, _, attribution = res.parts
+    assert top.columns[-4:] == ["x0", "x1", "x2", "x3"] and "text" not in top.columns
+    assert isinstance(attribution, FigureDisplay)  # a heat map of the columns, not coloured tokens

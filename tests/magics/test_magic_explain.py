@@ -66,3 +66,33 @@ def test_unload_removes_explain(shell):
     assert "explain" not in shell.ip.magics_manager.magics["line"]
     shell.ip.run_line_magic("load_ext", "nbtrain")
     assert "explain" in shell.ip.magics_manager.magics["line"]
+
+
+def test_explain_a_dataset_run_with_dict_items(shell):
+    cell = (
+        "%%train --epochs 2 --name dsx\n"
+        "import torch\n"
+        "class Items(torch.utils.data.Dataset):\n"
+        "    def __init__(self):\n"
+        "        g = torch.Generator().manual_seed(0)\n"
+        "        self.num, self.cat = torch.randn(150, 3, generator=g), torch.randint(0, 4, (150,), generator=g)\n"
+        "        self.targets = (self.num[:, 0] > 0).long()\n"
+        "    def __len__(self):\n"
+        "        return 150\n"
+        "    def __getitem__(self, i):\n"
+        "        return {'num': self.num[i], 'cat': self.cat[i], 'labels': self.targets[i]}\n"
+        "class Two(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.emb, self.lin = torch.nn.Embedding(4, 2), torch.nn.Linear(5, 2)\n"
+        "    def forward(self, num, cat):\n"
+        "        return self.lin(torch.cat([num, self.emb(cat)], 1))\n"
+        "data = Items()\nmodel = Two()\n"
+    )
+    shell.run(cell)
+    res, outputs = shell.capture("%explain dsx --top 3 --importance --repeats 2 --no-progress")
+    lines = outputs[0]["text/plain"].splitlines()
+    assert lines[1].split()[-2:] == ["num", "cat"]  # each input's entry of the row
+    ex = res.explanation
+    assert len(ex) == 30 and [int(line.split()[0]) for line in lines[2:5]] == list(ex.top_losses(3)["index"])
+    assert outputs[2]["text/plain"] == "<Figure: permutation importance of dsx on test>"

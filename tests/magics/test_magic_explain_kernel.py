@@ -74,3 +74,48 @@ def test_explain_renders_static_outputs_and_works_for_a_stored_run_after_a_resta
     assert err.text.startswith("UsageError: %explain: run 'kx' comes from the run store and holds no data")
     assert "--data (X_test, y_test)" in err.text
     assert os.path.isdir(tmp_path / "store")
+
+
+TOKENS = """\
+import torch
+torch.set_num_threads(1)
+import numpy as np
+VOCAB = ["[PAD]", "[CLS]", "good", "great", "bad", "awful", "the", "movie", "was", "a", "plot"]
+rng = np.random.default_rng(0)
+ids = np.zeros((300, 8), dtype=np.int64)
+y = rng.integers(0, 2, size=300)
+for i in range(300):
+    k = int(rng.integers(3, 8))
+    row = [1] + list(rng.integers(6, len(VOCAB), size=k - 2))
+    row.insert(int(rng.integers(1, k)), int(rng.choice([2, 3] if y[i] else [4, 5])))
+    ids[i, :k] = row
+labels = np.array(["neg", "pos"])[y]
+
+class Bag(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.EmbeddingBag(len(VOCAB), 8, mode="mean", padding_idx=0)
+        self.out = torch.nn.Linear(8, 2)
+
+    def forward(self, ids):
+        return self.out(self.emb(ids))
+
+%load_ext nbtrain
+%config NbtrainMagics.display = 'none'"""
+
+
+def test_explain_shows_token_runs_as_text_and_coloured_tokens(tmp_path, monkeypatch):
+    _env(monkeypatch, tmp_path)
+    train = "%%train --epochs 3 --lr 0.05 --name words\ntorch.manual_seed(0)\ndata = (ids, labels)\nmodel = Bag()"
+    cell = "%explain words --top 3 --attribute --tokenizer VOCAB --no-progress"
+    nb = _execute([TOKENS, train, cell], tmp_path, "tokens")
+    outs = nb.cells[2].outputs
+    assert [o.output_type for o in outs] == ["display_data"] * 3, [o.get("text") for o in outs]
+    top, _, tokens = (o.data for o in outs)
+    assert top["text/plain"].splitlines()[1].split()[-1] == "text"  # the decoded rows, not the ids
+    assert "[PAD]" not in top["text/plain"] and "[CLS]" not in top["text/plain"]
+    assert set(tokens) == {"text/plain", "text/html"}
+    assert tokens["text/plain"] == "<Token attributions: integrated gradients of words's top 3 losses on test>"
+    html = tokens["text/html"]
+    assert html.startswith('<div class="nbtrain-tokens"') and html.count('class="nbtrain-token special"') == 3
+    assert "[PAD]" not in html and "nbtrain-token-legend" in html

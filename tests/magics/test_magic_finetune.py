@@ -58,3 +58,46 @@ def test_keep_columns_from_a_cell(shell, tmp_path):
     )
     shell.run("%%train --epochs 1 --keep-columns note --name kept\ndata = ds\nmodel = Ids()\ncollate = collate")
     assert shell.ns["seen"][0] == ["input_ids", "labels", "note"]
+
+
+SPY = """
+made = []
+class Spy(torch.optim.SGD):
+    def __init__(self, params, lr=0.1, **kw):
+        super().__init__(params, lr=lr, **kw)
+        made.append(self)
+"""
+
+
+def _groups(shell):
+    names = {id(p): n for n, p in shell.ns["net"].named_parameters()}
+    return [(g["lr"], sorted(names[id(p)] for p in g["params"])) for g in shell.ns["made"][-1].param_groups]
+
+
+@pytest.mark.parametrize(
+    "line, cell",
+    [
+        ('--lr {"head.*":1e-2,"*":1e-3}', ""),  # a dict literal on the magic line, kept whole by split_line
+        ('--lr \'{"head.*": 1e-2, "*": 1e-3}\'', ""),  # quoted, with spaces
+        ("", 'lr = {"head.*": 1e-2, "*": 1e-3}\n'),  # or assigned in the cell
+    ],
+)
+def test_layer_wise_learning_rates_from_the_magic_line_or_the_cell(shell, line, cell):
+    shell.run(SETUP + SPY)
+    shell.run(f"%%train --epochs 1 --name lw {line}\ndata = (X, y)\nmodel = net\noptimizer = Spy\n{cell}")
+    import nbtrain
+
+    assert _groups(shell) == [(1e-2, ["head.bias", "head.weight"]), (1e-3, ["body.bias", "body.weight"])]
+    assert nbtrain.runs["lw"].config["lr_groups"] == {"head.*": 1e-2, "*": 1e-3}
+
+
+def test_a_bad_lr_dict_on_the_line_is_one_usage_error(shell):
+    from IPython.core.error import UsageError
+
+    shell.run(SETUP)
+    with pytest.raises(UsageError, match=r"rates by pattern are a dict of quoted patterns and numbers"):
+        shell.run("%%train --epochs 1 --lr {head.*:1e-2}\ndata = (X, y)\nmodel = net")
+    with pytest.raises(UsageError, match=r"parameter 'body.weight' matches none of the lr patterns"):
+        shell.run('%%train --epochs 1 --lr {"head.*":1e-2}\ndata = (X, y)\nmodel = net')
+    with pytest.raises(UsageError, match=r"lr\['\*'\] must be a positive number"):
+        shell.run('%%train --epochs 1\ndata = (X, y)\nmodel = net\nlr = {"*": -1}')
