@@ -225,8 +225,8 @@ def load(path, model: torch.nn.Module | None = None, trusted: Iterable[str] = ()
     >>> run = nbtrain.load("iris_mlp")                 # doctest: +SKIP
     >>> run.predict(X[:3])                             # doctest: +SKIP
     """
-    from .core.data import LabelCodec
     from .core.device import Precision
+    from .core.labels import LabelCodec
     from .core.models import KNOWN, build_model
     from .core.store import read_run_file
 

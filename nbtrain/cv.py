@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .api import DISPLAYS, train
-from .core.data import Table, adapt, is_dataset
+from .core.clean import apply_row_filters
+from .core.declared import ROW_FILTERS
+from .core.declared import parse as parse_preprocess
 from .core.errors import ConfigError, DataError, DataTypeError
-from .core.inputs import decide_task
-from .core.preprocess import ROW_FILTERS, apply_row_filters
-from .core.preprocess import parse as parse_preprocess
+from .core.forms import is_dataset
+from .core.labels import decide_task
 from .core.run import runs
+from .core.sources import Context, Table, adapt
 
 
 @dataclass
@@ -110,7 +112,7 @@ def folds(data, k: int = 5, groups=None, *, preprocess=None, target=None, seed: 
     if is_dataset(data):
         raise DataTypeError("cross_validate takes in-memory data ((X, y), a DataFrame with target=, a path), "
                             "not a torch Dataset.")  # fmt: skip
-    table = adapt(data, target, "data")
+    table = adapt(data, Context(target=target))
     spec = parse_preprocess(preprocess)
     if groups is not None:
         groups = np.asarray(groups)

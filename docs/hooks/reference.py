@@ -165,11 +165,11 @@ def render_magics() -> str:
 
 # --------------------------------------------------------------------------- presets
 def render_presets() -> str:
-    from nbtrain.core import losses, metrics, models, optim, preprocess
+    from nbtrain.core import declared, losses, metrics, models, optim
 
     rows = [
-        ("preprocessing (`preprocess=`, joined with `|`)", preprocess.KNOWN),
-        ("impute strategies (`impute:NAME`)", preprocess.IMPUTE_STRATEGIES),
+        ("preprocessing (`preprocess=`, joined with `|`)", declared.KNOWN),
+        ("impute strategies (`impute:NAME`)", declared.IMPUTE_STRATEGIES),
         ("models (`model=`)", models.KNOWN),
         ("activations (`mlp(..., activation=NAME)`)", tuple(models.ACTIVATIONS)),
         ("losses for classification (`loss=`)", losses.CLASSIFICATION_LOSSES),

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import _is_dataframe
 from .errors import ConfigError, DataError, ExplainError
+from .forms import is_dataframe as _is_dataframe
 from .progress import ticker
 
 METHODS = ("integrated_gradients", "saliency")

@@ -1,75 +1,39 @@
 """A torch ``Dataset`` -> :class:`~nbtrain.core.spec.Inputs`, without a pass over the samples.
 
-The task and classes come from declarations or the Dataset's ``targets`` / ``classes`` (see
-:mod:`~nbtrain.core.datasets`); the sample shape from the first few samples (the probe batch, kept
-for the one-batch check); splits are ``Subset`` indices; batches come through a ``DataLoader``.
+An :class:`~nbtrain.core.sources.Items` source goes down the path once, in this order:
+
+1. read what the source tells (its first items, the probe batch kept for the one-batch check; its
+   ``targets`` / ``classes``; every label, once and with a warning, only where nothing else tells);
+2. labels (:mod:`.labels`): the task, the kind of target, the classes;
+3. split (:mod:`.splits`): ``Subset`` indices, seeded;
+4. batches (:mod:`.datasets`): a ``DataLoader`` each (no preprocessing presets: a Dataset transforms
+   its own items).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import torch
 
 from . import batch, targets
-from .data import CLASSIFICATION, REGRESSION, LabelCodec, _part_size, infer_task, is_dataset
-from .datasets import (
-    PROBE_ROWS,
-    LoaderBatches,
-    check_workers,
-    is_iterable,
-    known_classes,
-    known_targets,
-    probe_items,
-    read_labels,
-)
-from .errors import ConfigError, DataError, DataTypeError
-from .inputs import EVAL_CHUNK, decide_task, declared_task, keeps_ints
+from .datasets import LoaderBatches, check_workers
+from .declared import CLASSIFICATION, REGRESSION, declared_task, keeps_ints
+from .errors import ConfigError, DataError
+from .forms import is_iterable
+from .inputs import EVAL_CHUNK
+from .labels import LabelCodec, decide_task, infer_task, item_classes
+from .sources.torch_items import PROBE_ROWS, probe_items
 from .spec import Inputs, Options
+from .splits import split_dataset
 
 
-def split_dataset(dataset, fraction: float, seed: int, what: str):
-    """Seeded ``(rest, part)`` Subsets: indices, never copies of the samples."""
-    n = len(dataset)
-    n_part = _part_size(n, fraction, what)
-    g = torch.Generator().manual_seed(seed)
-    rest, part = torch.utils.data.random_split(dataset, [n - n_part, n_part], generator=g)
-    return rest, part
-
-
-def _classes(opts: Options, source, y_all, yb):
-    """``(n_classes, codec)`` for classification, checked against the labels known."""
-    declared = opts.classes
-    names = declared if isinstance(declared, list) else None
-    if declared is None:
-        names = known_classes(source)
-    labels = y_all if y_all is not None else yb.cpu().numpy()
-    if labels.dtype.kind not in "iub":
-        raise DataError("a Dataset for classification must yield integer class indices 0..K-1 as targets.")
-    if labels.size and labels.min() < 0:
-        raise DataError("Dataset class indices must be >= 0.")
-    if isinstance(declared, int):
-        n_classes = declared
-    elif names is not None:
-        n_classes = len(names)
-    elif y_all is not None:
-        n_classes = int(y_all.max()) + 1
-    else:
-        raise ConfigError(
-            "the classes of this IterableDataset are unknown: declare classes=K (--classes K) or the class names."
-        )
-    if labels.size and int(labels.max()) >= n_classes:
-        raise DataError(
-            f"the Dataset has label {int(labels.max())} but {n_classes} classes were declared "
-            f"(labels must be 0..{n_classes - 1}); fix classes= or the targets."
-        )
-    codec = LabelCodec(np.asarray(names) if names is not None else np.arange(n_classes))
-    return n_classes, codec
-
-
-def dataset_inputs(source, opts: Options, *, loss, model, val_data, test_data, target=None, collate=None) -> Inputs:
-    """A torch Dataset: task and classes without a pre-pass, splits by index, a DataLoader.
-    ``target``: the key of dict items' target; ``collate``: the function that batches items."""
-    iterable = is_iterable(source)
+def dataset_inputs(declared, opts: Options, *, loss, model) -> Inputs:
+    """``declared``: :class:`~nbtrain.core.sources.Declared` of Items.  Task and classes without a
+    pre-pass, splits by index, a DataLoader."""
+    source = declared.data
+    iterable = is_iterable(source.dataset)
     bs, seed, dev = opts.batch_size, opts.seed, opts.device
     if iterable:
         if opts.steps_per_epoch is None:
@@ -81,15 +45,18 @@ def dataset_inputs(source, opts: Options, *, loss, model, val_data, test_data, t
                 "an IterableDataset cannot be split by fraction: pass val=0, test=0 (--val 0 --test 0), "
                 "or give val_data / test_data."
             )
-    xb, yb = probe_items(source, PROBE_ROWS, target=target, collate=collate)
-    y_all = known_targets(source)
+    # 1. what the source tells
+    xb, yb = source.probe()
+    y_all = source.known_targets()
     task = declared_task(loss, model, opts.task, opts.classes)
-    if task is None and known_classes(source) is not None:
+    if task is None and source.classes is not None:
         task = CLASSIFICATION  # torchvision: `classes` names the classes of integer targets
-    need_labels = task is None or (task == CLASSIFICATION and opts.classes is None and known_classes(source) is None)
+    need_labels = task is None or (task == CLASSIFICATION and opts.classes is None and source.classes is None)
     need_labels = need_labels and yb.dim() <= 1  # several targets a row: the probe's dtype and shape tell
     if y_all is None and need_labels and not iterable:
-        y_all = read_labels(source, target=target, collate=collate)  # the fallback: one pass, said once
+        y_all = source.read_labels()  # the fallback: one pass, said once
+
+    # 2. labels
     if task is None:
         task = decide_task(loss, model, y_all) if y_all is not None else infer_task(yb.cpu().numpy())
     kind = targets.kind_of(task, yb.dim(), loss, opts.task)
@@ -100,25 +67,37 @@ def dataset_inputs(source, opts: Options, *, loss, model, val_data, test_data, t
         n_classes, codec = n, LabelCodec(np.asarray(opts.classes) if isinstance(opts.classes, list) else np.arange(n))
     elif task == CLASSIFICATION:
         targets.check(kind, y_all if y_all is not None else yb.cpu().numpy(), "data y")
-        n_classes, codec = _classes(opts, source, y_all, yb)
+        n_classes, codec = item_classes(opts, source.classes, y_all, yb)
     else:
         n_classes, codec = 0, None
     if task == REGRESSION and not (yb.is_floating_point() or yb.dtype in (torch.int32, torch.int64, torch.uint8)):
         raise DataError(f"regression needs numeric targets but the Dataset yields {yb.dtype}.")
+
+    # 3. split
     test, val = opts.test, opts.val
-    train_ds, test_ds = split_dataset(source, test, seed, "test") if test > 0 else (source, test_data)
+    explicit_val = declared.val.dataset if declared.val is not None else None
+    explicit_test = declared.test.dataset if declared.test is not None else None
+    train_ds, test_ds = (
+        split_dataset(source.dataset, test, seed, "test") if test > 0 else (source.dataset, explicit_test)
+    )
     if val > 0:
         train_ds, val_ds = split_dataset(train_ds, val / (1 - test), seed + 1, "val")
     else:
-        val_ds = val_data
+        val_ds = explicit_val
+
+    # 4. batches
     on_device = batch.first(xb).device.type != "cpu"
-    check_workers(source, opts.workers, on_device)
+    check_workers(source.dataset, opts.workers, on_device)
     target_ndim = 1 if yb.dim() <= 1 else yb.dim() if kind == targets.POSITIONS else 2
     n_out = (int(np.prod(yb.shape[1:])) if yb.dim() > 1 else 1) if task == REGRESSION else n_classes
     generator = torch.Generator().manual_seed(seed)
     target_dtype = torch.long if task == CLASSIFICATION and kind != targets.MULTIHOT else torch.float32
     kw = dict(
-        workers=opts.workers, on_device=on_device, target=target, collate=collate, keep_ints=keeps_ints(model, None)
+        workers=opts.workers,
+        on_device=on_device,
+        target=source.target,
+        collate=source.collate,
+        keep_ints=keeps_ints(model, None),
     )
     batches = {
         "train": LoaderBatches(
@@ -127,9 +106,8 @@ def dataset_inputs(source, opts: Options, *, loss, model, val_data, test_data, t
     }
     for key, ds in (("val", val_ds), ("test", test_ds)):
         if ds is not None:
-            if not is_dataset(ds):
-                raise DataTypeError(f"{key}_data must be a Dataset too when data is a Dataset.")
-            batches[key] = LoaderBatches(ds, max(bs, EVAL_CHUNK), generator, dev, target_dtype, **kw)
+            probe = partial(probe_items, ds, PROBE_ROWS, target=source.target, collate=source.collate)
+            batches[key] = LoaderBatches(ds, max(bs, EVAL_CHUNK), generator, dev, target_dtype, probe=probe, **kw)
     return Inputs(
         task=task,
         codec=codec,

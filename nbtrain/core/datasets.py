@@ -1,9 +1,6 @@
-"""torch ``Dataset`` inputs: labels without a pre-pass, lazy splits, a DataLoader with workers.
-
-Task and classes come, in this order, from a declaration (``task=``, ``classes=``), the loss or a
-preset model, the torchvision convention (``dataset.targets`` / ``dataset.classes``, also through a
-``Subset``; a two-tensor ``TensorDataset``'s second tensor); only where none of them tells may the
-labels be read from the samples, once, with a warning that says so.  Splits are ``Subset`` indices.
+"""Batches of a torch ``Dataset``: :class:`LoaderBatches`, a DataLoader with workers, the last stage of
+the Dataset path (what the items are, and what the Dataset says of its targets, is the adapter's:
+:mod:`~nbtrain.core.sources.torch_items`).
 
 >>> b = LoaderBatches(ds, 64, torch.Generator(), torch.device("cpu"), torch.long, workers=2)  # doctest: +SKIP
 """
@@ -15,65 +12,16 @@ import os
 import pickle
 import time
 
-import numpy as np
 import torch
-from torch.utils.data import IterableDataset, Subset, TensorDataset
 
 from . import batch
 from .errors import ConfigError, first_line
-from .items import PROBE_ROWS, LabelsReadWarning, probe_items, read_labels, split_item  # noqa: F401 (re-exported)
+from .forms import base, is_iterable, split_item
 
 #: the "more workers would help" hint: the step waited on data for more than this share of an epoch
 WAIT_SHARE = 0.5
 #: ... of an epoch at least this long (seconds): shorter epochs are too noisy to judge
 HINT_MIN_EPOCH_S = 0.5
-
-
-def is_iterable(ds) -> bool:
-    return isinstance(ds, IterableDataset)
-
-
-def base(ds):
-    """The dataset under any Subset wrappers."""
-    while isinstance(ds, Subset):
-        ds = ds.dataset
-    return ds
-
-
-def known_targets(ds):
-    """Every target without reading a sample, as a numpy array, or None where the Dataset does not say."""
-    if isinstance(ds, Subset):
-        t = known_targets(ds.dataset)
-        return None if t is None else t[np.asarray(ds.indices, dtype=np.int64)]
-    if isinstance(ds, TensorDataset) and len(ds.tensors) == 2:
-        t = ds.tensors[1]
-    else:
-        t = getattr(ds, "targets", None)
-    if t is None or callable(t):
-        return None
-    if isinstance(t, torch.Tensor):
-        t = t.detach().cpu()
-        t = (t.float() if t.is_floating_point() else t).numpy()
-    else:
-        try:
-            t = np.asarray(t)
-        except (TypeError, ValueError):
-            return None
-    if t.ndim == 0 or is_iterable(ds) or len(t) != len(ds):
-        return None  # not per-sample targets: fall back to the other sources
-    return t
-
-
-def known_classes(ds):
-    """``dataset.classes`` (torchvision: the class names in index order), or None."""
-    names = getattr(base(ds), "classes", None)
-    if names is None or callable(names) or isinstance(names, (str, bytes)):
-        return None
-    try:
-        names = list(names)
-    except TypeError:
-        return None
-    return names if len(names) >= 2 else None
 
 
 def check_workers(dataset, workers: int, on_device: bool) -> None:
@@ -181,9 +129,10 @@ class LoaderBatches:
         return -(-self.n // self.batch_size)
 
     def probe(self):
-        """The first samples, for the one-batch check before training (read once, in ``dataset_inputs``)."""
-        if self._probe is None:
-            self._probe = probe_items(self.dataset, PROBE_ROWS, target=self.target, collate=self.collate)
+        """The first samples, for the one-batch check before training: ``(xb, yb)`` as read by the source's
+        adapter, or a function that reads them (called once, when first asked)."""
+        if callable(self._probe):
+            self._probe = self._probe()
         return self._move(*self._probe)
 
     def _move(self, xb, yb):

@@ -18,12 +18,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .data import CLASSIFICATION, _is_dataframe, adapt, is_dataset
+from .declared import CLASSIFICATION
 from .errors import ConfigError, DataError, DataTypeError, ExplainError, quote
 from .evaluation import decide
 from .explain_data import DatasetRows, split_inputs, structured, take
+from .forms import is_dataframe as _is_dataframe
+from .forms import is_dataset
 from .metrics import HIGHER_IS_BETTER, KNOWN, compute
 from .progress import ticker
+from .sources import Context, adapt
 
 
 def pandas():
@@ -50,7 +53,7 @@ def explain(run, on: str = "test", data=None, tokenizer=None) -> Explanation:
     if data is not None:
         if is_dataset(data):
             raise DataTypeError("explain takes in-memory data=(X, y) (arrays, tensors or a DataFrame), not a Dataset.")
-        table = adapt(data, run.config.get("target"), "data")
+        table = adapt(data, Context(target=run.config.get("target")))
         outputs = run._outputs(table.X)
         targets = _encode(run, table.y)
         return Explanation(run, table.X, table.y, outputs, targets, on="data", tokenizer=tokenizer)

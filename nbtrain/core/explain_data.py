@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from . import batch
-from .data import _is_dataframe, take_rows
 from .errors import DataError, ExplainError
-from .items import split_item
+from .forms import is_dataframe as _is_dataframe
+from .forms import split_item, take_rows
 
 
 class DatasetRows:

@@ -1,8 +1,14 @@
-"""Declared data -> :class:`~nbtrain.core.spec.Inputs`: task, labels, splits, preprocessing, batches.
+"""In-memory data -> :class:`~nbtrain.core.spec.Inputs`, one stage after the other.
 
-In-memory data (``Table``) is cleaned of rows, split (seeded, stratified for classification),
-preprocessed (fitted on the train split only) and moved to the device once.  A torch ``Dataset``
-is split by index and read through a ``DataLoader``.
+A :class:`~nbtrain.core.sources.Table` (and the explicit ``val_data`` / ``test_data`` Tables) goes
+down the path once, in this order, each stage reading only what the one before handed on:
+
+1. clean (:mod:`.clean`): ``dropna`` / ``drop_duplicates`` on the whole data, before the split;
+2. labels (:mod:`.labels`): the task, the kind of target, the label codec;
+3. split (:mod:`.splits`): seeded, stratified for classification;
+4. preprocess (:mod:`.preprocess`): fitted on the train split only, applied to the others;
+5. batches (:mod:`.tensor_batches`): host tensors (one shared copy for the runs on the same arrays
+   and options, :mod:`.placement`), on the device or the host, batched by index.
 """
 
 from __future__ import annotations
@@ -14,47 +20,17 @@ import torch
 
 from . import batch, placement, targets
 from . import preprocess as preprocessing
-from .data import (
-    CLASSIFICATION,
-    REGRESSION,
-    LabelCodec,
-    Table,
-    TensorBatches,
-    adapt,
-    infer_task,
-    is_dataset,
-    split,
-)
-from .errors import DataError, DataTypeError
-from .losses import loss_task
-from .models import parse_model
+from .clean import apply_row_filters
+from .declared import REGRESSION, keeps_ints
+from .errors import DataError
+from .labels import LabelCodec, decide_task, declared_codec
+from .sparse import sparse_layout
 from .spec import Inputs, Options
+from .splits import split
+from .tensor_batches import TensorBatches, as_tensor, target_tensor
 
 #: validation and test splits are evaluated in chunks of at least this many rows
 EVAL_CHUNK = 1024
-
-
-def declared_task(loss, model, task=None, classes=None) -> str | None:
-    """The task a declaration fixes, without looking at the targets: ``task=``, the loss, a preset
-    model, ``classes=``; None where only the targets can tell."""
-    if task is not None:
-        return CLASSIFICATION if task == "multilabel" else task
-    task = loss_task(loss)
-    if task is None and isinstance(model, str):
-        name = parse_model(model).name
-        task = {"logistic": CLASSIFICATION, "svm": CLASSIFICATION, "linear": REGRESSION}.get(name)
-    return task or (CLASSIFICATION if classes is not None else None)
-
-
-def decide_task(loss, model, y: np.ndarray, task=None, classes=None) -> str:
-    """A declaration decides (``task=``, the loss, a preset model, ``classes=``), then the targets' dtype."""
-    task = declared_task(loss, model, task, classes) or infer_task(y)
-    if task == REGRESSION and y.dtype.kind not in "biuf":
-        raise DataError(
-            f"regression needs numeric targets but y has dtype {y.dtype}; use a classification loss such as "
-            '"cross_entropy" for labels.'
-        )
-    return task
 
 
 class Prepared:
@@ -100,39 +76,31 @@ class DeviceCopy:
         self.prepared, self.tensors = prepared, tensors  # the copy keeps its host original alive
 
 
-def keeps_ints(model, spec) -> bool:
-    """The dtype rule: a model of the user's own, without preprocessing, gets integer and boolean
-    inputs as they are (token ids, categorical indices); a preset model or a preprocessing step reads
-    every feature as a float (integer tabular features are features, not ids)."""
-    return isinstance(model, torch.nn.Module) and (spec is None or spec.empty)
-
-
-def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, test_data, target, raw=None) -> Inputs:
-    """In-memory data: row filters, labels, splits, preprocessing fitted on train, tensors on the device
-    (or on the host, ``data_device``); one shared copy for runs on the same arrays and options."""
-    task = decide_task(loss, model, source.y, opts.task, opts.classes)
+def table_inputs(declared, opts: Options, spec, *, loss, model, raw=None) -> Inputs:
+    """In-memory data (``declared``: :class:`~nbtrain.core.sources.Declared` of Tables): row filters,
+    labels, splits, preprocessing fitted on train, tensors on the device (or on the host,
+    ``data_device``); one shared copy for runs on the same arrays and options."""
+    source = apply_row_filters(declared.data, spec)  # 1. clean
+    task = decide_task(loss, model, source.y, opts.task, opts.classes)  # 2. labels
+    kind = targets.kind_of(task, source.y.ndim, loss, opts.task)
     keep_ints = keeps_ints(model, spec)
     key = None
     if raw is not None and spec.transformer is None:  # a user's transformer object: fitted per run
-        kind = targets.kind_of(task, source.y.ndim, loss, opts.task)
-        options = (target, spec.text, opts.val, opts.test, opts.seed, task, repr(opts.classes), keep_ints, kind)
+        options = (
+            declared.target,
+            spec.text,
+            opts.val,
+            opts.test,
+            opts.seed,
+            task,
+            repr(opts.classes),
+            keep_ints,
+            kind,
+        )
         key = placement.make_key(list(raw), options)
     prepared = placement.SHARED.get(key)
     if prepared is None:
-        prepared = placement.SHARED.put(
-            key,
-            _prepare(
-                source,
-                opts,
-                spec,
-                task,
-                val_data=val_data,
-                test_data=test_data,
-                target=target,
-                keep_ints=keep_ints,
-                kind=targets.kind_of(task, source.y.ndim, loss, opts.task),
-            ),
-        )
+        prepared = placement.SHARED.put(key, _prepare(declared, source, opts, spec, task, keep_ints, kind))
     codec = prepared.codec
     n_classes = codec.n_classes if codec is not None else 0
     n_train = len(prepared.host["train"][1])
@@ -141,8 +109,11 @@ def table_inputs(source: Table, opts: Options, spec, *, loss, model, val_data, t
     dev = opts.device
     where = placement.choose(prepared.nbytes, dev, opts.data_device)
     copy = prepared.on(dev) if where == "device" else DeviceCopy(prepared, prepared.host)
+    layout = sparse_layout(model)  # 5. batches: dense, or torch sparse where the model takes them
     batches = {
-        key: TensorBatches(X, y, bs if key == "train" else max(bs, EVAL_CHUNK), generator, device=dev, owner=copy)
+        key: TensorBatches(
+            X, y, bs if key == "train" else max(bs, EVAL_CHUNK), generator, device=dev, owner=copy, layout=layout
+        )
         for key, (X, y) in copy.tensors.items()
     }
     return Inputs(
@@ -169,26 +140,21 @@ def release_device(run) -> None:
         owner = getattr(b, "owner", None)
         if isinstance(owner, DeviceCopy) and batch.first(b.X).device.type != "cpu":
             X, y = owner.prepared.host[key]
-            run._splits[key] = TensorBatches(X, y, b.batch_size, b.generator, device=b.device, owner=owner.prepared)
+            run._splits[key] = TensorBatches(
+                X, y, b.batch_size, b.generator, device=b.device, owner=owner.prepared, layout=b.layout
+            )
 
 
-def _prepare(
-    source: Table, opts: Options, spec, task: str, *, val_data, test_data, target, keep_ints=False, kind="label"
-) -> Prepared:
-    """Row filters, labels, splits and preprocessing (fitted on the train split only) -> host tensors."""
-    declared = source
-    source = preprocessing.apply_row_filters(source, spec)
-    explicit_val = adapt(val_data, target, "val_data") if val_data is not None else None
-    explicit_test = adapt(test_data, target, "test_data") if test_data is not None else None
-    for extra in (explicit_val, explicit_test):
-        if extra is not None and is_dataset(extra):
-            raise DataTypeError("val_data/test_data must be in-memory like data when data is (X, y).")
-    codec = None
+def _prepare(declared, source, opts: Options, spec, task: str, keep_ints: bool, kind: str) -> Prepared:
+    """Labels, splits and preprocessing (fitted on the train split only) of the cleaned ``source`` ->
+    host tensors."""
+    explicit_val, explicit_test = declared.val, declared.test
     given = [("data", source)] + [
         (n, t) for n, t in (("val_data", explicit_val), ("test_data", explicit_test)) if t is not None
     ]
     for name, t in given:
         targets.check(kind, t.y, f"{name} y")
+    codec = None
     if kind == targets.LABEL:
         codec = LabelCodec.fit(source.y, *(t.y for t in (explicit_val, explicit_test) if t is not None))
         if opts.classes is not None:
@@ -199,6 +165,8 @@ def _prepare(
     elif kind == targets.POSITIONS:
         n = targets.n_positions_classes(np.concatenate([t.y.ravel() for _, t in given]), opts.classes)
         codec = LabelCodec(np.asarray(opts.classes) if isinstance(opts.classes, list) else np.arange(n))
+
+    # 3. split
     split_seed = opts.seed % (2**32)  # scikit-learn's random_state is 32-bit
     stratify = kind == targets.LABEL
     train_t, test_t = (
@@ -209,7 +177,7 @@ def _prepare(
     else:
         val_t = explicit_val
 
-    # preprocessing: fitted on the train split only
+    # 4. preprocessing: fitted on the train split only
     transformer = preprocessing.build(spec, train_t.X)
     parts = {"train": train_t, "val": val_t, "test": test_t}
     feats = {
@@ -226,55 +194,21 @@ def _prepare(
             raise DataError(
                 f"{key} data has samples of shape {batch.shapes(feats[key])} but training data has {sample_shape}."
             )
+
+    # 5. host tensors
     what = {"train": "training", "val": "validation", "test": "test"}
     host = {
-        key: (batch.apply(as_tensor, feats[key]), _targets(parts[key], task, codec, what[key], kind)) for key in feats
+        key: (batch.apply(as_tensor, feats[key]), target_tensor(parts[key], task, codec, what[key], kind))
+        for key in feats
     }
     n_classes = codec.n_classes if codec is not None else 0
     target_ndim = train_t.y.ndim
     n_out = (train_t.y.shape[1] if target_ndim == 2 else 1) if task == REGRESSION else n_classes
-    raw = {key: (declared, parts[key].rows) if parts[key].rows is not None else (parts[key], None) for key in feats}
+    declared_rows = declared.data  # the user's own rows for run.explain (no copy: the declared table)
+    raw = {
+        key: (declared_rows, parts[key].rows) if parts[key].rows is not None else (parts[key], None) for key in feats
+    }
     return Prepared(
         task=task, codec=codec, transformer=transformer, host=host, target_ndim=target_ndim, n_out=n_out, kind=kind,
         raw=raw,
     )  # fmt: skip
-
-
-def as_tensor(a):
-    """A host tensor of prepared features; a scipy sparse matrix stays sparse (:class:`.SparseRows`)."""
-    if preprocessing.is_sparse(a):
-        from .sparse import SparseRows
-
-        return SparseRows.from_scipy(a)
-    return torch.from_numpy(a)
-
-
-def declared_codec(classes, seen: np.ndarray) -> LabelCodec:
-    """The codec of declared ``classes=`` (a count K: labels 0..K-1; or the names); every label seen
-    must be one of them."""
-    names = np.arange(classes) if isinstance(classes, int) else np.unique(np.asarray(classes))
-    try:
-        missing = [v for v in seen.tolist() if v not in set(names.tolist())]
-    except TypeError:
-        missing = seen.tolist()
-    if missing:
-        raise DataError(
-            f"the labels include {', '.join(map(repr, missing[:5]))}, which classes= does not name; "
-            f"declared: {', '.join(map(repr, names.tolist()[:10]))}."
-        )
-    return LabelCodec(names)
-
-
-def _targets(t: Table, task: str, codec, what: str, kind: str = "label") -> torch.Tensor:
-    if kind in (targets.MULTIHOT, targets.POSITIONS):
-        if kind == targets.POSITIONS and int(t.y.max()) >= codec.n_classes:
-            raise DataError(
-                f"{what} labels include {int(t.y.max())}, but there are {codec.n_classes} classes; fix classes=."
-            )
-        return targets.tensor(kind, t.y)
-    if task == CLASSIFICATION:
-        return torch.from_numpy(codec.encode(t.y, f"{what} labels"))
-    y = t.y.astype(np.float32)
-    if not np.isfinite(y).all():
-        raise DataError(f'{what} targets contain NaN or infinite values; drop those rows (preprocess="dropna").')
-    return torch.from_numpy(y)

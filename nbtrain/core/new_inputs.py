@@ -11,12 +11,13 @@ import torch
 
 from . import texts
 from .batch import apply, named_leaves
-from .data import as_features, is_dataset, is_inputs, stacked_rows
 from .errors import DataError
-from .files import is_path, read_table
-from .inputs import as_tensor
+from .forms import is_dataset, is_inputs
 from .preprocess import features
 from .score import check_predict_input
+from .sources.arrays import as_features, stacked_rows
+from .sources.files import is_path, read_table
+from .tensor_batches import as_tensor
 
 
 def features_for(run, X):

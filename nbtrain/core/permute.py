@@ -29,7 +29,7 @@ import torch
 from . import batch
 from .errors import ExplainError
 from .explain_data import DatasetRows, rebuild
-from .items import split_item, target_key
+from .forms import split_item, target_key
 
 
 class Feature(NamedTuple):

@@ -14,17 +14,17 @@ import warnings
 
 import torch
 
-from . import preprocess as preprocessing
-from . import target_scale
+from . import declared as declarations
+from . import sources, target_scale
 from .batch import call, named_leaves, own_loss, takes_labels
-from .data import CLASSIFICATION, REGRESSION, adapt, is_dataset
 from .dataset_inputs import dataset_inputs
+from .declared import CLASSIFICATION, REGRESSION, keeps_ints
 from .device import describe
 from .early import keep_best
 from .errors import ConfigError, DataTypeError, DeviceError, NbtrainError, PresetError, ShapeError, first_line
 from .evaluation import make_evaluator
 from .finetune import param_counts
-from .inputs import EVAL_CHUNK, keeps_ints, table_inputs
+from .inputs import EVAL_CHUNK, table_inputs
 from .lm import is_causal_lm
 from .loop import Job
 from .losses import Loss, build_loss
@@ -51,38 +51,28 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     )
     keep_columns, freeze, unfreeze_at = (options[k] for k in ("keep_columns", "freeze", "unfreeze_at"))
     tokenizer = check_tokenizer(options["tokenizer"])
-    if any(type(d).__module__.split(".")[0] == "datasets" for d in (data, val_data, test_data)):
-        from .hf import adapt_hf  # Hugging Face datasets: imported only when one is given
-
-        data, val_data, test_data, target, found = adapt_hf(
-            data, val_data, test_data, model=model, target=target, keep_columns=keep_columns
-        )
-        options["target"] = target
-        if options["classes"] is None:
-            options["classes"] = found
-        if collate is not None and getattr(data, "made_labels", False):  # a causal LM's collator makes them
-            from .lm import strip_labels
-
-            collate = options["collate"] = strip_labels(collate)
-    elif keep_columns is not None:
-        raise ConfigError("keep_columns= names columns of a Hugging Face Dataset to keep; data is not one.")
+    # the data path, one direction (docs/architecture.md): every kind of source adapted once here ...
+    declared = sources.adapt_all(
+        data, val_data, test_data, target=target, collate=collate, model=model, keep_columns=keep_columns
+    )
+    target = options["target"] = declared.target
+    if options["classes"] is None:
+        options["classes"] = declared.classes  # what a source names itself (a Hugging Face ClassLabel)
     lrs = None
     if isinstance(options["lr"], dict):  # lr by parameter-name pattern (core/finetune.py)
         lrs, options["lr"] = options["lr"], None
-    opts = check_options(options, name=name, optimizer=optimizer, val_data=val_data, test_data=test_data)
-    spec = preprocessing.parse(preprocess)
+    opts = check_options(options, name=name, optimizer=optimizer, val_data=declared.val, test_data=declared.test)
+    spec = declarations.parse(preprocess)
     torch.manual_seed(opts.seed)  # before the data is read: a random Dataset and the model's init repeat
 
     if collate is not None and not callable(collate):
         raise ConfigError(f"collate must be a function that batches a list of items, got {type(collate).__name__}.")
-    source = adapt(data, target)
-    hints = [] if is_dataset(source) else data_hints(source, spec)  # said once the views have started
-    if is_dataset(source):
+    source = declared.data
+    hints = data_hints(source, spec) if source.in_memory else []  # said once the views have started
+    if not source.in_memory:  # ... then labels, split, (preprocessing), batches: dataset_inputs / table_inputs
         if not spec.empty:
             raise ConfigError("preprocessing presets apply to in-memory data; with a Dataset, transform inside it.")
-        inputs = dataset_inputs(
-            source, opts, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target, collate=collate
-        )
+        inputs = dataset_inputs(declared, opts, loss=loss, model=model)
     else:
         if collate is not None:
             raise ConfigError("collate= batches a torch Dataset's items; in-memory arrays are batched by slicing.")
@@ -91,10 +81,7 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
                 raise ConfigError(
                     f"{key}= is for a torch Dataset; in-memory data is batched by slicing, without a DataLoader."
                 )
-        inputs = table_inputs(
-            source, opts, spec, loss=loss, model=model, val_data=val_data, test_data=test_data, target=target,
-            raw=(data, val_data, test_data),
-        )  # fmt: skip
+        inputs = table_inputs(declared, opts, spec, loss=loss, model=model, raw=(data, val_data, test_data))
     parts, scale = target_scale.standardize(_parts(model, loss, inputs, opts), inputs, enabled=opts.scale_target)
     if scale is not None:
         hints.append(target_scale.hint(scale))
@@ -289,7 +276,7 @@ def _run_and_job(
         "n_out": parts.n_out,
         "input_shape": list(inputs.sample_shape) if _one_shape(inputs.sample_shape) else [],
         "input_shapes": _input_shapes(train_batches) if not _one_shape(inputs.sample_shape) else None,
-        "int_inputs": keeps_ints(model, preprocessing.parse(preprocess)),
+        "int_inputs": keeps_ints(model, declarations.parse(preprocess)),
         "target_ndim": inputs.target_ndim,
         "target_kind": inputs.target,
         "n_train": inputs.n_train,

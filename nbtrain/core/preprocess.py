@@ -1,141 +1,23 @@
-"""Preprocessing presets -> scikit-learn transformers, always fitted on the train split only.
+"""Preprocessing: the declared steps as scikit-learn transformers, fitted on the train split only and
+applied to validation, test and ``predict`` inputs; then the features as arrays by the dtype rule.
+Row filters (``dropna``, ``drop_duplicates``) are not here: they clean the whole data before the
+split (:mod:`~nbtrain.core.clean`); the declaration itself is parsed by :mod:`~nbtrain.core.declared`.
 
-``"dropna"`` and ``"drop_duplicates"`` remove rows; they clean the data *before* it is split (no
-statistics are learned, and dropping duplicates first keeps copies of a row out of both train and
-test).  Every other step is a transformer fitted on the training rows and applied to validation,
-test and ``predict`` inputs.
-
->>> build("impute:median | standardize")   # doctest: +SKIP
+>>> build(parse("impute:median | standardize"), X)   # doctest: +SKIP
 Pipeline(steps=[('impute', SimpleImputer(strategy='median')), ('standardize', StandardScaler())])
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import batch
-from .data import Table, _is_dataframe, is_inputs, is_sparse
-from .errors import DataError, DataTypeError, PresetError, unknown_name
-from .presets import Preset, parse_preset, split_pipeline
-
-ROW_FILTERS = ("dropna", "drop_duplicates")
-TRANSFORMS = ("impute", "standardize", "normalize", "onehot", "drop")
-KNOWN = ROW_FILTERS + TRANSFORMS
-IMPUTE_STRATEGIES = ("mean", "median", "most_frequent", "constant")
-
-
-@dataclass
-class PreprocessSpec:
-    """What was declared: row filters, then transformer steps (or a user transformer)."""
-
-    row_filters: list = field(default_factory=list)
-    steps: list = field(default_factory=list)  # list[Preset]
-    transformer: Any = None  # a user's scikit-learn transformer
-    text: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.row_filters and not self.steps and self.transformer is None
-
-    def has(self, name: str) -> bool:
-        return any(p.name == name for p in self.steps)
-
-    @property
-    def dropped(self) -> list:
-        """The columns ``drop:COLUMN[,COLUMN]`` steps name, in order."""
-        return [c for p in self.steps if p.name == "drop" for c in drop_columns(p)]
-
-
-def drop_columns(p: Preset) -> list:
-    """``drop:a,b`` / ``drop(a, b)`` -> ["a", "b"]."""
-    return [c.strip() for a in p.args for c in str(a).split(",") if c.strip()]
-
-
-def parse(preprocess) -> PreprocessSpec:
-    if preprocess is None or preprocess == "" or preprocess == []:
-        return PreprocessSpec()
-    if isinstance(preprocess, str):
-        items = split_pipeline(preprocess)
-    elif isinstance(preprocess, (list, tuple)) and all(isinstance(p, str) for p in preprocess):
-        items = [s for p in preprocess for s in split_pipeline(p)]
-    elif hasattr(preprocess, "fit") and hasattr(preprocess, "transform"):
-        return PreprocessSpec(transformer=preprocess)
-    else:
-        raise DataTypeError(
-            f'preprocess must be a preset string like "impute:median | standardize", a list of presets '
-            f"or a scikit-learn transformer; got {type(preprocess).__name__}."
-        )
-    spec = PreprocessSpec(text=" | ".join(items))
-    for item in items:
-        p = parse_preset(item)
-        if p.name not in KNOWN:
-            raise unknown_name("preprocessing step", p.name, KNOWN)
-        if p.name in ROW_FILTERS:
-            if p.args or p.kwargs:
-                raise PresetError(f"preprocessing step {p.name!r} takes no arguments.")
-            spec.row_filters.append(p.name)
-        else:
-            _check_step(p)
-            spec.steps.append(p)
-    return spec
-
-
-def _check_step(p: Preset) -> None:
-    if p.name == "impute":
-        strategy = p.args[0] if p.args else p.kwargs.get("strategy", "mean")
-        if strategy not in IMPUTE_STRATEGIES:
-            raise unknown_name("impute strategy", strategy, IMPUTE_STRATEGIES)
-        if len(p.args) > 1 or set(p.kwargs) - {"strategy", "fill_value"}:
-            raise PresetError('impute takes one strategy, e.g. "impute:median" or "impute(constant, fill_value=0)".')
-    elif p.name == "drop":
-        if p.kwargs or not drop_columns(p):
-            raise PresetError('drop names the DataFrame columns to leave out, e.g. "drop:customer_id,name".')
-    elif p.args or p.kwargs:
-        raise PresetError(f"preprocessing step {p.name!r} takes no arguments.")
-
-
-def apply_row_filters(table: Table, spec: PreprocessSpec) -> Table:
-    """Apply dropna / drop_duplicates to the whole data, before the split."""
-    if not spec.row_filters:
-        return table
-    if table.structured or is_sparse(table.X):
-        raise DataError(
-            f"preprocessing {spec.text!r} works on one feature matrix; X has several inputs, so clean the "
-            "rows before building it."
-        )
-    keep = np.ones(len(table), dtype=bool)
-    X = table.X
-    for name in spec.row_filters:
-        if name == "dropna":
-            if _is_dataframe(X):
-                bad = X.isna().to_numpy().any(axis=1)
-            else:
-                flat = X.reshape(len(X), -1)
-                bad = ~np.isfinite(flat).all(axis=1) if flat.dtype.kind == "f" else np.zeros(len(X), bool)
-            y = table.y
-            if y.dtype.kind == "f":
-                bad |= ~np.isfinite(y.reshape(len(y), -1)).all(axis=1)
-            keep &= ~bad
-        else:  # drop_duplicates: same features and same target
-            flat = X.to_numpy() if _is_dataframe(X) else X.reshape(len(X), -1)
-            rows = [tuple(map(_hashable, r)) + (_hashable(t),) for r, t in zip(flat.tolist(), table.y.tolist())]
-            seen, dup = set(), np.zeros(len(rows), bool)
-            for i, r in enumerate(rows):
-                dup[i] = r in seen
-                seen.add(r)
-            keep &= ~dup
-    if not keep.any():
-        raise DataError(f"preprocessing {spec.text!r} removed every row; check the data for missing values.")
-    return table.take(np.flatnonzero(keep))
-
-
-def _hashable(v):
-    if isinstance(v, float) and v != v:
-        return "nan"
-    return tuple(v) if isinstance(v, list) else v
+from .declared import PreprocessSpec
+from .errors import DataError
+from .forms import is_dataframe, is_inputs, is_sparse
+from .presets import Preset
 
 
 def _make(p: Preset, categorical: bool = False):
@@ -171,7 +53,7 @@ def build(spec: PreprocessSpec, X) -> Any:
         return clone(spec.transformer)
     if is_sparse(X):
         return _build_sparse(spec)
-    if _is_dataframe(X):
+    if is_dataframe(X):
         return _build_frame(spec, X)
     if spec.has("onehot"):
         raise DataError('"onehot" encodes categorical DataFrame columns; X is a numeric array, so drop "onehot".')
@@ -244,12 +126,12 @@ def features(transformer, X, fit: bool, what: str, keep_ints: bool = False):
     (token ids, categorical indices).  Several inputs (a tuple/dict of arrays) go entry by entry."""
     if is_inputs(X):
         return batch.apply(lambda a: _plain(np.asarray(a), what, keep_ints), X)
-    if transformer is None and not _is_dataframe(X) and not is_sparse(X):
+    if transformer is None and not is_dataframe(X) and not is_sparse(X):
         return _plain(np.asarray(X), what, keep_ints)
     if is_sparse(X):
         return _sparse(transformer, X, fit, what)
     shape = None
-    if not _is_dataframe(X) and X.ndim > 2:
+    if not is_dataframe(X) and X.ndim > 2:
         shape = X.shape[1:]  # images: per-pixel preprocessing on a flat view
         X = X.reshape(len(X), -1)
     if transformer is not None:
@@ -262,7 +144,7 @@ def features(transformer, X, fit: bool, what: str, keep_ints: bool = False):
         if hasattr(out, "toarray"):
             out = out.toarray()
         X = out
-    elif _is_dataframe(X):
+    elif is_dataframe(X):
         X = X.to_numpy()
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from . import batch, targets
-from .data import CLASSIFICATION, REGRESSION
+from .declared import CLASSIFICATION, REGRESSION
 from .errors import ShapeError, quote
 from .spec import Parts
 

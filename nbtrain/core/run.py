@@ -11,7 +11,6 @@ import torch
 
 from . import new_inputs, targets
 from .batch import first, rows
-from .data import TensorBatches
 from .errors import ConfigError, DataError
 from .evaluation import decide, decoded, forward_all, split_metrics
 from .history import History, best_row, run_repr
@@ -19,9 +18,11 @@ from .lm import evaluate as evaluate_lm
 from .lm import refuse_lm
 from .loop import Live
 from .metrics import DEFAULT_EVAL, parse_metrics
+from .sparse import sparse_layout
 from .store import runs as runstore
 from .store.runs import DEFAULT_PATH, RunStore
 from .store.stored import StoredRun, summary_row, when_text
+from .tensor_batches import TensorBatches
 
 STATUSES = ("pending", "running", "completed", "stopped", "failed")
 
@@ -212,7 +213,7 @@ class Run:
         refuse_lm(self)
         x = self._features(X)
         dummy = torch.zeros(rows(x), device=first(x).device)
-        batches = TensorBatches(x, dummy, self._eval_batch, torch.Generator())
+        batches = TensorBatches(x, dummy, self._eval_batch, torch.Generator(), layout=sparse_layout(self.model))
         outputs, _ = forward_all(self.model, batches, self._precision)
         return outputs
 

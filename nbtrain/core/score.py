@@ -15,8 +15,8 @@ import numpy as np
 from . import targets as kinds
 from .errors import DataError
 from .evaluation import decide, decoded
-from .files import is_path, read_table
 from .metrics import DEFAULT_EVAL, compute, parse_metrics
+from .sources.files import is_path, read_table
 
 
 def labelled(run, data) -> tuple:

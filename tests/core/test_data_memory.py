@@ -12,7 +12,7 @@ import torch
 
 import nbtrain
 from nbtrain.core import placement
-from nbtrain.core.data import TensorBatches
+from nbtrain.core.tensor_batches import TensorBatches
 
 
 def _rss() -> int:

@@ -5,19 +5,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from nbtrain.core import clean, declared
 from nbtrain.core import losses as L
 from nbtrain.core import metrics as M
 from nbtrain.core import models as Mo
 from nbtrain.core import optim as O
 from nbtrain.core import preprocess as P
-from nbtrain.core.data import Table
 from nbtrain.core.errors import ConfigError, DataError, PresetError, ShapeError
+from nbtrain.core.sources import Table
 
 pd = pytest.importorskip("pandas")
 
 
 def test_preprocess_presets_fit_on_given_rows_only():
-    spec = P.parse("impute:median | standardize")
+    spec = declared.parse("impute:median | standardize")
     X_train = np.array([[1.0], [3.0], [np.nan]])
     tr = P.build(spec, X_train)
     out = P.features(tr, X_train, fit=True, what="train")
@@ -29,20 +30,20 @@ def test_preprocess_presets_fit_on_given_rows_only():
 
 def test_preprocess_unknown_and_malformed():
     with pytest.raises(PresetError, match="did you mean 'standardize'"):
-        P.parse("standardise")
+        declared.parse("standardise")
     with pytest.raises(PresetError, match="impute strategy"):
-        P.parse("impute:average")
+        declared.parse("impute:average")
     with pytest.raises(PresetError, match="takes no arguments"):
-        P.parse("standardize(3)")
+        declared.parse("standardize(3)")
 
 
 def test_preprocess_frame_onehot_and_non_numeric_error():
     df = pd.DataFrame({"n": [1.0, 2.0, np.nan, 4.0], "c": ["a", "b", "a", None]})
-    tr = P.build(P.parse("impute | onehot | standardize"), df)
+    tr = P.build(declared.parse("impute | onehot | standardize"), df)
     out = P.features(tr, df, fit=True, what="train")
     assert out.shape == (4, 3) and np.isfinite(out).all()
     with pytest.raises(DataError, match='add "onehot"'):
-        P.build(P.parse("standardize"), df)
+        P.build(declared.parse("standardize"), df)
 
 
 def test_nan_without_impute_is_an_error():
@@ -52,7 +53,7 @@ def test_nan_without_impute_is_an_error():
 
 def test_row_filters():
     t = Table(np.array([[1.0], [1.0], [np.nan], [2.0]]), np.array([0, 0, 1, 1]))
-    out = P.apply_row_filters(t, P.parse("dropna | drop_duplicates"))
+    out = clean.apply_row_filters(t, declared.parse("dropna | drop_duplicates"))
     assert out.X.ravel().tolist() == [1.0, 2.0]
 
 

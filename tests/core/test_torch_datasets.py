@@ -11,6 +11,7 @@ import torch
 import nbtrain
 from nbtrain.core import datasets as DS
 from nbtrain.core.errors import ConfigError, DataError, NbtrainError
+from nbtrain.core.sources import torch_items as TI
 
 
 class Counting(torch.utils.data.Dataset):
@@ -37,20 +38,20 @@ class Counting(torch.utils.data.Dataset):
 def test_targets_attribute_means_one_read_per_sample_plus_the_probe():
     ds = Counting(200)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", DS.LabelsReadWarning)
+        warnings.simplefilter("error", TI.LabelsReadWarning)
         run = nbtrain.train(ds, model="mlp(8)", epochs=1, val=0, test=0, display="none", batch_size=16)
     assert run.status == "completed" and run.task == "classification" and run.config["n_classes"] == 2
-    assert ds.calls <= len(ds) + DS.PROBE_ROWS, ds.calls
+    assert ds.calls <= len(ds) + TI.PROBE_ROWS, ds.calls
 
 
 def test_classes_names_and_declarations():
     ds = Counting(100, targets=False, classes=True)
     run = nbtrain.train(ds, model="mlp(8)", epochs=1, display="none")
     assert list(run.classes) == ["neg", "pos"]
-    assert ds.calls <= len(ds) + DS.PROBE_ROWS  # splits are lazy (Subset indices), no label pass
+    assert ds.calls <= len(ds) + TI.PROBE_ROWS  # splits are lazy (Subset indices), no label pass
     ds2 = Counting(100, targets=False)
     run = nbtrain.train(ds2, model="mlp(8)", classes=3, epochs=1, val=0, test=0, display="none")
-    assert run.config["n_classes"] == 3 and ds2.calls <= len(ds2) + DS.PROBE_ROWS
+    assert run.config["n_classes"] == 3 and ds2.calls <= len(ds2) + TI.PROBE_ROWS
     ds3 = Counting(50)
     ds3.targets = [3] * 50
     with pytest.raises(DataError, match="declared"):
@@ -59,10 +60,10 @@ def test_classes_names_and_declarations():
 
 def test_no_targets_reads_labels_once_and_says_so():
     ds = Counting(60, targets=False)
-    with pytest.warns(DS.LabelsReadWarning, match="read all 60 samples"):
+    with pytest.warns(TI.LabelsReadWarning, match="read all 60 samples"):
         run = nbtrain.train(ds, model="mlp(4)", epochs=1, val=0, test=0, display="none")
     assert run.status == "completed"
-    assert ds.calls <= 2 * len(ds) + DS.PROBE_ROWS
+    assert ds.calls <= 2 * len(ds) + TI.PROBE_ROWS
 
 
 def test_regression_task_declared_needs_no_labels():
@@ -77,15 +78,15 @@ def test_regression_task_declared_needs_no_labels():
             return torch.full((3,), float(i)), torch.tensor(float(i))
 
     run = nbtrain.train(Reg(), task="regression", epochs=1, val=0, test=0, display="none")
-    assert run.task == "regression" and Reg.calls <= 40 + DS.PROBE_ROWS
+    assert run.task == "regression" and Reg.calls <= 40 + TI.PROBE_ROWS
 
 
 def test_subset_targets_follow_indices():
     ds = Counting(30)
     sub = torch.utils.data.Subset(ds, [3, 1, 2])
-    assert DS.known_targets(sub).tolist() == [ds.targets[3], ds.targets[1], ds.targets[2]]
+    assert TI.known_targets(sub).tolist() == [ds.targets[3], ds.targets[1], ds.targets[2]]
     td = torch.utils.data.TensorDataset(torch.zeros(5, 2), torch.arange(5))
-    assert DS.known_targets(td).tolist() == [0, 1, 2, 3, 4]
+    assert TI.known_targets(td).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_bad_options():

@@ -10,9 +10,9 @@ from hf_helpers import sentiment_dict, tiny_bert
 from sklearn.metrics import accuracy_score
 
 import nbtrain
-from nbtrain.core.datasets import LabelsReadWarning
 from nbtrain.core.errors import ConfigError, DataError, DataTypeError
 from nbtrain.core.hf import ColumnsDroppedWarning
+from nbtrain.core.sources.torch_items import LabelsReadWarning
 
 
 def _logits(model, ds):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import DataError, first_line
+from ..errors import DataError, first_line
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 

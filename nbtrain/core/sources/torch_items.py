@@ -1,21 +1,102 @@
-"""What a torch ``Dataset``'s items are: ``(x, y)`` pairs with any structure of ``x``, or dicts whose
-target sits under ``target=`` (default ``"labels"``, then ``"label"``); the checks on the first items
-(the probe batch), and the one read of every label where nothing else tells them.
+"""The torch ``Dataset`` adapter: a Dataset yielding ``(x, y)`` pairs (any structure of ``x``) or dicts
+with the target under ``target=`` (default ``"labels"``, then ``"label"``) becomes an
+:class:`~.table.Items` source.  Nothing is read when it is adapted; the first items are read by
+``Items.probe`` (checked here: numeric leaves, items that stack), and what the Dataset says about its
+targets without reading a sample (``known_targets``: torchvision's ``targets``, a two-tensor
+``TensorDataset``; ``known_classes``: ``dataset.classes``).  Only where nothing tells may every label
+be read, once, with a warning (``read_labels``).
 
->>> split_item({"input_ids": ids, "labels": 1})      # ({"input_ids": ids}, 1)   # doctest: +SKIP
+>>> adapt(ds, Context(target="labels"))           # an Items source      # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset, Subset
+from torch.utils.data import IterableDataset, Subset, TensorDataset
 
-from . import batch
-from .errors import DataError, first_line
+from .. import batch
+from ..errors import ConfigError, DataError, first_line
+from ..forms import base, is_dataset, is_iterable, split_item
+
+
+class Items:
+    """A torch ``Dataset`` whose items are ``(x, y)`` pairs or dicts with the target under ``target``;
+    ``collate`` batches them (torch's default collate when None); ``classes`` are the class names
+    its adapter found (a Hugging Face ``ClassLabel``, torchvision's ``dataset.classes``) or None.
+
+    Nothing is read when it is made: the first items are read by :meth:`probe`, once."""
+
+    in_memory = False
+
+    def __init__(self, dataset, *, target=None, collate=None, classes=None, what: str = "data"):
+        self.dataset, self.target, self.collate, self.classes, self.what = dataset, target, collate, classes, what
+        self._probe = None
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def known_targets(self):
+        return known_targets(self.dataset)
+
+    def probe(self):
+        """``(xb, yb)``: the first items, checked and collated (read once, then kept)."""
+        if self._probe is None:
+            self._probe = probe_items(self.dataset, PROBE_ROWS, self.what, target=self.target, collate=self.collate)
+        return self._probe
+
+    def read_labels(self):
+        """Every item's target, read once (the fallback where nothing else tells them; it warns)."""
+        return read_labels(self.dataset, self.what, target=self.target, collate=self.collate)
+
+
+def claims(data) -> bool:
+    return is_dataset(data)
+
+
+def adapt(data, ctx) -> Items:
+    if ctx.target is not None and not isinstance(ctx.target, str):
+        raise ConfigError(f"target= names the key of a Dataset's dict items, got {ctx.target!r:.60}.")
+    return Items(data, target=ctx.target, collate=ctx.collate, classes=known_classes(data), what=ctx.what)
+
+
+def known_targets(ds):
+    """Every target without reading a sample, as a numpy array, or None where the Dataset does not say."""
+    if isinstance(ds, Subset):
+        t = known_targets(ds.dataset)
+        return None if t is None else t[np.asarray(ds.indices, dtype=np.int64)]
+    if isinstance(ds, TensorDataset) and len(ds.tensors) == 2:
+        t = ds.tensors[1]
+    else:
+        t = getattr(ds, "targets", None)
+    if t is None or callable(t):
+        return None
+    if isinstance(t, torch.Tensor):
+        t = t.detach().cpu()
+        t = (t.float() if t.is_floating_point() else t).numpy()
+    else:
+        try:
+            t = np.asarray(t)
+        except (TypeError, ValueError):
+            return None
+    if t.ndim == 0 or is_iterable(ds) or len(t) != len(ds):
+        return None  # not per-sample targets: fall back to the other sources
+    return t
+
+
+def known_classes(ds):
+    """``dataset.classes`` (torchvision: the class names in index order), or None."""
+    names = getattr(base(ds), "classes", None)
+    if names is None or callable(names) or isinstance(names, (str, bytes)):
+        return None
+    try:
+        names = list(names)
+    except TypeError:
+        return None
+    return names if len(names) >= 2 else None
+
 
 #: samples read for the one-batch check before training
 PROBE_ROWS = 8
@@ -23,49 +104,6 @@ PROBE_ROWS = 8
 
 class LabelsReadWarning(UserWarning):
     """nbtrain read every sample of a Dataset once to find its labels (no targets, no classes=)."""
-
-
-def _base(ds):
-    while isinstance(ds, Subset):
-        ds = ds.dataset
-    return ds
-
-
-#: where dict items keep their target, in the order tried, when ``target=`` does not say
-TARGET_KEYS = ("labels", "label")
-
-
-def target_key(item, target: str | None, what: str = "data"):
-    """The key of a dict item's target: ``target=``, else ``"labels"``, else ``"label"``."""
-    keys = list(item.keys())
-    if target is not None:
-        if target not in item:
-            raise DataError(
-                f"{what}: the Dataset's items have no key {target!r} for target=; their keys are "
-                f"{', '.join(map(repr, keys))}."
-            )
-        return target
-    key = next((k for k in TARGET_KEYS if k in item), None)
-    if key is None:
-        raise DataError(
-            f"{what}: the Dataset's dict items have no target under 'labels' or 'label' (keys: "
-            f"{', '.join(map(repr, keys))}); name it with target='KEY' (--target KEY)."
-        )
-    return key
-
-
-def split_item(item, target: str | None = None, what: str = "data", i: int = 0):
-    """``(x, y)`` of one item (or one collated batch): an ``(x, y)`` pair, or a dict whose target is
-    under ``target`` (default ``"labels"``, then ``"label"``) and whose other entries are ``x``."""
-    if isinstance(item, Mapping):
-        key = target_key(item, target, what)
-        return {k: v for k, v in item.items() if k != key}, item[key]
-    if isinstance(item, (tuple, list)) and len(item) == 2 and not hasattr(item, "_fields"):
-        return item[0], item[1]
-    raise DataError(
-        f"{what}: a Dataset must yield (x, y) pairs or dicts with a 'labels' entry; item {i} is "
-        f"{type(item).__name__}{f' of {len(item)}' if isinstance(item, (tuple, list)) else ''}."
-    )
 
 
 def _signature(x) -> tuple:
@@ -117,7 +155,7 @@ def read_labels(dataset, what: str = "data", target=None, collate=None) -> np.nd
     if n == 0:
         raise DataError(f"{what} is an empty Dataset.")
     warnings.warn(
-        f"nbtrain read all {n} samples of the {type(_base(dataset)).__name__} once to find its labels; give the "
+        f"nbtrain read all {n} samples of the {type(base(dataset)).__name__} once to find its labels; give the "
         "Dataset a `targets` attribute, or declare classes=K / task='regression' (--classes, --task), to skip this.",
         LabelsReadWarning,
         stacklevel=2,
