@@ -178,11 +178,25 @@ def takes_labels(model) -> bool:
 
 
 def _params(model):
-    fwd = getattr(model, "forward", model)
-    fwd = getattr(model, "_orig_mod", model).forward if hasattr(model, "_orig_mod") else fwd
+    """The parameters of the forward that runs: through torch.compile's and DDP's wrappers, and through a
+    wrapper whose forward takes only ``*args, **kwargs`` but has a base model (a peft ``PeftModel``)."""
+    owner = getattr(model, "_orig_mod", model)
     inner = getattr(model, "module", None)  # DDP wraps the module
     if isinstance(inner, torch.nn.Module) and type(model).__name__ == "DistributedDataParallel":
-        fwd = inner.forward
+        owner = inner
+    params = _signature(getattr(owner, "forward", owner))
+    base = getattr(owner, "get_base_model", None)
+    if (
+        params is not None
+        and callable(base)
+        and all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params.values())
+    ):
+        inner_params = _signature(getattr(base(), "forward", None))
+        params = inner_params if inner_params is not None else params
+    return params
+
+
+def _signature(fwd):
     try:
         return inspect.signature(fwd).parameters
     except (TypeError, ValueError):

@@ -111,8 +111,12 @@ def column_name(value, name, given):
 
 
 def column(value, name, given):
-    """``target``: a DataFrame column's name (a string or a number), or None."""
-    if value is None or isinstance(value, (str, int, np.integer)) and not isinstance(value, bool):
+    """``target``: a DataFrame column's name (a string or a number), a list of them (the 0/1 columns
+    of a multi-hot target), or None."""
+    one = lambda v: isinstance(v, (str, int, np.integer)) and not isinstance(v, bool)  # noqa: E731
+    if value is None or one(value):
+        return value
+    if isinstance(value, list) and value and all(one(v) for v in value):
         return value
     raise ConfigError(
         f"target must be the name of a DataFrame column, e.g. target='label', got {type(value).__name__}."

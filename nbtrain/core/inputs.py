@@ -87,7 +87,7 @@ def table_inputs(declared, opts: Options, spec, *, loss, model, raw=None) -> Inp
     key = None
     if raw is not None and spec.transformer is None:  # a user's transformer object: fitted per run
         options = (
-            declared.target,
+            tuple(declared.target) if isinstance(declared.target, list) else declared.target,  # hashable
             spec.text,
             opts.val,
             opts.test,
@@ -159,9 +159,10 @@ def _prepare(declared, source, opts: Options, spec, task: str, keep_ints: bool, 
         codec = LabelCodec.fit(source.y, *(t.y for t in (explicit_val, explicit_test) if t is not None))
         if opts.classes is not None:
             codec = declared_codec(opts.classes, codec.classes)
-    elif kind == targets.MULTIHOT:  # the classes are the columns
+    elif kind == targets.MULTIHOT:  # the classes are the columns (named by a DataFrame target's columns)
         k = source.y.shape[1]
-        codec = LabelCodec(np.asarray(opts.classes) if isinstance(opts.classes, list) else np.arange(k))
+        names = opts.classes if isinstance(opts.classes, list) else source.classes
+        codec = LabelCodec(np.asarray(names) if names is not None else np.arange(k))
     elif kind == targets.POSITIONS:
         n = targets.n_positions_classes(np.concatenate([t.y.ravel() for _, t in given]), opts.classes)
         codec = LabelCodec(np.asarray(opts.classes) if isinstance(opts.classes, list) else np.arange(n))

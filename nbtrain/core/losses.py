@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from . import batch
 from .errors import PresetError, unknown_name
 from .presets import check_kwargs, parse_preset
+from .targets import IGNORE
 
 CLASSIFICATION_LOSSES = ("cross_entropy", "bce", "hinge")
 REGRESSION_LOSSES = ("mse", "mae", "huber")
@@ -81,8 +82,15 @@ def _per_position(out, y):
     return out
 
 
-def _cross_entropy(out, y):
-    return F.cross_entropy(_per_position(out, y).float(), y)
+def _cross_entropy(out, y, label_smoothing: float = 0.0):
+    """The mean over the labelled targets (-100 left out), as torch's mean, except that a batch with no
+    labelled target gives 0 with zero gradient (torch's mean divides 0 by 0 there: NaN).  The count
+    stays a device tensor: no host sync."""
+    out = _per_position(out, y).float()
+    if y.is_floating_point():  # class probabilities: no target to ignore
+        return F.cross_entropy(out, y, label_smoothing=label_smoothing)
+    total = F.cross_entropy(out, y, reduction="sum", label_smoothing=label_smoothing)
+    return total / (y != IGNORE).sum().clamp(min=1)
 
 
 def build_loss(spec, n_classes: int = 0) -> Loss:
@@ -102,11 +110,7 @@ def build_loss(spec, n_classes: int = 0) -> Loss:
     if p.name == "cross_entropy":
         check_kwargs(p, {"label_smoothing"}, "loss")
         ls = float(p.kwargs.get("label_smoothing", 0.0))
-        fn = (
-            _cross_entropy
-            if not ls
-            else (lambda out, y: F.cross_entropy(_per_position(out, y).float(), y, label_smoothing=ls))
-        )
+        fn = _cross_entropy if not ls else (lambda out, y: _cross_entropy(out, y, label_smoothing=ls))
         return Loss("cross_entropy", fn, "classification")
     check_kwargs(p, set(), "loss")
     if p.name == "mse":

@@ -35,8 +35,8 @@ def features_for(run, X):
     if is_path(X):  # a CSV / Parquet file: its columns, less the target column where it has one
         X = read_table(X, "predict input")
         target = run.config.get("target")
-        if target is not None and target in X.columns:
-            X = X.drop(columns=[target])
+        names = target if isinstance(target, list) else [] if target is None else [target]  # a list: multi-hot
+        X = X.drop(columns=[c for c in names if c in X.columns])
     check_predict_input(run, X)
     X = as_features(stacked_rows(X), "X")  # a run on one array: a list of row arrays is its rows
     shape = run.config.get("input_shape")

@@ -100,7 +100,8 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     )  # fmt: skip
     run.pending_hints = hints
     run.tokenizer = tokenizer  # predict on raw texts (core/texts.py)
-    run.config["named_classes"] = isinstance(opts.classes, list)  # a ClassLabel, id2label or classes=A,B
+    named_columns = inputs.target == "multihot" and getattr(source, "classes", None) is not None  # a DataFrame's
+    run.config["named_classes"] = isinstance(opts.classes, list) or named_columns  # ClassLabel, id2label, classes=
     run.config["target_scale"] = scale
     return keep_best(run, job, opts.restore_best)
 

@@ -27,10 +27,11 @@ def labelled(run, data) -> tuple:
     target = (getattr(run, "config", None) or {}).get("target")
     columns = getattr(data, "columns", None)
     if columns is not None and not isinstance(data, tuple):
-        if target is None or target not in columns:
+        names = target if isinstance(target, list) else [target]  # a list: the columns of a multi-hot target
+        if target is None or any(c not in columns for c in names):
             what = f"its target column {target!r}" if target else "a target column"
             raise DataError(f"evaluation data is a table without {what}; pass data=(X, y) with the labels in y.")
-        return data.drop(columns=[target]), data[target]
+        return data.drop(columns=names), data[target]
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise DataError(
             f"evaluation data must be a pair (X, y) of features and labels, got {type(data).__name__}; "
@@ -53,8 +54,10 @@ def _rows(a):
 def targets(run, y) -> np.ndarray:
     """``y`` as the metrics take it: class indices (from labels in the data's own type), 0/1 rows
     (multi-hot), class indices per position with -100 (per position), or floats."""
-    y = y.detach().cpu().numpy() if hasattr(y, "detach") else np.asarray(y)
     kind = _kind(run)
+    if kind == kinds.MULTIHOT and hasattr(y, "columns") and (run.config or {}).get("named_classes"):
+        y = _class_columns(run, y)
+    y = y.detach().cpu().numpy() if hasattr(y, "detach") else np.asarray(y)
     if kind in (kinds.MULTIHOT, kinds.POSITIONS):
         if y.dtype.kind == "b" or (y.dtype.kind == "f" and np.array_equal(y, np.round(y))):
             y = y.astype(np.int64)  # True/False or 0.0/1.0 rows, float labels that are whole numbers
@@ -63,6 +66,17 @@ def targets(run, y) -> np.ndarray:
     if run.task == "classification":
         return run.codec.encode(y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y, "evaluation labels")
     return y.astype(np.float64)
+
+
+def _class_columns(run, y):
+    """A DataFrame of 0/1 columns in the order of the run's named classes (its columns by name)."""
+    names = list(run.codec.classes.tolist())
+    missing = [c for c in names if c not in y.columns]
+    if missing:
+        raise DataError(
+            f"evaluation labels have no column {missing[0]!r}; the run's classes are {names} (one 0/1 column each)."
+        )
+    return y[names]
 
 
 def evaluate_on(run, data, metrics=None) -> dict:

@@ -218,16 +218,17 @@ def evaluate(run, on: str = "test", metrics=None, plot=None, data=None, data_nam
 def _named(run) -> bool:
     """A run of this session (with its model) whose labels are named classes (not a language model)."""
     c = run.config or {}
-    label = run.task == "classification" and (c.get("target_kind") or "label") == "label"
+    label = run.task == "classification" and (c.get("target_kind") or "label") in ("label", "multihot")
     return label and getattr(run, "model", None) is not None and bool(c.get("named_classes"))
 
 
 def class_table(p: dict, title: str) -> Table:
-    """Precision, recall, f1 and support of each class, by its name (scikit-learn's per-class scores)."""
+    """Precision, recall, f1 and support of each class, by its name (scikit-learn's per-class scores;
+    a multi-hot run's 0/1 matrices score each column)."""
     from ..core.metrics import per_class
 
     names = [str(c) for c in p["classes"]]
-    s = per_class(p["y_true_index"], p["y_pred_index"], len(names))
+    s = per_class(p.get("y_true_index", p["y_true"]), p.get("y_pred_index", p["y_pred"]), len(names))
     rows = [[n, s["precision"][k], s["recall"][k], s["f1"][k], int(s["support"][k])] for k, n in enumerate(names)]
     return Table(["class", "precision", "recall", "f1", "support"], rows, title=title)
 

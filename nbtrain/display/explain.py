@@ -212,14 +212,14 @@ def attribution_figure(ex, idx, attr, title: str, names=None):
     return fig
 
 
-def attribution_part(ex, k: int, method: str = "integrated_gradients", progress=True):
+def attribution_part(ex, k: int, method: str = "integrated_gradients", progress=True, layer=None):
     from ..core.batch import named_leaves
     from ..core.explain_data import structured
     from .tokens import token_view
 
     idx = [int(i) for i in ex.top_losses(k)["index"]]
     x = ex.take(idx)
-    attr = ex.attribute(x, method=method, progress=progress)
+    attr = ex.attribute(x, method=method, progress=progress, layer=layer)
     what = method.replace("_", " ")
     label = f"{what} of {ex.run.name}'s top {len(idx)} losses on {ex.on}"
     view = token_view(ex, idx, x, attr, f"{ex.run.name}: {what} of the top losses, per token", label)
@@ -252,12 +252,14 @@ def explain(
     n_repeats: int = 5,
     progress: bool = True,
     tokenizer=None,
+    layer=None,
 ) -> ExplainResult:
     """Explain ``run`` on a split (or ``data=(X, y)``): the top ``top`` losses and the most-confused
     classes; with ``importance=True`` a permutation-importance chart, with ``attribute=True`` attribution
     maps of the top-loss rows (per-token colours for token ids; ``tokenizer`` reads them as text,
-    default ``run.tokenizer``).  ``progress=False``: no progress line on stderr (a notebook checked by
-    nbval, where a line that shows only on a slow machine would differ)."""
+    default ``run.tokenizer``; ``layer``: the layer token ids are attributed through, by name).
+    ``progress=False``: no progress line on stderr (a notebook checked by nbval, where a line that shows
+    only on a slow machine would differ)."""
     ex = run.explain(on=on, data=data, tokenizer=tokenizer)
     parts = [top_losses_part(ex, top)]
     if ex.classification:
@@ -265,5 +267,5 @@ def explain(
     if importance:
         parts.append(importance_part(ex, n_repeats, progress))
     if attribute:
-        parts.append(attribution_part(ex, top, method, progress))
+        parts.append(attribution_part(ex, top, method, progress, layer))
     return ExplainResult(ex, parts)

@@ -60,6 +60,13 @@ class ExplainMagics(Magics):
         help="attribution method for --attribute (default: integrated_gradients)",
     )
     @argument(
+        "--layer",
+        metavar="NAME",
+        default=None,
+        help="for --attribute: the layer that token ids are attributed through, by its name in the model, "
+        "where no embedding reads them directly or the model has several (default: the embedding that reads them)",
+    )
+    @argument(
         "--no-progress",
         action="store_true",
         dest="no_progress",
@@ -76,6 +83,8 @@ class ExplainMagics(Magics):
         args = parse(self.explain, line, "%explain")
         data = None if args.data is None else self.settings._value(args.data, "%explain --data")
         tokenizer = None if args.tokenizer is None else self.settings._value(args.tokenizer, "%explain --tokenizer")
+        if args.layer is not None and not args.attribute:
+            raise UsageError("%explain: --layer NAME names the layer for --attribute; add --attribute.")
         run = self.settings._run(args.name)
         if not isinstance(run, Run):  # a stored run of an earlier session: its weights from the run store
             if data is None:
@@ -96,6 +105,7 @@ class ExplainMagics(Magics):
                 n_repeats=args.repeats,
                 progress=not args.no_progress,
                 tokenizer=tokenizer,
+                layer=args.layer,
             )
         except NbtrainError as exc:
             raise UsageError(f"%explain: {exc}") from None

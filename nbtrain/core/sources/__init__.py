@@ -76,4 +76,18 @@ def adapt_all(data, val_data=None, test_data=None, *, target=None, collate=None,
         if not source.in_memory and not torch_items.claims(given):
             raise DataTypeError(f"{what.removesuffix('_data')}_data must be a Dataset too when data is a Dataset.")
         out[what] = adapt(given, Context(target=target, what=what, collate=collate, model=model))
+    _same_columns(source, out)
     return Declared(source, out["val_data"], out["test_data"], target=target)
+
+
+def _same_columns(source, others) -> None:
+    """A target given as a DataFrame of 0/1 columns names its classes (``Table.classes``);
+    ``val_data`` / ``test_data`` must name the same ones in the same order."""
+    names = getattr(source, "classes", None) if source.in_memory else None
+    for what, other in others.items():
+        theirs = getattr(other, "classes", None) if other is not None else None
+        if names is not None and theirs is not None and list(theirs) != list(names):
+            raise DataError(
+                f"{what}'s target columns are {list(theirs)} but data's are {list(names)}; give the same class "
+                "columns in the same order."
+            )

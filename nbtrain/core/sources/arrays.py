@@ -90,7 +90,7 @@ def table(X, y, what: str) -> Table:
         dup = X.columns[X.columns.duplicated()][0]
         raise DataError(f"{what} X has several columns named {dup!r}; give every column a unique name.")
     X = as_features(stacked_rows(X, _length(y)), f"{what} X")
-    y = to_numpy(y, f"{what} y")
+    y, classes = target_columns(y, what)
     if y.ndim == 2 and y.shape[1] == 1 and y.dtype.kind not in "f":
         y = y[:, 0]
     if y.dtype.kind == "b" and y.ndim >= 2:
@@ -109,4 +109,17 @@ def table(X, y, what: str) -> Table:
                 f"{where} has non-numeric values (dtype {a.dtype}); use a DataFrame with "
                 "preprocess='onehot' for categorical columns, or convert X to numbers."
             )
-    return Table(X, y, what=what.split(" ")[0])
+    return Table(X, y, what=what.split(" ")[0], classes=classes)
+
+
+def target_columns(y, what: str):
+    """``(y as an array, the class names)``: a DataFrame of several columns is a multi-hot matrix whose
+    classes are its column names (one column is that column's values); other targets name no classes."""
+    if not is_dataframe(y):
+        return to_numpy(y, f"{what} y"), None
+    if y.shape[1] == 1:
+        return y.iloc[:, 0].to_numpy(), None
+    if y.columns.duplicated().any():
+        dup = y.columns[y.columns.duplicated()][0]
+        raise DataError(f"{what} y has several columns named {dup!r}; give every class column a unique name.")
+    return y.to_numpy(), list(y.columns)

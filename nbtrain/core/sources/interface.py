@@ -54,12 +54,14 @@ class Declared:
 @dataclass
 class Table:
     """In-memory data: ``X`` (a numpy array, a DataFrame, a scipy sparse matrix, or a tuple/dict of
-    arrays) and ``y`` (a numpy array, one target a row)."""
+    arrays) and ``y`` (a numpy array, one target a row); ``classes``: the names of a multi-hot
+    target's columns where the source names them (a DataFrame of 0/1 columns), else None."""
 
     X: Any
     y: np.ndarray
     rows: Any = None  # positions of these rows in the table they were taken from (run.explain shows them)
     what: str = field(default="data", compare=False)
+    classes: Any = field(default=None, compare=False)
 
     in_memory = True
 
@@ -75,7 +77,7 @@ class Table:
 
     def take(self, idx) -> Table:
         rows = np.asarray(idx) if self.rows is None else self.rows[idx]
-        return Table(take_rows(self.X, idx), self.y[idx], rows, self.what)
+        return Table(take_rows(self.X, idx), self.y[idx], rows, self.what, self.classes)
 
 
 def rows(X) -> int:
