@@ -103,6 +103,8 @@ def prepare(data=None, model=None, loss=None, optimizer=None, preprocess=None, *
     named_columns = inputs.target == "multihot" and getattr(source, "classes", None) is not None  # a DataFrame's
     run.config["named_classes"] = isinstance(opts.classes, list) or named_columns  # ClassLabel, id2label, classes=
     run.config["target_scale"] = scale
+    given = [k for k, d in (("val", declared.val), ("test", declared.test)) if d is not None]
+    run.config["given_splits"] = given or None  # declared as data: %compare says "given", not a fraction 0
     return keep_best(run, job, opts.restore_best)
 
 

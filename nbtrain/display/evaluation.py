@@ -285,6 +285,13 @@ _CONFIG_KEYS = (
 )
 
 
+def _setting(run, key: str):
+    """A config value as ``%compare`` shows it: a split declared as data reads "given", not its fraction 0."""
+    if key in ("val", "test") and key in (run.config.get("given_splits") or ()):
+        return "given"
+    return run.config.get(key)
+
+
 class CompareResult:
     """``%compare``'s result: the side-by-side table and the overlaid loss curves."""
 
@@ -303,7 +310,7 @@ def compare(runs) -> CompareResult:
     runs = list(runs)
     rows, highlight = [], []
     for key in _CONFIG_KEYS:
-        vals = [r.config.get(key) for r in runs]
+        vals = [_setting(r, key) for r in runs]
         if all(v is None for v in vals):
             continue
         shown = [format_value(v) for v in vals]

@@ -189,3 +189,15 @@ def test_twins_work_without_ipython_magics():
     t = Table(["k", "v"], [["x", 1.23456], ["y", float("nan")], ["<b>", None]])
     assert repr(t).splitlines() == ["k    v", "x    1.235", "y    -", "<b>  -"]  # format.py's 4 digits
     assert "&lt;b&gt;" in t._repr_html_()
+
+
+def test_compare_says_a_declared_split_is_given_not_zero():
+    # a run given val_data has no split fraction: %compare said "val 0", which reads as "no validation"
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    given = nbtrain.train((X[:100], y[:100]), val_data=(X[100:], y[100:]), epochs=2, display="none", name="given")
+    split = nbtrain.train((X, y), epochs=2, display="none", name="split")
+    rows = {r["setting"]: [r["given"], r["split"]] for r in compare([given, split]).table.rows}
+    assert rows["val"] == ["given", 0.2] and rows["test"] == [0.2, 0.2]  # test is still split off data
+    assert "val_loss" in given.history.last
