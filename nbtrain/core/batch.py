@@ -165,7 +165,7 @@ def describe(x) -> str:
 
 def accepts(model, name: str) -> bool:
     """Does ``model.forward`` take an argument called ``name`` (or ``**kwargs``)?"""
-    params = _params(model)
+    params = forward_params(model)
     if params is None:
         return False
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
@@ -173,24 +173,20 @@ def accepts(model, name: str) -> bool:
 
 def takes_labels(model) -> bool:
     """Does the model's ``forward`` name a ``labels`` argument (the transformers convention)?"""
-    params = _params(model)
+    params = forward_params(model)
     return params is not None and "labels" in params
 
 
-def _params(model):
+def forward_params(model):
     """The parameters of the forward that runs: through torch.compile's and DDP's wrappers, and through a
-    wrapper whose forward takes only ``*args, **kwargs`` but has a base model (a peft ``PeftModel``)."""
+    wrapper whose forward passes ``**kwargs`` on to a base model (a peft ``PeftModel``): the base's."""
     owner = getattr(model, "_orig_mod", model)
     inner = getattr(model, "module", None)  # DDP wraps the module
     if isinstance(inner, torch.nn.Module) and type(model).__name__ == "DistributedDataParallel":
         owner = inner
     params = _signature(getattr(owner, "forward", owner))
     base = getattr(owner, "get_base_model", None)
-    if (
-        params is not None
-        and callable(base)
-        and all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params.values())
-    ):
+    if params is not None and callable(base) and any(p.kind is p.VAR_KEYWORD for p in params.values()):
         inner_params = _signature(getattr(base(), "forward", None))
         params = inner_params if inner_params is not None else params
     return params

@@ -17,12 +17,12 @@ never imported here (the objects bring their own methods).  Items are read throu
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import numpy as np
 import torch
 
+from .batch import forward_params
 from .errors import ConfigError, DataError, DataTypeError
 
 #: where the target is looked for when ``target=`` does not say
@@ -89,16 +89,11 @@ class HFItems(torch.utils.data.Dataset):
 
 
 def forward_names(model) -> set | None:
-    """The argument names ``model.forward`` declares (``**kwargs`` does not count), or None when
-    there is no model of the user's own to ask."""
-    if not isinstance(model, torch.nn.Module):
-        return None
-    base = getattr(model, "get_base_model", None)  # a peft model's forward is (*args, **kwargs): ask its base
-    if callable(base):
-        model = base()
-    try:
-        params = inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
+    """The argument names the model's ``forward`` declares (``**kwargs`` does not count; a peft model's
+    are its base model's: :func:`~nbtrain.core.batch.forward_params`), or None when there is no model of
+    the user's own to ask."""
+    params = forward_params(model) if isinstance(model, torch.nn.Module) else None
+    if params is None:
         return None
     names = {n for n, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     return names or None  # only *args / **kwargs: it takes anything

@@ -133,7 +133,7 @@ def check_keys(net, xb) -> None:
     """A dict batch is passed as ``model(**x)``: every key must be an argument of ``forward``."""
     if not isinstance(xb, dict):
         return
-    params = batch._params(net)
+    params = batch.forward_params(net)
     if params is None or any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return
     unknown = [k for k in xb if k not in params]
@@ -148,7 +148,7 @@ def check_keys(net, xb) -> None:
 def _fit_hint(xb, net) -> str:
     """How to make the model take the batch: its input size, or the names its forward takes."""
     if isinstance(xb, dict):
-        params = batch._params(net)
+        params = batch.forward_params(net)
         names = [n for n in params] if params is not None else []
         return (
             f"the model is called model(**x) with the keys {', '.join(map(repr, xb))}, and its forward takes "
