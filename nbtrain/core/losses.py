@@ -83,12 +83,12 @@ def _per_position(out, y):
 
 
 def _cross_entropy(out, y, label_smoothing: float = 0.0):
-    """The mean over the labelled targets (-100 left out), as torch's mean, except that a batch with no
-    labelled target gives 0 with zero gradient (torch's mean divides 0 by 0 there: NaN).  The count
-    stays a device tensor: no host sync."""
+    """The mean over the labelled targets (-100 left out), as torch's mean, except that a batch of
+    per-position targets with no labelled one gives 0 with zero gradient (torch's mean divides 0 by 0
+    there: NaN).  The count stays a device tensor: no host sync."""
     out = _per_position(out, y).float()
-    if y.is_floating_point():  # class probabilities: no target to ignore
-        return F.cross_entropy(out, y, label_smoothing=label_smoothing)
+    if y.is_floating_point() or y.dim() == 1:  # class probabilities, or one label a row (-100 refused there)
+        return F.cross_entropy(out, y, label_smoothing=label_smoothing)  # torch's mean: no extra kernels a step
     total = F.cross_entropy(out, y, reduction="sum", label_smoothing=label_smoothing)
     return total / (y != IGNORE).sum().clamp(min=1)
 
