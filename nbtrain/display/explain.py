@@ -222,7 +222,9 @@ def attribution_part(ex, k: int, method: str = "integrated_gradients", progress=
     attr = ex.attribute(x, method=method, progress=progress, layer=layer)
     what = method.replace("_", " ")
     label = f"{what} of {ex.run.name}'s top {len(idx)} losses on {ex.on}"
-    view = token_view(ex, idx, x, attr, f"{ex.run.name}: {what} of the top losses, per token", label)
+    view = token_view(
+        ex, idx, x, attr, f"{ex.run.name}: {what} of the top losses, per token (each row: true / predicted)", label
+    )
     if view is not None:
         return view
     if structured(x):  # one column an entry of a 1-D or 2-D input (larger ones summed to one number a row)

@@ -119,3 +119,4 @@ def test_explain_shows_token_runs_as_text_and_coloured_tokens(tmp_path, monkeypa
     html = tokens["text/html"]
     assert html.startswith('<div class="nbtrain-tokens"') and html.count('class="nbtrain-token special"') == 3
     assert "[PAD]" not in html and "nbtrain-token-legend" in html
+    assert "(each row: true / predicted)" in html  # which label of "row 52: pos / neg" is which
